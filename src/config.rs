@@ -602,25 +602,48 @@ impl Config {
 /// Keys that hold secrets, each also accepted as `<key>_file`.
 const SECRET_KEYS: &[&str] = &["token", "password", "sk", "security_token", "secret", "url"];
 
-/// Turns figment's error chain into problems with `a.b[0].c` paths.
+/// Turns figment's error chain into problems with `a.b[0].c` paths and plain-spoken reasons.
 fn figment_problems(error: &figment::Error) -> Vec<Problem> {
+    use figment::error::Kind;
     error
         .clone()
         .into_iter()
         .map(|e| {
-            let path = format_path(&e.path);
+            let mut path = e.path.clone();
+            let one_of = |names: &[&str]| {
+                names
+                    .iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
             let reason = match &e.kind {
-                figment::error::Kind::Message(m) => clean_toml_message(m),
+                Kind::Message(m) => m.trim().to_string(),
+                Kind::UnknownField(field, expected) => {
+                    // serde leaves the key itself out of the path inside tagged enums.
+                    if path.last() != Some(field) {
+                        path.push(field.clone());
+                    }
+                    format!(
+                        "unknown key `{field}` (expected one of {})",
+                        one_of(expected)
+                    )
+                }
+                Kind::MissingField(field) => {
+                    path.push(field.to_string());
+                    "is required".to_string()
+                }
+                Kind::UnknownVariant(value, expected) => {
+                    format!(
+                        "unknown value {value:?} (expected one of {})",
+                        one_of(expected)
+                    )
+                }
                 other => other.to_string(),
             };
-            Problem::new(path, reason)
+            Problem::new(format_path(&path), reason)
         })
         .collect()
-}
-
-fn clean_toml_message(message: &str) -> String {
-    // toml's messages span several lines with a source excerpt; keep them but as one block.
-    message.trim().to_string()
 }
 
 /// `["rules", "0", "receivers"]` → `rules[0].receivers`.

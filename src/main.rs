@@ -1,1 +1,108 @@
-fn main() {}
+//! The `renewd` command line: parse, call into the library, map the outcome to an exit code.
+
+use clap::{Parser, Subcommand};
+use renewd::commands::{self, CommandError, EXIT_FAILURE};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Watches the renewal deadlines of Huawei Cloud CodeArts packages and warns people in time.
+#[derive(Parser)]
+#[command(name = "renewd", version, about, long_about = None)]
+struct Cli {
+    /// Config file [default: $RENEWD_CONFIG, else /etc/renewd/renewd.toml]
+    #[arg(long, short = 'c', global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run one full cycle now (retrying pending deliveries first), print every package, exit.
+    /// Exits 1 when a poll failed or a delivery is still pending.
+    Once {
+        /// Evaluate and print, but send and record nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the cycle as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Validate the config and print what was understood (never a secret).
+    Check,
+    /// Show what the state store knows: packages, last alerts, pending deliveries.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send a test message through one receiver and print what its server answered.
+    TestNotify {
+        /// The receiver's name from [receivers.NAME].
+        receiver: String,
+    },
+    /// Run the whole pipeline twice against a built-in simulated CodeArts endpoint (no account needed).
+    Demo,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("renewd: {e:#}");
+            match e.downcast_ref::<CommandError>() {
+                Some(c) => c.exit_code(),
+                None => EXIT_FAILURE,
+            }
+        }
+    };
+    ExitCode::from(code)
+}
+
+fn run(cli: Cli) -> anyhow::Result<u8> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let mut stdout = std::io::stdout().lock();
+
+    let code = match cli.command {
+        Command::Demo => {
+            // The demo shows its tables and the log receiver's alerts; set RENEWD_LOG=info for every event.
+            init_logging(&renewd::config::LogConfig {
+                level: Some("warn".into()),
+                ..Default::default()
+            })?;
+            runtime.block_on(commands::demo(&mut stdout))?
+        }
+        Command::Check => {
+            let (path, config) = load(cli.config)?;
+            commands::check(&path, &config, &mut stdout)?
+        }
+        Command::Once { dry_run, json } => {
+            let (_, config) = load(cli.config)?;
+            runtime.block_on(commands::once(config, dry_run, json, &mut stdout))?
+        }
+        Command::Status { json } => {
+            let (_, config) = load(cli.config)?;
+            commands::status(&config, json, &mut stdout)?
+        }
+        Command::TestNotify { receiver } => {
+            let (_, config) = load(cli.config)?;
+            runtime.block_on(commands::test_notify(config, &receiver, &mut stdout))?
+        }
+    };
+    Ok(code)
+}
+
+/// Loads the config (exit 78 when it is refused), then starts logging as it says.
+fn load(path: Option<PathBuf>) -> anyhow::Result<(PathBuf, renewd::config::Config)> {
+    let (path, config) = commands::load_config(path.as_deref())?;
+    init_logging(&config.log)?;
+    commands::warn_if_secrets_exposed(&path);
+    Ok((path, config))
+}
+
+fn init_logging(config: &renewd::config::LogConfig) -> anyhow::Result<()> {
+    renewd::logging::init(config).map_err(|e| CommandError::Usage(e.to_string()).into())
+}

@@ -1,0 +1,435 @@
+//! The CodeArts API client of one account: one `package/info` call per project, with bounded
+//! retries of transient failures and the account's authentication applied to every request.
+
+use super::auth::{check_base_url, Authenticator, CredentialsError};
+use super::error::{transport_reason, ApiError, ApiErrorKind, ClientError};
+use super::iam::LoginError;
+use super::models::{self, BadEntry, Body, ErrorBody};
+use super::retry::{self, RetryPolicy};
+use super::signer::encode_rfc3986;
+use crate::config::AccountConfig;
+use crate::model::{Package, Scope};
+use reqwest::header::{HeaderMap, ACCEPT, USER_AGENT};
+use reqwest::StatusCode;
+use std::time::Duration;
+use url::Url;
+
+/// Path of the package API, appended to the account's API base.
+pub const PACKAGE_INFO_PATH: &str = "/devreposerver/v5/data/package/info";
+const REQUEST_ID_HEADER: &str = "X-Request-Id";
+/// Bodies larger than this are cut off (the real answers are a few hundred bytes).
+const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+const USER_AGENT_VALUE: &str = concat!("renewd/", env!("CARGO_PKG_VERSION"));
+
+/// The packages one project (or the whole account) reported.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PollResult {
+    pub scope: Scope,
+    pub packages: Vec<Package>,
+    /// Entries of the answer that could not be read; the caller reports them.
+    pub bad_entries: Vec<BadEntry>,
+    pub trace_id: Option<String>,
+}
+
+/// One account's client. Long-lived: it holds the IAM token cache across cycles.
+#[derive(Debug)]
+pub struct CodeArtsClient {
+    account: String,
+    projects: Vec<String>,
+    package_info_url: Url,
+    http: reqwest::Client,
+    timeout: Duration,
+    retry: RetryPolicy,
+    auth: Authenticator,
+}
+
+/// A response as received.
+struct RawResponse {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Vec<u8>,
+}
+
+/// A request that got no complete response.
+struct SendFailure {
+    kind: ApiErrorKind,
+    message: String,
+}
+
+impl CodeArtsClient {
+    /// A client for `account`, sending through `http`, each request limited to `timeout`.
+    ///
+    /// `http` should not follow redirects (`reqwest::redirect::Policy::none()`): reqwest keeps
+    /// custom headers such as `X-Auth-Token` on a redirect to another host. With redirects off,
+    /// a 3xx is reported as an HTTP error.
+    pub fn new(
+        account: &AccountConfig,
+        http: reqwest::Client,
+        timeout: Duration,
+    ) -> Result<Self, ClientError> {
+        let base = account.api_base();
+        check_base_url(&account.name, "endpoint", &base)?;
+        let package_info_url = check_base_url(
+            &account.name,
+            "endpoint",
+            &format!("{base}{PACKAGE_INFO_PATH}"),
+        )?;
+        Ok(CodeArtsClient {
+            account: account.name.clone(),
+            projects: account.projects.clone(),
+            package_info_url,
+            http,
+            timeout,
+            retry: RetryPolicy::default(),
+            auth: Authenticator::from_config(account)?,
+        })
+    }
+
+    /// Sets the delay before the first retry (default 300 ms; tests make it short).
+    pub fn with_retry_base(mut self, base: Duration) -> Self {
+        self.retry.base = base;
+        self
+    }
+
+    /// The account's name.
+    pub fn account(&self) -> &str {
+        &self.account
+    }
+
+    /// The authentication method in use (`token`, `password`, `aksk`), for logs.
+    pub fn auth_method(&self) -> &'static str {
+        self.auth.method()
+    }
+
+    /// Each project of the account, or the account as a whole when it lists none.
+    pub fn scopes(&self) -> Vec<Scope> {
+        if self.projects.is_empty() {
+            return vec![Scope {
+                account: self.account.clone(),
+                project_id: None,
+            }];
+        }
+        self.projects
+            .iter()
+            .map(|p| Scope {
+                account: self.account.clone(),
+                project_id: Some(p.clone()),
+            })
+            .collect()
+    }
+
+    /// The URL asked for `scope`.
+    fn url_for(&self, scope: &Scope) -> Url {
+        let mut url = self.package_info_url.clone();
+        // Encoded as the signer encodes it, so that what is sent is what is signed.
+        let query = scope
+            .project_id
+            .as_deref()
+            .map(|p| format!("project_id={}", encode_rfc3986(p)));
+        url.set_query(query.as_deref());
+        url
+    }
+
+    /// Fetches the packages of one scope.
+    ///
+    /// Transient failures (5xx, 429, timeouts, connection errors) are tried up to three times
+    /// in all; a 401 under password auth gets exactly one new login and one more request;
+    /// every other failure, authentication failures first, is returned at once.
+    pub async fn fetch(&self, scope: &Scope) -> Result<PollResult, ApiError> {
+        let url = self.url_for(scope);
+        let mut failed = 0u32;
+        let mut renewed_credentials = false;
+        loop {
+            let credentials = self
+                .auth
+                .credentials(&self.http, self.timeout, &self.retry, "GET", &url, b"")
+                .await
+                .map_err(|e| self.credentials_error(scope, e))?;
+            let attempt = failed + 1;
+            let (error, retry_after) = match self.send(&url, credentials.headers.clone()).await {
+                Ok(response) => {
+                    tracing::debug!(
+                        event = "codearts.response",
+                        account = %self.account,
+                        project_id = scope.project_label(),
+                        method = "GET",
+                        path = url.path(),
+                        status = response.status.as_u16(),
+                        attempt
+                    );
+                    if response.status.is_success() {
+                        return self.read_success(scope, response);
+                    }
+                    if response.status == StatusCode::UNAUTHORIZED
+                        && !renewed_credentials
+                        && self.auth.renew_after_rejection(&credentials).await
+                    {
+                        renewed_credentials = true;
+                        tracing::debug!(event = "codearts.reauthenticating", account = %self.account, project_id = scope.project_label());
+                        continue;
+                    }
+                    let retry_after = retry::retry_after(&response.headers);
+                    let transient = retry::is_transient(response.status);
+                    let error = self.http_error(scope, response);
+                    // An auth failure is never retried, whatever its status: the gateway locks
+                    // an access key after repeated signature failures.
+                    if !transient || error.kind == ApiErrorKind::Auth {
+                        return Err(error);
+                    }
+                    (error, retry_after)
+                }
+                Err(failure) => {
+                    tracing::debug!(
+                        event = "codearts.request_failed",
+                        account = %self.account,
+                        project_id = scope.project_label(),
+                        method = "GET",
+                        path = url.path(),
+                        kind = failure.kind.as_str(),
+                        attempt
+                    );
+                    (self.send_error(scope, failure), None)
+                }
+            };
+            failed += 1;
+            if !self.retry.allows_retry(failed) {
+                return Err(ApiError {
+                    message: format!("{} (after {failed} attempts)", error.message),
+                    ..error
+                });
+            }
+            let delay = self.retry.delay(failed, retry_after);
+            tracing::debug!(
+                event = "codearts.retrying",
+                account = %self.account,
+                project_id = scope.project_label(),
+                attempt = failed + 1,
+                delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX)
+            );
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    /// One GET with the given auth headers; the body is read in full (within the timeout).
+    async fn send(
+        &self,
+        url: &Url,
+        auth_headers: Vec<(reqwest::header::HeaderName, reqwest::header::HeaderValue)>,
+    ) -> Result<RawResponse, SendFailure> {
+        let mut request = self
+            .http
+            .get(url.clone())
+            .timeout(self.timeout)
+            .header(USER_AGENT, USER_AGENT_VALUE)
+            .header(ACCEPT, "application/json");
+        for (name, value) in auth_headers {
+            request = request.header(name, value);
+        }
+        let mut response = request.send().await.map_err(|e| self.failure(&e))?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| self.failure(&e))? {
+            let room = MAX_BODY_BYTES.saturating_sub(body.len());
+            body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            if room <= chunk.len() {
+                break;
+            }
+        }
+        Ok(RawResponse {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    fn failure(&self, error: &reqwest::Error) -> SendFailure {
+        if error.is_timeout() {
+            SendFailure {
+                kind: ApiErrorKind::Timeout,
+                message: format!(
+                    "no complete answer within {}",
+                    humantime::format_duration(self.timeout)
+                ),
+            }
+        } else {
+            SendFailure {
+                kind: ApiErrorKind::Transport,
+                message: transport_reason(error),
+            }
+        }
+    }
+
+    fn error(&self, scope: &Scope, kind: ApiErrorKind, message: String) -> ApiError {
+        ApiError {
+            scope: scope.clone(),
+            kind,
+            http_status: None,
+            code: None,
+            message,
+            request_id: None,
+            trace_id: None,
+        }
+    }
+
+    fn send_error(&self, scope: &Scope, failure: SendFailure) -> ApiError {
+        self.error(scope, failure.kind, failure.message)
+    }
+
+    fn credentials_error(&self, scope: &Scope, error: CredentialsError) -> ApiError {
+        match error {
+            CredentialsError::Login(login) => self.login_error(scope, login),
+            CredentialsError::Header(header) => self.error(
+                scope,
+                ApiErrorKind::Auth,
+                format!("cannot build the {header} header from the configured credentials"),
+            ),
+        }
+    }
+
+    fn login_error(&self, scope: &Scope, error: LoginError) -> ApiError {
+        ApiError {
+            http_status: error.http_status,
+            code: error.code.clone(),
+            request_id: error.request_id.clone(),
+            ..self.error(scope, ApiErrorKind::Login, error.to_string())
+        }
+    }
+
+    /// A 2xx answer: the packages, or the error it carries, or a parse error.
+    // `ApiError`'s fields are the public contract; an error is built once per failed poll.
+    #[allow(clippy::result_large_err)]
+    fn read_success(&self, scope: &Scope, response: RawResponse) -> Result<PollResult, ApiError> {
+        let status = response.status.as_u16();
+        let header_request_id = request_id_header(&response.headers);
+        let parse_error = |message: String| ApiError {
+            http_status: Some(status),
+            request_id: header_request_id.clone(),
+            ..self.error(scope, ApiErrorKind::Parse, message)
+        };
+        match models::read_body(scope, &response.body) {
+            Body::Success(list) => Ok(PollResult {
+                scope: scope.clone(),
+                packages: list.packages,
+                bad_entries: list.bad_entries,
+                trace_id: list.trace_id,
+            }),
+            Body::Error(body) => {
+                let kind = if is_auth_code(body.code.as_deref()) {
+                    ApiErrorKind::Auth
+                } else {
+                    ApiErrorKind::Api
+                };
+                Err(self.body_error(scope, kind, status, header_request_id, body))
+            }
+            Body::Unexpected { reason } => {
+                Err(parse_error(format!("unexpected response: {reason}")))
+            }
+            Body::NotJson { prefix } => Err(parse_error(not_json_message(&prefix))),
+        }
+    }
+
+    /// A non-2xx answer, in whichever shape its body has.
+    fn http_error(&self, scope: &Scope, response: RawResponse) -> ApiError {
+        let status = response.status;
+        let header_request_id = request_id_header(&response.headers);
+        let body = match models::read_body(scope, &response.body) {
+            Body::Error(body) => body,
+            Body::NotJson { prefix } if prefix.is_empty() => ErrorBody::default(),
+            Body::NotJson { prefix } => ErrorBody {
+                message: Some(not_json_message(&prefix)),
+                ..ErrorBody::default()
+            },
+            Body::Success(_) | Body::Unexpected { .. } => ErrorBody::default(),
+        };
+        let kind = if status == StatusCode::UNAUTHORIZED
+            || status == StatusCode::FORBIDDEN
+            || is_auth_code(body.code.as_deref())
+        {
+            ApiErrorKind::Auth
+        } else {
+            ApiErrorKind::Http
+        };
+        self.body_error(scope, kind, status.as_u16(), header_request_id, body)
+    }
+
+    fn body_error(
+        &self,
+        scope: &Scope,
+        kind: ApiErrorKind,
+        status: u16,
+        header_request_id: Option<String>,
+        body: ErrorBody,
+    ) -> ApiError {
+        let message = body.message.unwrap_or_else(|| {
+            StatusCode::from_u16(status)
+                .ok()
+                .and_then(|s| s.canonical_reason())
+                .unwrap_or("error without a message")
+                .to_string()
+        });
+        ApiError {
+            http_status: Some(status),
+            code: body.code,
+            request_id: body.request_id.or(header_request_id),
+            trace_id: body.trace_id,
+            ..self.error(scope, kind, message)
+        }
+    }
+}
+
+fn not_json_message(prefix: &str) -> String {
+    format!("response is not JSON: {prefix}")
+}
+
+fn request_id_header(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty())
+        .map(str::to_string)
+}
+
+/// The gateway's authentication/authorisation codes: `APIG.0301` bad or expired token or
+/// signature, `APIG.0302` IAM user not authorised, `0303`–`0305` app credentials, `0306` access
+/// denied, `0307` token must be refreshed. (`APIG.0308` is throttling, not an auth failure.)
+fn is_auth_code(code: Option<&str>) -> bool {
+    matches!(
+        code,
+        Some(
+            "APIG.0301"
+                | "APIG.0302"
+                | "APIG.0303"
+                | "APIG.0304"
+                | "APIG.0305"
+                | "APIG.0306"
+                | "APIG.0307"
+        )
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The daemon polls accounts from spawned tasks: the client and its futures must be `Send`.
+    #[test]
+    fn client_and_fetch_can_cross_threads() {
+        fn is_send_sync<T: Send + Sync>() {}
+        fn is_send<T: Send>(_: &T) {}
+        is_send_sync::<CodeArtsClient>();
+        let _check = |client: &CodeArtsClient, scope: &Scope| {
+            let future = client.fetch(scope);
+            is_send(&future);
+        };
+    }
+
+    #[test]
+    fn throttling_is_not_an_auth_code() {
+        assert!(is_auth_code(Some("APIG.0301")));
+        assert!(is_auth_code(Some("APIG.0302")));
+        assert!(!is_auth_code(Some("APIG.0308")));
+        assert!(!is_auth_code(Some("CR.4102")));
+        assert!(!is_auth_code(None));
+    }
+}

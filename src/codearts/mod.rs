@@ -1,0 +1,15 @@
+//! The CodeArts API: `GET /devreposerver/v5/data/package/info` per account and project, with the
+//! three ways of authenticating (static token, IAM password login, AK/SK signing) hidden behind
+//! [`CodeArtsClient`]. See DESIGN.md, "The CodeArts API".
+
+mod auth;
+mod client;
+mod error;
+mod iam;
+pub mod models;
+mod retry;
+pub mod signer;
+
+pub use client::{CodeArtsClient, PollResult, PACKAGE_INFO_PATH};
+pub use error::{ApiError, ApiErrorKind, ClientError};
+pub use models::BadEntry;

@@ -1,0 +1,142 @@
+//! `renewd demo`: the whole pipeline against a simulated CodeArts endpoint on 127.0.0.1, with a
+//! temporary state store and the log receiver. No account, network or config file needed.
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+/// The token the simulated endpoint accepts.
+pub const DEMO_TOKEN: &str = "demo-token";
+/// The project the simulated endpoint serves.
+pub const DEMO_PROJECT: &str = "666666af0f00445f85dec483fbc97c78";
+
+/// Packages served: the documented example (11 days) plus one far from expiry, one close and
+/// one expired in its grace period.
+pub fn demo_packages() -> Value {
+    json!({
+        "codeartsStorageExtension": {
+            "resourceId": "7590809a5c9d42ae92b49b1190e94666",
+            "serviceType": "hws.resource.type.codearts.extension.storage",
+            "packageStatus": 2,
+            "remainDays": 11,
+            "nextActionUrl": "https://localhost.com/usercenter/?region=region&locale=zh-cn#/renewal?subscriptionId=01154-618666699-0&orderId=CS24066664337FWPY&isFrom=expense"
+        },
+        "codeartsTrafficExtension": {
+            "resourceId": "37c9064954924750b2350e2d03e66666",
+            "serviceType": "hws.resource.type.codearts.extension.flow",
+            "packageStatus": 2,
+            "remainDays": 45,
+            "nextActionUrl": "https://localhost.com/usercenter/?region=region&locale=zh-cn#/renewal?subscriptionId=01154-618366663-0&orderId=CS24052666637LJS1&isFrom=expense"
+        },
+        "codeartsPipelineExtension": {
+            "resourceId": "5b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e",
+            "serviceType": "hws.resource.type.codearts.extension.pipeline",
+            "packageStatus": 2,
+            "remainDays": 6,
+            "nextActionUrl": "https://localhost.com/usercenter/?region=region&locale=zh-cn#/renewal?subscriptionId=01154-618366664-0&orderId=CS24052666638LJS2&isFrom=expense"
+        },
+        "codeartsBuildExtension": {
+            "resourceId": "9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d",
+            "serviceType": "hws.resource.type.codearts.extension.build",
+            "packageStatus": 5,
+            "remainDays": 0,
+            "nextActionUrl": "https://localhost.com/usercenter/?region=region&locale=zh-cn#/renewal?subscriptionId=01154-618366665-0&orderId=CS24052666639LJS3&isFrom=expense"
+        }
+    })
+}
+
+async fn package_info(
+    State(packages): State<Value>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let token = headers.get("x-auth-token").and_then(|v| v.to_str().ok());
+    if token != Some(DEMO_TOKEN) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(json!({
+                "error_code": "APIG.0301",
+                "error_msg": "Incorrect IAM authentication information: token missing or invalid",
+                "request_id": "demo-unauthorized"
+            })),
+        )
+            .into_response();
+    }
+    if query.get("project_id").map(String::as_str) != Some(DEMO_PROJECT) {
+        return (
+            StatusCode::FORBIDDEN,
+            axum::Json(
+                json!({"error_code": "CR.4102", "error_msg": "no permission on this project"}),
+            ),
+        )
+            .into_response();
+    }
+    axum::Json(json!({
+        "status": "success",
+        "trace_id": "demo-trace-0001",
+        "result": packages
+    }))
+    .into_response()
+}
+
+/// A running simulated endpoint; it stops when dropped.
+pub struct SimulatedEndpoint {
+    pub addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl SimulatedEndpoint {
+    pub async fn start() -> std::io::Result<SimulatedEndpoint> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let app = Router::new()
+            .route("/devreposerver/v5/data/package/info", get(package_info))
+            .with_state(demo_packages());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(SimulatedEndpoint { addr, task })
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for SimulatedEndpoint {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The config the demo runs with: one account on the simulated endpoint, the usual thresholds,
+/// and the log receiver.
+pub fn demo_config_toml(endpoint: &str, state_path: &std::path::Path) -> String {
+    format!(
+        r#"
+[daemon]
+state_path = {state:?}
+timezone = "Asia/Shanghai"
+
+[[accounts]]
+name = "demo"
+endpoint = "{endpoint}"
+projects = ["{DEMO_PROJECT}"]
+auth = {{ method = "token", token = "{DEMO_TOKEN}" }}
+
+[[rules]]
+name = "default"
+thresholds = [30, 14, 7, 3, 1, 0]
+receivers = ["journal"]
+
+[receivers.journal]
+type = "log"
+"#,
+        state = state_path.display().to_string(),
+    )
+}

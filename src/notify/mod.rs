@@ -1,0 +1,324 @@
+//! Receivers: one file per kind of receiver behind the one [`Notifier`] interface.
+//!
+//! A notifier makes exactly one attempt per [`Notifier::send`] call and says whether a failure
+//! is worth retrying ([`NotifyError::Transient`]) or not ([`NotifyError::Permanent`]). Retrying,
+//! backoff and giving up live in one place: the outbox driver.
+//!
+//! Webhook formats other than `json` are meant to live in sibling files (`slack.rs`,
+//! `dingtalk.rs`, …) implementing [`webhook::WebhookPayload`]; [`webhook::payload_for`] is where
+//! they are registered.
+
+pub mod email;
+pub mod log;
+pub mod outbox;
+pub mod render;
+pub mod webhook;
+
+use crate::config::{Config, ReceiverConfig};
+use crate::model::{Alert, AlertKind, Severity};
+use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// One cycle's alerts for one receiver: delivered as one message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Digest {
+    pub receiver: String,
+    pub alerts: Vec<Alert>,
+    pub sent_at: DateTime<Utc>,
+    /// Time zone in which dates are shown (the daemon's).
+    pub timezone: chrono_tz::Tz,
+}
+
+/// What the receiving server answered to a successful delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    /// e.g. `HTTP 200` or `250 2.0.0 Ok: queued as …`.
+    pub detail: String,
+}
+
+/// Why one delivery attempt failed. Messages never contain secrets (passwords, webhook URLs).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotifyError {
+    /// Worth retrying: server down, timeout, 5xx/429, SMTP 4xx.
+    #[error("receiver {receiver}: {message}")]
+    Transient {
+        receiver: String,
+        message: String,
+        /// What the server asked for (`Retry-After`), when it did.
+        retry_after: Option<Duration>,
+    },
+    /// Retrying the same message cannot help: HTTP 4xx, SMTP 5xx, bad credentials.
+    #[error("receiver {receiver}: {message}")]
+    Permanent { receiver: String, message: String },
+}
+
+impl NotifyError {
+    pub fn transient(receiver: &str, message: impl Into<String>) -> Self {
+        NotifyError::Transient {
+            receiver: receiver.to_string(),
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    pub fn permanent(receiver: &str, message: impl Into<String>) -> Self {
+        NotifyError::Permanent {
+            receiver: receiver.to_string(),
+            message: message.into(),
+        }
+    }
+
+    pub fn receiver(&self) -> &str {
+        match self {
+            NotifyError::Transient { receiver, .. } | NotifyError::Permanent { receiver, .. } => {
+                receiver
+            }
+        }
+    }
+
+    pub fn message(&self) -> &str {
+        match self {
+            NotifyError::Transient { message, .. } | NotifyError::Permanent { message, .. } => {
+                message
+            }
+        }
+    }
+
+    pub fn is_transient(&self) -> bool {
+        matches!(self, NotifyError::Transient { .. })
+    }
+
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            NotifyError::Transient { retry_after, .. } => *retry_after,
+            NotifyError::Permanent { .. } => None,
+        }
+    }
+}
+
+/// Why the receivers could not be built from the config. Each names the config key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BuildError {
+    #[error("receivers.{receiver}: an email receiver needs an [smtp] section")]
+    MissingSmtp { receiver: String },
+    #[error("{key}: {address:?} is not an email address")]
+    InvalidAddress { key: String, address: String },
+    #[error("smtp.ca_file: cannot use {}: {reason}", path.display())]
+    CaFile { path: PathBuf, reason: String },
+    #[error("smtp: cannot set up TLS for {host:?}: {reason}")]
+    Tls { host: String, reason: String },
+    #[error("receivers.{receiver}.url: give `url` or `url_file`")]
+    MissingUrl { receiver: String },
+    /// The URL itself is not shown: it may embed a key.
+    #[error("receivers.{receiver}.url: not a usable http(s) URL")]
+    InvalidUrl { receiver: String },
+    #[error("receivers.{receiver}.headers: {header:?}: {reason}")]
+    InvalidHeader {
+        receiver: String,
+        header: String,
+        reason: String,
+    },
+    #[error(
+        "receivers.{receiver}.format: the {format:?} webhook format is not available in this build"
+    )]
+    UnsupportedFormat { receiver: String, format: String },
+    #[error("receivers.{receiver}.{field}: {reason}")]
+    InvalidTemplate {
+        receiver: String,
+        field: String,
+        reason: String,
+    },
+}
+
+/// Something that delivers digests to one configured receiver.
+#[async_trait::async_trait]
+pub trait Notifier: Send + Sync {
+    /// The receiver's name from the config.
+    fn name(&self) -> &str;
+    /// `email`, `webhook` or `log`.
+    fn kind(&self) -> &'static str;
+    /// One attempt to deliver one digest. Never logs or returns secrets.
+    async fn send(&self, digest: &Digest) -> Result<Receipt, NotifyError>;
+}
+
+/// Every configured receiver, by name.
+#[derive(Default)]
+pub struct Notifiers {
+    by_name: BTreeMap<String, Box<dyn Notifier>>,
+}
+
+impl std::fmt::Debug for Notifiers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Names and kinds only: the notifiers themselves hold secrets.
+        f.debug_map()
+            .entries(self.by_name.iter().map(|(n, r)| (n, r.kind())))
+            .finish()
+    }
+}
+
+impl Notifiers {
+    /// Builds one notifier per `[receivers.NAME]`. Email transports connect lazily, on the first
+    /// send, so this needs no network and no async runtime.
+    pub fn from_config(config: &Config, http: reqwest::Client) -> Result<Notifiers, BuildError> {
+        let mut notifiers = Notifiers::default();
+        let needs_smtp = config
+            .receivers
+            .values()
+            .any(|r| matches!(r, ReceiverConfig::Email { .. }));
+        let smtp = match (&config.smtp, needs_smtp) {
+            (Some(smtp), true) => Some(email::SmtpSettings::from_config(smtp)?),
+            _ => None,
+        };
+        for (name, receiver) in &config.receivers {
+            let notifier: Box<dyn Notifier> = match receiver {
+                ReceiverConfig::Email {
+                    to,
+                    cc,
+                    subject_template,
+                    text_template,
+                    html_template,
+                } => {
+                    let Some(smtp) = &smtp else {
+                        return Err(BuildError::MissingSmtp {
+                            receiver: name.clone(),
+                        });
+                    };
+                    let templates = email::EmailTemplates::new(
+                        name,
+                        subject_template.as_deref(),
+                        text_template.as_deref(),
+                        html_template.as_deref(),
+                    )?;
+                    Box::new(email::EmailNotifier::new(name, smtp, to, cc, templates)?)
+                }
+                ReceiverConfig::Webhook {
+                    url,
+                    format,
+                    secret,
+                    headers,
+                    ..
+                } => {
+                    let url = url.as_ref().ok_or_else(|| BuildError::MissingUrl {
+                        receiver: name.clone(),
+                    })?;
+                    let payload = webhook::payload_for(name, *format, secret.as_ref())?;
+                    Box::new(webhook::WebhookNotifier::new(
+                        name,
+                        url,
+                        headers,
+                        payload,
+                        http.clone(),
+                        config.daemon.timeout,
+                    )?)
+                }
+                ReceiverConfig::Log { level } => Box::new(log::LogNotifier::new(name, *level)),
+            };
+            notifiers.insert(notifier);
+        }
+        Ok(notifiers)
+    }
+
+    /// Adds (or replaces) a notifier under its own name.
+    pub fn insert(&mut self, notifier: Box<dyn Notifier>) {
+        self.by_name.insert(notifier.name().to_string(), notifier);
+    }
+
+    pub fn get(&self, name: &str) -> Option<&dyn Notifier> {
+        self.by_name.get(name).map(|n| n.as_ref())
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.by_name.keys().map(String::as_str)
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_name.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_name.is_empty()
+    }
+}
+
+/// The documented example package, used by the test message.
+const EXAMPLE_PROJECT: &str = "666666af0f00445f85dec483fbc97c78";
+const EXAMPLE_PACKAGE: &str = "codeartsStorageExtension";
+const EXAMPLE_RESOURCE: &str = "7590809a5c9d42ae92b49b1190e94666";
+const EXAMPLE_SERVICE_TYPE: &str = "hws.resource.type.codearts.extension.storage";
+const EXAMPLE_REMAIN_DAYS: i64 = 11;
+const EXAMPLE_URL: &str = "https://localhost.com/usercenter/?region=region&locale=zh-cn#/renewal?subscriptionId=01154-618666699-0&orderId=CS24066664337FWPY&isFrom=expense";
+
+/// A message of kind `test`, built from the documented example package
+/// (codeartsStorageExtension, 11 days, the example nextActionUrl) — used by
+/// `renewd test-notify <receiver>`.
+pub fn test_digest(receiver: &str, now: DateTime<Utc>, tz: chrono_tz::Tz) -> Digest {
+    let alert = Alert {
+        id: crate::model::decision_id(&["test", receiver, &now.to_rfc3339()]),
+        kind: AlertKind::Test,
+        severity: Severity::Info,
+        rule: "test".into(),
+        account: "example".into(),
+        project_id: Some(EXAMPLE_PROJECT.into()),
+        package: Some(EXAMPLE_PACKAGE.into()),
+        resource_id: Some(EXAMPLE_RESOURCE.into()),
+        service_type: Some(EXAMPLE_SERVICE_TYPE.into()),
+        package_status: Some(2),
+        package_status_name: Some(crate::model::package_status_name(Some(2)).into()),
+        remain_days: Some(EXAMPLE_REMAIN_DAYS),
+        threshold: None,
+        next_action_url: Some(EXAMPLE_URL.into()),
+        summary: format!(
+            "Test message from renewd (example data): {EXAMPLE_PACKAGE} expires in {EXAMPLE_REMAIN_DAYS} days"
+        ),
+        raised_at: now,
+        previous_status: None,
+        reminder: false,
+        error: None,
+        receivers: vec![receiver.to_string()],
+    };
+    Digest {
+        receiver: receiver.to_string(),
+        alerts: vec![alert],
+        sent_at: now,
+        timezone: tz,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_digest_carries_the_documented_example() {
+        let now = DateTime::parse_from_rfc3339("2026-11-26T01:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let d = test_digest("ops", now, chrono_tz::Asia::Shanghai);
+        assert_eq!(d.receiver, "ops");
+        assert_eq!(d.alerts.len(), 1);
+        let a = &d.alerts[0];
+        assert_eq!(a.kind, AlertKind::Test);
+        assert_eq!(a.package.as_deref(), Some("codeartsStorageExtension"));
+        assert_eq!(a.remain_days, Some(11));
+        assert_eq!(a.renew_link(), Some(EXAMPLE_URL));
+    }
+
+    #[test]
+    fn error_accessors_and_display() {
+        let e = NotifyError::Transient {
+            receiver: "ops".into(),
+            message: "HTTP 503".into(),
+            retry_after: Some(Duration::from_secs(7)),
+        };
+        assert!(e.is_transient());
+        assert_eq!(e.retry_after(), Some(Duration::from_secs(7)));
+        assert_eq!(e.to_string(), "receiver ops: HTTP 503");
+        let p = NotifyError::permanent("ops", "HTTP 400");
+        assert!(!p.is_transient());
+        assert_eq!(p.retry_after(), None);
+        assert_eq!(p.receiver(), "ops");
+        assert_eq!(p.message(), "HTTP 400");
+    }
+}

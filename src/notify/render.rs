@@ -1,0 +1,237 @@
+//! Text helpers shared by every receiver: ordering, dates, labels, escaping and safe links.
+//! Pure functions over [`Alert`]s, so each message format renders the same facts the same way.
+
+use crate::model::{Alert, AlertKind};
+use chrono::{DateTime, NaiveDate, Utc};
+use std::collections::BTreeSet;
+
+/// The alerts, most urgent first (critical before warning, fewest remaining days first).
+pub fn sorted_by_urgency(alerts: &[Alert]) -> Vec<&Alert> {
+    let mut sorted: Vec<&Alert> = alerts.iter().collect();
+    sorted.sort_by_key(|a| a.urgency_key());
+    sorted
+}
+
+/// Today's date in `tz` at `sent_at`.
+pub fn local_date(sent_at: DateTime<Utc>, tz: chrono_tz::Tz) -> NaiveDate {
+    sent_at.with_timezone(&tz).date_naive()
+}
+
+/// `sent_at` as a local time for people, e.g. `2026-11-26 09:00 CST`.
+pub fn local_time(sent_at: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
+    sent_at
+        .with_timezone(&tz)
+        .format("%Y-%m-%d %H:%M %Z")
+        .to_string()
+}
+
+/// The estimated expiry day: today (in the digest's time zone) plus `remain_days`.
+pub fn estimated_expiry(
+    alert: &Alert,
+    sent_at: DateTime<Utc>,
+    tz: chrono_tz::Tz,
+) -> Option<NaiveDate> {
+    let days = alert.remain_days?;
+    local_date(sent_at, tz).checked_add_signed(chrono::Duration::try_days(days)?)
+}
+
+/// [`estimated_expiry`] as `YYYY-MM-DD`, or `-` when the alert has no remaining days.
+pub fn expiry_label(alert: &Alert, sent_at: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
+    estimated_expiry(alert, sent_at, tz)
+        .map(|d| d.format("%Y-%m-%d").to_string())
+        .unwrap_or_else(|| "-".into())
+}
+
+/// Status name and raw number, e.g. `active (2)`; an unknown number is shown, never dropped.
+pub fn status_label(alert: &Alert) -> String {
+    match (alert.package_status_name.as_deref(), alert.package_status) {
+        (Some(name), Some(n)) => format!("{name} ({n})"),
+        (None, Some(n)) => format!("{} ({n})", crate::model::package_status_name(Some(n))),
+        (Some(name), None) => name.to_string(),
+        (None, None) => "-".into(),
+    }
+}
+
+/// The project id, or `(account)` when the account was asked as a whole.
+pub fn project_label(alert: &Alert) -> &str {
+    alert.project_id.as_deref().unwrap_or("(account)")
+}
+
+/// Remaining days for people: `11 days`, `1 day`, `0 days`, `-`.
+pub fn remaining_label(alert: &Alert) -> String {
+    match alert.remain_days {
+        Some(1) => "1 day".into(),
+        Some(n) => format!("{n} days"),
+        None => "-".into(),
+    }
+}
+
+/// A short label of the alert's kind and severity, e.g. `WARNING expiring`.
+pub fn kind_label(alert: &Alert) -> String {
+    let kind = match alert.kind {
+        AlertKind::StatusChanged => "status changed",
+        AlertKind::PollFailed => "poll failed",
+        AlertKind::PollRecovered => "poll recovered",
+        other => other.as_str(),
+    };
+    let reminder = if alert.reminder { " (reminder)" } else { "" };
+    format!(
+        "{} {kind}{reminder}",
+        alert.severity.as_str().to_ascii_uppercase()
+    )
+}
+
+/// The accounts of the alerts, for a subject line: `prod`, `prod, test` or `3 accounts`.
+pub fn accounts_label(alerts: &[Alert]) -> String {
+    let accounts: BTreeSet<&str> = alerts.iter().map(|a| a.account.as_str()).collect();
+    match accounts.len() {
+        0 => String::new(),
+        1 | 2 => accounts.into_iter().collect::<Vec<_>>().join(", "),
+        n => format!("{n} accounts"),
+    }
+}
+
+/// `1 package`, `2 packages`.
+pub fn plural(n: usize, singular: &str, plural: &str) -> String {
+    if n == 1 {
+        format!("{n} {singular}")
+    } else {
+        format!("{n} {plural}")
+    }
+}
+
+/// Escapes text for HTML element content and quoted attribute values.
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// The link a message may make clickable: only `https://` (see [`Alert::renew_link`]).
+pub fn safe_link(alert: &Alert) -> Option<&str> {
+    alert.renew_link()
+}
+
+/// Replaces control characters (line breaks included) so that a value from the API or a
+/// server cannot break a line-oriented format such as a mail header or a log line.
+pub fn single_line(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+/// At most `max` characters of `text`, with `…` when cut.
+pub fn truncate(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_string(),
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::model::Severity;
+
+    pub(crate) fn alert(package: &str, days: Option<i64>, severity: Severity) -> Alert {
+        Alert {
+            id: format!("id-{package}"),
+            kind: AlertKind::Expiring,
+            severity,
+            rule: "default".into(),
+            account: "prod".into(),
+            project_id: None,
+            package: Some(package.into()),
+            resource_id: Some("r".into()),
+            service_type: None,
+            package_status: Some(2),
+            package_status_name: Some("active".into()),
+            remain_days: days,
+            threshold: Some(14),
+            next_action_url: Some("https://example.com/renew".into()),
+            summary: format!("{package} expires"),
+            raised_at: Utc::now(),
+            previous_status: None,
+            reminder: false,
+            error: None,
+            receivers: vec![],
+        }
+    }
+
+    #[test]
+    fn sorts_most_urgent_first() {
+        let alerts = vec![
+            alert("b", Some(11), Severity::Info),
+            alert("c", Some(0), Severity::Critical),
+            alert("a", Some(5), Severity::Warning),
+            alert("d", Some(3), Severity::Warning),
+        ];
+        let order: Vec<_> = sorted_by_urgency(&alerts)
+            .iter()
+            .map(|a| a.package.clone().unwrap())
+            .collect();
+        assert_eq!(order, ["c", "d", "a", "b"]);
+    }
+
+    #[test]
+    fn expiry_is_counted_from_today_in_the_time_zone() {
+        // 20:00 UTC on the 25th is already the 26th in Shanghai.
+        let sent = DateTime::parse_from_rfc3339("2026-11-25T20:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let a = alert("p", Some(11), Severity::Info);
+        assert_eq!(
+            expiry_label(&a, sent, chrono_tz::Asia::Shanghai),
+            "2026-12-07"
+        );
+        assert_eq!(expiry_label(&a, sent, chrono_tz::UTC), "2026-12-06");
+        let none = alert("p", None, Severity::Info);
+        assert_eq!(expiry_label(&none, sent, chrono_tz::UTC), "-");
+    }
+
+    #[test]
+    fn escapes_every_html_special_character() {
+        assert_eq!(
+            escape_html(r#"<script>alert("x")&'</script>"#),
+            "&lt;script&gt;alert(&quot;x&quot;)&amp;&#39;&lt;/script&gt;"
+        );
+    }
+
+    #[test]
+    fn labels() {
+        let mut a = alert("p", Some(1), Severity::Critical);
+        assert_eq!(remaining_label(&a), "1 day");
+        assert_eq!(status_label(&a), "active (2)");
+        a.package_status_name = None;
+        a.package_status = Some(42);
+        assert_eq!(status_label(&a), "unknown (42)");
+        assert_eq!(project_label(&a), "(account)");
+        assert_eq!(kind_label(&a), "CRITICAL expiring");
+        assert_eq!(plural(1, "package", "packages"), "1 package");
+        assert_eq!(plural(3, "package", "packages"), "3 packages");
+        assert_eq!(single_line("a\r\nb"), "a  b");
+        assert_eq!(truncate("abcdef", 3), "abc…");
+        assert_eq!(truncate("abc", 3), "abc");
+    }
+
+    #[test]
+    fn accounts_are_named_or_counted() {
+        let mut b = alert("q", Some(1), Severity::Critical);
+        b.account = "test".into();
+        let mut c = b.clone();
+        c.account = "dev".into();
+        let a = alert("p", Some(1), Severity::Critical);
+        assert_eq!(accounts_label(std::slice::from_ref(&a)), "prod");
+        assert_eq!(accounts_label(&[a.clone(), b.clone()]), "prod, test");
+        assert_eq!(accounts_label(&[a, b, c]), "3 accounts");
+    }
+}

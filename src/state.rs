@@ -1,0 +1,1393 @@
+//! The state store: one SQLite file holding what renewd remembers between cycles and across
+//! restarts — per-package rule state, poll health per account/project, every decision (alert)
+//! and an outbox of deliveries.
+//!
+//! Robustness rules (after pueue's state handling):
+//! - a cycle's results are written in ONE transaction, before any delivery is tried, so a crash
+//!   never loses a decision nor leaves a decision without its pending deliveries;
+//! - a file that is not a SQLite database, fails `PRAGMA quick_check`, or comes from a newer
+//!   schema is refused with a clear message and never written to, let alone replaced;
+//! - the schema is versioned with `PRAGMA user_version` and migrated by an ordered list of
+//!   steps (`MIGRATIONS`); an old file is tested through a frozen copy in
+//!   `tests/fixtures/state/`.
+//!
+//! The file is in WAL mode with a busy timeout, so `renewd status` can read through
+//! [`StateStore::open_read_only`] while the daemon writes.
+//!
+//! Calls are blocking (SQLite is local and the transactions are small); async callers that care
+//! can wrap them in `spawn_blocking`.
+
+use crate::model::{Alert, PackageId, Scope};
+use crate::rules::{PackageState, PollHealth};
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// How long a connection waits for another one's write lock before giving up.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Ordered schema migrations: entry `i` takes the schema from version `i` to `i + 1`.
+/// A released entry is never edited; a schema change is a new entry appended at the end.
+const MIGRATIONS: &[&str] = &[MIGRATION_V1];
+
+/// The schema version this build writes and understands.
+pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+
+/// The first 16 bytes of every SQLite database file.
+const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
+
+/// Schema v1. Keys and the columns that queries filter on are real columns; the values the rest
+/// of renewd owns (`PackageState`, `PollHealth`, `Alert`) are stored as JSON so that adding a
+/// serde-defaulted field to them needs no migration. `project_id` is '' for an account polled
+/// as a whole (see `Scope::project_label`), so it can be part of a primary key.
+const MIGRATION_V1: &str = r#"
+CREATE TABLE cycles (
+    id              INTEGER PRIMARY KEY,
+    started_at      TEXT NOT NULL,
+    finished_at     TEXT,
+    ok              INTEGER,
+    packages        INTEGER NOT NULL,
+    alerts          INTEGER NOT NULL,
+    deliveries      INTEGER NOT NULL,
+    summary         TEXT
+);
+CREATE INDEX cycles_by_start ON cycles (started_at);
+
+CREATE TABLE packages (
+    account         TEXT NOT NULL,
+    project_id      TEXT NOT NULL,
+    package_key     TEXT NOT NULL,
+    resource_id     TEXT NOT NULL,
+    remain_days     INTEGER NOT NULL,
+    package_status  INTEGER,
+    vanished        INTEGER NOT NULL,
+    last_seen       TEXT NOT NULL,
+    state_json      TEXT NOT NULL,
+    PRIMARY KEY (account, project_id, package_key, resource_id)
+) WITHOUT ROWID;
+
+CREATE TABLE poll_health (
+    account              TEXT NOT NULL,
+    project_id           TEXT NOT NULL,
+    consecutive_failures INTEGER NOT NULL,
+    health_json          TEXT NOT NULL,
+    PRIMARY KEY (account, project_id)
+) WITHOUT ROWID;
+
+-- Every decision, in the order it was recorded (seq). The id is the alert's stable id.
+CREATE TABLE decisions (
+    seq             INTEGER PRIMARY KEY,
+    id              TEXT NOT NULL UNIQUE,
+    kind            TEXT NOT NULL,
+    severity        TEXT NOT NULL,
+    account         TEXT NOT NULL,
+    project_id      TEXT NOT NULL,
+    package_key     TEXT,
+    resource_id     TEXT,
+    raised_at       TEXT NOT NULL,
+    cycle_id        INTEGER REFERENCES cycles (id),
+    alert_json      TEXT NOT NULL,
+    receivers_json  TEXT NOT NULL
+);
+CREATE INDEX decisions_by_package ON decisions (account, project_id, package_key, resource_id, seq);
+
+-- The outbox: one row per message to one receiver.
+CREATE TABLE deliveries (
+    id                INTEGER PRIMARY KEY,
+    receiver          TEXT NOT NULL,
+    status            TEXT NOT NULL
+                      CHECK (status IN ('pending', 'delivered', 'failed', 'abandoned')),
+    attempts          INTEGER NOT NULL DEFAULT 0,
+    attempt_in_flight INTEGER NOT NULL DEFAULT 0,
+    created_at        TEXT NOT NULL,
+    next_attempt_at   TEXT NOT NULL,
+    last_attempt_at   TEXT,
+    last_error        TEXT,
+    delivered_at      TEXT,
+    finished_at       TEXT,
+    cycle_id          INTEGER REFERENCES cycles (id)
+);
+CREATE INDEX deliveries_due ON deliveries (status, next_attempt_at, id);
+
+-- The alerts of one delivery, in their original order.
+CREATE TABLE delivery_alerts (
+    delivery_id     INTEGER NOT NULL REFERENCES deliveries (id),
+    position        INTEGER NOT NULL,
+    alert_id        TEXT NOT NULL REFERENCES decisions (id),
+    PRIMARY KEY (delivery_id, position)
+) WITHOUT ROWID;
+"#;
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error(
+        "state file {} is corrupt or not a renewd state file ({detail}); it was left untouched: \
+         move it aside to start with empty state, or restore a backup",
+        path.display()
+    )]
+    Corrupt { path: PathBuf, detail: String },
+
+    #[error(
+        "state file {} has schema version {found}, newer than version {supported} that this \
+         renewd supports; upgrade renewd or point it at another state file",
+        path.display()
+    )]
+    NewerSchema {
+        path: PathBuf,
+        found: u32,
+        supported: u32,
+    },
+
+    #[error(
+        "state file {} has schema version {found}, older than version {supported}; it cannot \
+         be read without migrating it: let `renewd run` or `renewd once` open it first",
+        path.display()
+    )]
+    NeedsMigration {
+        path: PathBuf,
+        found: u32,
+        supported: u32,
+    },
+
+    #[error("state file {} does not exist (has renewd run yet?)", path.display())]
+    Missing { path: PathBuf },
+
+    #[error("state file {}: {what}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        what: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("state file {}: {what}: {source}", path.display())]
+    Sqlite {
+        path: PathBuf,
+        what: &'static str,
+        #[source]
+        source: rusqlite::Error,
+    },
+
+    #[error("state file {}: {what}: {source}", path.display())]
+    Json {
+        path: PathBuf,
+        what: String,
+        #[source]
+        source: serde_json::Error,
+    },
+
+    #[error(
+        "state file {}: a delivery to {receiver:?} refers to alert {alert_id:?}, which is \
+         neither in this cycle nor recorded before",
+        path.display()
+    )]
+    UnknownAlert {
+        path: PathBuf,
+        receiver: String,
+        alert_id: String,
+    },
+
+    #[error("state file {}: a delivery to {receiver:?} has no alerts", path.display())]
+    EmptyDelivery { path: PathBuf, receiver: String },
+
+    #[error("state file {}: no delivery {id}", path.display())]
+    UnknownDelivery { path: PathBuf, id: DeliveryId },
+
+    #[error(
+        "state file {}: delivery {id} is {status}, not pending; it cannot be marked {wanted}",
+        path.display()
+    )]
+    DeliveryNotPending {
+        path: PathBuf,
+        id: DeliveryId,
+        status: DeliveryStatus,
+        wanted: &'static str,
+    },
+
+    #[error("state file {}: no cycle started at {started_at}", path.display())]
+    UnknownCycle {
+        path: PathBuf,
+        started_at: DateTime<Utc>,
+    },
+}
+
+/// Wraps a rusqlite error with the file and what was being done.
+fn sql_err<'a>(
+    path: &'a Path,
+    what: &'static str,
+) -> impl FnOnce(rusqlite::Error) -> StateError + 'a {
+    move |source| StateError::Sqlite {
+        path: path.to_path_buf(),
+        what,
+        source,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Public types
+// ---------------------------------------------------------------------------------------------
+
+/// Everything one cycle decided, written in one transaction by [`StateStore::record_cycle`].
+#[derive(Debug, Clone)]
+pub struct CycleRecord {
+    pub started_at: DateTime<Utc>,
+    /// Package states to upsert.
+    pub packages: Vec<(PackageId, PackageState)>,
+    /// Poll health to upsert, per account/project.
+    pub health: Vec<(Scope, PollHealth)>,
+    /// Decisions to insert; an id already recorded is left as it was.
+    pub alerts: Vec<Alert>,
+    /// Outbox rows to create, pending and due at `started_at`.
+    pub deliveries: Vec<NewDelivery>,
+}
+
+/// One message to one receiver, made of alerts (by id, in order) recorded in the same cycle or
+/// before.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDelivery {
+    pub receiver: String,
+    pub alert_ids: Vec<String>,
+}
+
+/// The id of an outbox row; stable for the life of the state file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct DeliveryId(pub i64);
+
+impl fmt::Display for DeliveryId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    /// Not delivered yet; retried until it succeeds, fails permanently or is abandoned.
+    Pending,
+    Delivered,
+    /// Permanently refused by the receiver (e.g. HTTP 4xx); not retried.
+    Failed,
+    /// Given up on (too old).
+    Abandoned,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Failed => "failed",
+            DeliveryStatus::Abandoned => "abandoned",
+        }
+    }
+
+    fn parse(s: &str) -> Option<DeliveryStatus> {
+        match s {
+            "pending" => Some(DeliveryStatus::Pending),
+            "delivered" => Some(DeliveryStatus::Delivered),
+            "failed" => Some(DeliveryStatus::Failed),
+            "abandoned" => Some(DeliveryStatus::Abandoned),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for DeliveryStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One outbox row with its alerts loaded in their original order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    pub id: DeliveryId,
+    pub receiver: String,
+    pub alerts: Vec<Alert>,
+    pub status: DeliveryStatus,
+    /// Attempts made so far, each counted once (see [`StateStore::record_attempt_started`]).
+    pub attempts: u32,
+    /// An attempt was started and its outcome never recorded: the process died mid-send, so the
+    /// receiver may or may not have the message.
+    pub attempt_in_flight: bool,
+    pub created_at: DateTime<Utc>,
+    pub next_attempt_at: DateTime<Utc>,
+    pub last_attempt_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    /// When the delivery left `pending` (delivered, failed or abandoned).
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxCounts {
+    pub pending: u64,
+    pub delivered: u64,
+    pub failed: u64,
+    pub abandoned: u64,
+}
+
+/// A package as `renewd status` shows it: its state and the last decision about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PackageRecord {
+    pub id: PackageId,
+    pub state: PackageState,
+    pub last_alert: Option<Alert>,
+}
+
+/// One recorded cycle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CycleInfo {
+    pub started_at: DateTime<Utc>,
+    /// `None` until [`StateStore::finish_cycle`] is called (or when the process died first).
+    pub finished_at: Option<DateTime<Utc>>,
+    pub ok: Option<bool>,
+    /// Counts of what the cycle recorded: package states, new decisions, deliveries.
+    pub packages: u32,
+    pub alerts: u32,
+    pub deliveries: u32,
+    pub summary: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// The store
+// ---------------------------------------------------------------------------------------------
+
+/// An open state file. Writes take `&mut self`; a store opened with
+/// [`StateStore::open_read_only`] fails every write with a SQLite "readonly" error.
+#[derive(Debug)]
+pub struct StateStore {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl StateStore {
+    /// Opens the state file at `path` for reading and writing, creating it (mode 0600, parent
+    /// directory 0700) when missing and migrating it to [`SCHEMA_VERSION`]. A corrupt file or
+    /// one from a newer schema is refused and left untouched.
+    pub fn open(path: impl AsRef<Path>) -> Result<StateStore, StateError> {
+        let path = path.as_ref().to_path_buf();
+        create_if_missing(&path)?;
+        check_header(&path)?;
+        let conn = Connection::open_with_flags(
+            &path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(sql_err(&path, "opening"))?;
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .map_err(sql_err(&path, "setting the busy timeout"))?;
+
+        // Everything up to here only read the file; nothing is written before it passed.
+        let found = check_integrity(&conn, &path)?;
+        if found > SCHEMA_VERSION {
+            return Err(StateError::NewerSchema {
+                path,
+                found,
+                supported: SCHEMA_VERSION,
+            });
+        }
+
+        let mode: String = conn
+            .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+            .map_err(sql_err(&path, "switching to WAL mode"))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            tracing::warn!(event = "state.not_wal", path = %path.display(), journal_mode = %mode);
+        }
+        // FULL: a committed cycle survives a power cut, so its decisions are never re-sent.
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(sql_err(&path, "setting synchronous mode"))?;
+        conn.pragma_update(None, "foreign_keys", true)
+            .map_err(sql_err(&path, "enabling foreign keys"))?;
+
+        let mut store = StateStore { conn, path };
+        store.migrate()?;
+        tracing::debug!(event = "state.opened", path = %store.path.display(), schema_version = SCHEMA_VERSION, read_only = false);
+        Ok(store)
+    }
+
+    /// Opens an existing state file for reading only (for `renewd status`, alongside a running
+    /// daemon). Never creates, migrates or otherwise writes the file.
+    pub fn open_read_only(path: impl AsRef<Path>) -> Result<StateStore, StateError> {
+        let path = path.as_ref().to_path_buf();
+        match std::fs::metadata(&path) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(StateError::Missing { path })
+            }
+            Err(source) => {
+                return Err(StateError::Io {
+                    path,
+                    what: "reading file metadata",
+                    source,
+                })
+            }
+        }
+        check_header(&path)?;
+        let conn = Connection::open_with_flags(
+            &path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(sql_err(&path, "opening read-only"))?;
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .map_err(sql_err(&path, "setting the busy timeout"))?;
+        let found = check_integrity(&conn, &path)?;
+        if found > SCHEMA_VERSION {
+            return Err(StateError::NewerSchema {
+                path,
+                found,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        if found < SCHEMA_VERSION {
+            return Err(StateError::NeedsMigration {
+                path,
+                found,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        tracing::debug!(event = "state.opened", path = %path.display(), schema_version = found, read_only = true);
+        Ok(StateStore { conn, path })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Applies the migrations the file lacks, each with its version bump in one transaction.
+    fn migrate(&mut self) -> Result<(), StateError> {
+        let path = &self.path;
+        // IMMEDIATE: two processes opening a fresh file at once must not both migrate it.
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql_err(path, "starting the migration"))?;
+        let found = user_version(&tx).map_err(sql_err(path, "reading the schema version"))?;
+        if found > SCHEMA_VERSION {
+            return Err(StateError::NewerSchema {
+                path: path.clone(),
+                found,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        for (index, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+            let to = index as u32 + 1;
+            tx.execute_batch(sql)
+                .map_err(sql_err(path, "applying a schema migration"))?;
+            tx.pragma_update(None, "user_version", to)
+                .map_err(sql_err(path, "setting the schema version"))?;
+            tracing::info!(event = "state.migrated", path = %path.display(), from = to - 1, to);
+        }
+        tx.commit()
+            .map_err(sql_err(path, "committing the migration"))
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Writes
+    // -----------------------------------------------------------------------------------------
+
+    /// Writes everything one cycle decided in one transaction: package states, poll health,
+    /// decisions and their pending deliveries. Call it before delivering anything; on error
+    /// nothing of the cycle is stored. Returns the ids of the new deliveries, in order.
+    pub fn record_cycle(&mut self, record: &CycleRecord) -> Result<Vec<DeliveryId>, StateError> {
+        let path = &self.path;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql_err(path, "starting the cycle transaction"))?;
+        let started_at = ts(record.started_at);
+
+        tx.execute(
+            "INSERT INTO cycles (started_at, packages, alerts, deliveries) VALUES (?1, 0, 0, 0)",
+            params![started_at],
+        )
+        .map_err(sql_err(path, "recording the cycle"))?;
+        let cycle_id = tx.last_insert_rowid();
+
+        {
+            let mut upsert = tx
+                .prepare_cached(
+                    "INSERT INTO packages (account, project_id, package_key, resource_id,
+                         remain_days, package_status, vanished, last_seen, state_json)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                     ON CONFLICT (account, project_id, package_key, resource_id) DO UPDATE SET
+                         remain_days = excluded.remain_days,
+                         package_status = excluded.package_status,
+                         vanished = excluded.vanished,
+                         last_seen = excluded.last_seen,
+                         state_json = excluded.state_json",
+                )
+                .map_err(sql_err(path, "preparing the package upsert"))?;
+            for (id, state) in &record.packages {
+                let json = to_json(path, state, || {
+                    format!("encoding the state of {}", label(id))
+                })?;
+                upsert
+                    .execute(params![
+                        id.scope.account,
+                        id.scope.project_label(),
+                        id.key,
+                        id.resource_id,
+                        state.last.remain_days,
+                        state.last.package_status,
+                        state.vanished,
+                        ts(state.last_seen),
+                        json,
+                    ])
+                    .map_err(sql_err(path, "storing a package state"))?;
+            }
+        }
+
+        {
+            let mut upsert = tx
+                .prepare_cached(
+                    "INSERT INTO poll_health (account, project_id, consecutive_failures, health_json)
+                     VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (account, project_id) DO UPDATE SET
+                         consecutive_failures = excluded.consecutive_failures,
+                         health_json = excluded.health_json",
+                )
+                .map_err(sql_err(path, "preparing the poll health upsert"))?;
+            for (scope, health) in &record.health {
+                let json = to_json(path, health, || {
+                    format!("encoding the poll health of {scope}")
+                })?;
+                upsert
+                    .execute(params![
+                        scope.account,
+                        scope.project_label(),
+                        health.consecutive_failures,
+                        json
+                    ])
+                    .map_err(sql_err(path, "storing poll health"))?;
+            }
+        }
+
+        let mut new_alerts = 0u32;
+        {
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT INTO decisions (id, kind, severity, account, project_id, package_key,
+                         resource_id, raised_at, cycle_id, alert_json, receivers_json)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                     ON CONFLICT (id) DO NOTHING",
+                )
+                .map_err(sql_err(path, "preparing the decision insert"))?;
+            for alert in &record.alerts {
+                let json = to_json(path, alert, || format!("encoding alert {}", alert.id))?;
+                let receivers = to_json(path, &alert.receivers, || {
+                    format!("encoding the receivers of alert {}", alert.id)
+                })?;
+                let inserted = insert
+                    .execute(params![
+                        alert.id,
+                        alert.kind.as_str(),
+                        alert.severity.as_str(),
+                        alert.account,
+                        alert.project_id.as_deref().unwrap_or(""),
+                        alert.package,
+                        alert.resource_id,
+                        ts(alert.raised_at),
+                        cycle_id,
+                        json,
+                        receivers,
+                    ])
+                    .map_err(sql_err(path, "storing a decision"))?;
+                new_alerts += inserted as u32;
+            }
+        }
+
+        let mut delivery_ids = Vec::with_capacity(record.deliveries.len());
+        {
+            let mut insert_delivery = tx
+                .prepare_cached(
+                    "INSERT INTO deliveries (receiver, status, created_at, next_attempt_at, cycle_id)
+                     VALUES (?1, 'pending', ?2, ?2, ?3)",
+                )
+                .map_err(sql_err(path, "preparing the delivery insert"))?;
+            let mut alert_exists = tx
+                .prepare_cached("SELECT 1 FROM decisions WHERE id = ?1")
+                .map_err(sql_err(path, "preparing the decision lookup"))?;
+            let mut insert_member = tx
+                .prepare_cached(
+                    "INSERT INTO delivery_alerts (delivery_id, position, alert_id)
+                     VALUES (?1, ?2, ?3)",
+                )
+                .map_err(sql_err(path, "preparing the delivery alert insert"))?;
+            for delivery in &record.deliveries {
+                if delivery.alert_ids.is_empty() {
+                    return Err(StateError::EmptyDelivery {
+                        path: path.clone(),
+                        receiver: delivery.receiver.clone(),
+                    });
+                }
+                insert_delivery
+                    .execute(params![delivery.receiver, started_at, cycle_id])
+                    .map_err(sql_err(path, "storing a delivery"))?;
+                let delivery_id = tx.last_insert_rowid();
+                for (position, alert_id) in delivery.alert_ids.iter().enumerate() {
+                    let known = alert_exists
+                        .exists(params![alert_id])
+                        .map_err(sql_err(path, "looking up a decision"))?;
+                    if !known {
+                        // Returning drops the transaction: the whole cycle is rolled back.
+                        return Err(StateError::UnknownAlert {
+                            path: path.clone(),
+                            receiver: delivery.receiver.clone(),
+                            alert_id: alert_id.clone(),
+                        });
+                    }
+                    insert_member
+                        .execute(params![delivery_id, position as i64, alert_id])
+                        .map_err(sql_err(path, "storing a delivery's alert"))?;
+                }
+                delivery_ids.push(DeliveryId(delivery_id));
+            }
+        }
+
+        tx.execute(
+            "UPDATE cycles SET packages = ?2, alerts = ?3, deliveries = ?4 WHERE id = ?1",
+            params![
+                cycle_id,
+                record.packages.len() as i64,
+                new_alerts,
+                delivery_ids.len() as i64
+            ],
+        )
+        .map_err(sql_err(path, "counting the cycle"))?;
+        tx.commit().map_err(sql_err(path, "committing the cycle"))?;
+        tracing::debug!(
+            event = "state.cycle_recorded",
+            path = %path.display(),
+            packages = record.packages.len(),
+            health = record.health.len(),
+            alerts = new_alerts,
+            deliveries = delivery_ids.len(),
+        );
+        Ok(delivery_ids)
+    }
+
+    /// Records how the cycle that started at `started_at` ended (for `renewd status`).
+    pub fn finish_cycle(
+        &mut self,
+        started_at: DateTime<Utc>,
+        finished_at: DateTime<Utc>,
+        ok: bool,
+        summary: &str,
+    ) -> Result<(), StateError> {
+        let path = &self.path;
+        let changed = self
+            .conn
+            .execute(
+                "UPDATE cycles SET finished_at = ?2, ok = ?3, summary = ?4
+                 WHERE id = (SELECT max(id) FROM cycles WHERE started_at = ?1)",
+                params![ts(started_at), ts(finished_at), ok, summary],
+            )
+            .map_err(sql_err(path, "finishing the cycle"))?;
+        if changed == 0 {
+            return Err(StateError::UnknownCycle {
+                path: path.clone(),
+                started_at,
+            });
+        }
+        Ok(())
+    }
+
+    /// Notes that an attempt to send delivery `id` starts now, and counts it — before sending,
+    /// so that an attempt cut short by a crash is still counted and visible as in flight.
+    pub fn record_attempt_started(
+        &mut self,
+        id: DeliveryId,
+        now: DateTime<Utc>,
+    ) -> Result<(), StateError> {
+        self.update_pending(
+            id,
+            "attempted",
+            "UPDATE deliveries SET attempts = attempts + 1, attempt_in_flight = 1,
+                 last_attempt_at = ?2
+             WHERE id = ?1 AND status = 'pending'",
+            params![id.0, ts(now)],
+        )
+    }
+
+    /// Marks delivery `id` delivered. The only way a delivery becomes delivered.
+    pub fn mark_delivered(&mut self, id: DeliveryId, now: DateTime<Utc>) -> Result<(), StateError> {
+        self.update_pending(
+            id,
+            "delivered",
+            "UPDATE deliveries SET status = 'delivered',
+                 attempts = attempts + 1 - attempt_in_flight, attempt_in_flight = 0,
+                 delivered_at = ?2, finished_at = ?2
+             WHERE id = ?1 AND status = 'pending'",
+            params![id.0, ts(now)],
+        )
+    }
+
+    /// Records a failed attempt to be retried at `next_attempt_at`; the delivery stays pending.
+    pub fn mark_retry(
+        &mut self,
+        id: DeliveryId,
+        error: &str,
+        next_attempt_at: DateTime<Utc>,
+    ) -> Result<(), StateError> {
+        self.update_pending(
+            id,
+            "retried",
+            "UPDATE deliveries SET attempts = attempts + 1 - attempt_in_flight,
+                 attempt_in_flight = 0, last_error = ?2, next_attempt_at = ?3
+             WHERE id = ?1 AND status = 'pending'",
+            params![id.0, error, ts(next_attempt_at)],
+        )
+    }
+
+    /// Records a permanent failure (the receiver refused the message, e.g. HTTP 4xx).
+    pub fn mark_failed(
+        &mut self,
+        id: DeliveryId,
+        error: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StateError> {
+        self.update_pending(
+            id,
+            "failed",
+            "UPDATE deliveries SET status = 'failed',
+                 attempts = attempts + 1 - attempt_in_flight, attempt_in_flight = 0,
+                 last_error = ?2, finished_at = ?3
+             WHERE id = ?1 AND status = 'pending'",
+            params![id.0, error, ts(now)],
+        )
+    }
+
+    /// Gives up on delivery `id` (too old to be worth sending). Not an attempt: nothing is sent.
+    pub fn mark_abandoned(
+        &mut self,
+        id: DeliveryId,
+        error: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StateError> {
+        self.update_pending(
+            id,
+            "abandoned",
+            "UPDATE deliveries SET status = 'abandoned', attempt_in_flight = 0,
+                 last_error = ?2, finished_at = ?3
+             WHERE id = ?1 AND status = 'pending'",
+            params![id.0, error, ts(now)],
+        )
+    }
+
+    /// Runs one `UPDATE … WHERE id = ?1 AND status = 'pending'` in a transaction; a delivery
+    /// that is unknown or no longer pending is reported rather than silently left alone.
+    ///
+    /// Attempt counting: `record_attempt_started` counts an attempt and sets
+    /// `attempt_in_flight`; an outcome (delivered, retry, failed) counts one only when no
+    /// attempt was in flight. So every attempt counts once, announced or not.
+    fn update_pending(
+        &mut self,
+        id: DeliveryId,
+        wanted: &'static str,
+        sql: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<(), StateError> {
+        let path = &self.path;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql_err(path, "starting a delivery update"))?;
+        let changed = tx
+            .execute(sql, params)
+            .map_err(sql_err(path, "updating a delivery"))?;
+        if changed == 0 {
+            let status: Option<String> = tx
+                .query_row(
+                    "SELECT status FROM deliveries WHERE id = ?1",
+                    params![id.0],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(sql_err(path, "looking up a delivery"))?;
+            return Err(match status {
+                None => StateError::UnknownDelivery {
+                    path: path.clone(),
+                    id,
+                },
+                Some(status) => StateError::DeliveryNotPending {
+                    path: path.clone(),
+                    id,
+                    status: parse_status(path, &status)?,
+                    wanted,
+                },
+            });
+        }
+        tx.commit()
+            .map_err(sql_err(path, "committing a delivery update"))
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Reads
+    // -----------------------------------------------------------------------------------------
+
+    /// Package states of one account/project, ordered by package key and resource id.
+    pub fn package_states(
+        &self,
+        scope: &Scope,
+    ) -> Result<Vec<(PackageId, PackageState)>, StateError> {
+        let path = &self.path;
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT account, project_id, package_key, resource_id, state_json
+                 FROM packages WHERE account = ?1 AND project_id = ?2
+                 ORDER BY package_key, resource_id",
+            )
+            .map_err(sql_err(path, "preparing the package query"))?;
+        let rows = stmt
+            .query_map(params![scope.account, scope.project_label()], |row| {
+                Ok((package_id_from_row(row)?, row.get::<_, String>(4)?))
+            })
+            .map_err(sql_err(path, "reading package states"))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(sql_err(path, "reading package states"))?;
+        rows.into_iter()
+            .map(|(id, json)| {
+                let state = from_json(path, &json, || {
+                    format!("decoding the state of {}", label(&id))
+                })?;
+                Ok((id, state))
+            })
+            .collect()
+    }
+
+    /// Every package with the last decision about it, ordered by account, project, key.
+    pub fn all_packages(&self) -> Result<Vec<PackageRecord>, StateError> {
+        let path = &self.path;
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT p.account, p.project_id, p.package_key, p.resource_id, p.state_json,
+                     d.alert_json, d.receivers_json
+                 FROM packages p
+                 LEFT JOIN decisions d ON d.seq = (
+                     SELECT max(seq) FROM decisions
+                     WHERE account = p.account AND project_id = p.project_id
+                       AND package_key = p.package_key AND resource_id = p.resource_id)
+                 ORDER BY p.account, p.project_id, p.package_key, p.resource_id",
+            )
+            .map_err(sql_err(path, "preparing the package query"))?;
+        type Row = (PackageId, String, Option<String>, Option<String>);
+        let rows: Vec<Row> = stmt
+            .query_map([], |row| {
+                Ok((
+                    package_id_from_row(row)?,
+                    row.get(4)?,
+                    row.get(5)?,
+                    row.get(6)?,
+                ))
+            })
+            .map_err(sql_err(path, "reading packages"))?
+            .collect::<Result<_, _>>()
+            .map_err(sql_err(path, "reading packages"))?;
+        rows.into_iter()
+            .map(|(id, state_json, alert_json, receivers_json)| {
+                let state = from_json(path, &state_json, || {
+                    format!("decoding the state of {}", label(&id))
+                })?;
+                let last_alert = match (alert_json, receivers_json) {
+                    (Some(a), Some(r)) => Some(decode_alert(path, &a, &r)?),
+                    _ => None,
+                };
+                Ok(PackageRecord {
+                    id,
+                    state,
+                    last_alert,
+                })
+            })
+            .collect()
+    }
+
+    /// Poll health of one account/project, if it was ever polled.
+    pub fn poll_health(&self, scope: &Scope) -> Result<Option<PollHealth>, StateError> {
+        let path = &self.path;
+        let json: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT health_json FROM poll_health WHERE account = ?1 AND project_id = ?2",
+                params![scope.account, scope.project_label()],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(sql_err(path, "reading poll health"))?;
+        json.map(|j| from_json(path, &j, || format!("decoding the poll health of {scope}")))
+            .transpose()
+    }
+
+    /// Poll health of every account/project, ordered by account and project.
+    pub fn all_health(&self) -> Result<Vec<(Scope, PollHealth)>, StateError> {
+        let path = &self.path;
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT account, project_id, health_json FROM poll_health
+                 ORDER BY account, project_id",
+            )
+            .map_err(sql_err(path, "preparing the poll health query"))?;
+        let rows: Vec<(Scope, String)> = stmt
+            .query_map([], |row| Ok((scope_from_row(row, 0, 1)?, row.get(2)?)))
+            .map_err(sql_err(path, "reading poll health"))?
+            .collect::<Result<_, _>>()
+            .map_err(sql_err(path, "reading poll health"))?;
+        rows.into_iter()
+            .map(|(scope, json)| {
+                let health = from_json(path, &json, || {
+                    format!("decoding the poll health of {scope}")
+                })?;
+                Ok((scope, health))
+            })
+            .collect()
+    }
+
+    /// The last `limit` decisions, newest first.
+    pub fn recent_alerts(&self, limit: usize) -> Result<Vec<Alert>, StateError> {
+        let path = &self.path;
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT alert_json, receivers_json FROM decisions ORDER BY seq DESC LIMIT ?1",
+            )
+            .map_err(sql_err(path, "preparing the decision query"))?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows: Vec<(String, String)> = stmt
+            .query_map(params![limit], |row| Ok((row.get(0)?, row.get(1)?)))
+            .map_err(sql_err(path, "reading decisions"))?
+            .collect::<Result<_, _>>()
+            .map_err(sql_err(path, "reading decisions"))?;
+        rows.iter().map(|(a, r)| decode_alert(path, a, r)).collect()
+    }
+
+    /// The decision with this id, if recorded.
+    pub fn alert(&self, id: &str) -> Result<Option<Alert>, StateError> {
+        let path = &self.path;
+        let row: Option<(String, String)> = self
+            .conn
+            .query_row(
+                "SELECT alert_json, receivers_json FROM decisions WHERE id = ?1",
+                params![id],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()
+            .map_err(sql_err(path, "reading a decision"))?;
+        row.map(|(a, r)| decode_alert(path, &a, &r)).transpose()
+    }
+
+    /// Pending deliveries whose next attempt is due at `now`, oldest first.
+    pub fn due_deliveries(&self, now: DateTime<Utc>) -> Result<Vec<Delivery>, StateError> {
+        self.load_deliveries(
+            "WHERE status = 'pending' AND next_attempt_at <= ?1 ORDER BY created_at, id",
+            params![ts(now)],
+        )
+    }
+
+    /// Every pending delivery, due or not, oldest first.
+    pub fn pending_deliveries(&self) -> Result<Vec<Delivery>, StateError> {
+        self.load_deliveries(
+            "WHERE status = 'pending' ORDER BY created_at, id",
+            params![],
+        )
+    }
+
+    /// One delivery in any status.
+    pub fn delivery(&self, id: DeliveryId) -> Result<Option<Delivery>, StateError> {
+        Ok(self
+            .load_deliveries("WHERE id = ?1", params![id.0])?
+            .into_iter()
+            .next())
+    }
+
+    pub fn outbox_counts(&self) -> Result<OutboxCounts, StateError> {
+        let path = &self.path;
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT status, count(*) FROM deliveries GROUP BY status")
+            .map_err(sql_err(path, "preparing the outbox count"))?;
+        let rows: Vec<(String, i64)> = stmt
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .map_err(sql_err(path, "counting the outbox"))?
+            .collect::<Result<_, _>>()
+            .map_err(sql_err(path, "counting the outbox"))?;
+        let mut counts = OutboxCounts::default();
+        for (status, n) in rows {
+            let n = u64::try_from(n).unwrap_or(0);
+            match parse_status(path, &status)? {
+                DeliveryStatus::Pending => counts.pending = n,
+                DeliveryStatus::Delivered => counts.delivered = n,
+                DeliveryStatus::Failed => counts.failed = n,
+                DeliveryStatus::Abandoned => counts.abandoned = n,
+            }
+        }
+        Ok(counts)
+    }
+
+    /// The last `limit` cycles, newest first.
+    pub fn recent_cycles(&self, limit: usize) -> Result<Vec<CycleInfo>, StateError> {
+        let path = &self.path;
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT started_at, finished_at, ok, packages, alerts, deliveries, summary
+                 FROM cycles ORDER BY id DESC LIMIT ?1",
+            )
+            .map_err(sql_err(path, "preparing the cycle query"))?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        type Row = (
+            String,
+            Option<String>,
+            Option<bool>,
+            u32,
+            u32,
+            u32,
+            Option<String>,
+        );
+        let rows: Vec<Row> = stmt
+            .query_map(params![limit], |row| {
+                Ok((
+                    row.get(0)?,
+                    row.get(1)?,
+                    row.get(2)?,
+                    row.get(3)?,
+                    row.get(4)?,
+                    row.get(5)?,
+                    row.get(6)?,
+                ))
+            })
+            .map_err(sql_err(path, "reading cycles"))?
+            .collect::<Result<_, _>>()
+            .map_err(sql_err(path, "reading cycles"))?;
+        rows.into_iter()
+            .map(
+                |(started, finished, ok, packages, alerts, deliveries, summary)| {
+                    Ok(CycleInfo {
+                        started_at: parse_ts(path, "cycles.started_at", &started)?,
+                        finished_at: finished
+                            .map(|f| parse_ts(path, "cycles.finished_at", &f))
+                            .transpose()?,
+                        ok,
+                        packages,
+                        alerts,
+                        deliveries,
+                        summary,
+                    })
+                },
+            )
+            .collect()
+    }
+
+    /// Loads deliveries selected by `filter` (a WHERE/ORDER BY tail), each with its alerts.
+    fn load_deliveries(
+        &self,
+        filter: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<Vec<Delivery>, StateError> {
+        let path = &self.path;
+        let sql = format!(
+            "SELECT id, receiver, status, attempts, attempt_in_flight, created_at,
+                 next_attempt_at, last_attempt_at, last_error, delivered_at, finished_at
+             FROM deliveries {filter}"
+        );
+        let mut stmt = self
+            .conn
+            .prepare_cached(&sql)
+            .map_err(sql_err(path, "preparing the delivery query"))?;
+        let rows: Vec<DeliveryRow> = stmt
+            .query_map(params, |row| {
+                Ok(DeliveryRow {
+                    id: row.get(0)?,
+                    receiver: row.get(1)?,
+                    status: row.get(2)?,
+                    attempts: row.get(3)?,
+                    attempt_in_flight: row.get(4)?,
+                    created_at: row.get(5)?,
+                    next_attempt_at: row.get(6)?,
+                    last_attempt_at: row.get(7)?,
+                    last_error: row.get(8)?,
+                    delivered_at: row.get(9)?,
+                    finished_at: row.get(10)?,
+                })
+            })
+            .map_err(sql_err(path, "reading deliveries"))?
+            .collect::<Result<_, _>>()
+            .map_err(sql_err(path, "reading deliveries"))?;
+
+        let mut alerts_of = self
+            .conn
+            .prepare_cached(
+                "SELECT d.alert_json, d.receivers_json
+                 FROM delivery_alerts da JOIN decisions d ON d.id = da.alert_id
+                 WHERE da.delivery_id = ?1 ORDER BY da.position",
+            )
+            .map_err(sql_err(path, "preparing the delivery alert query"))?;
+        rows.into_iter()
+            .map(|row| {
+                let encoded: Vec<(String, String)> = alerts_of
+                    .query_map(params![row.id], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .map_err(sql_err(path, "reading a delivery's alerts"))?
+                    .collect::<Result<_, _>>()
+                    .map_err(sql_err(path, "reading a delivery's alerts"))?;
+                let alerts = encoded
+                    .iter()
+                    .map(|(a, r)| decode_alert(path, a, r))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let opt_ts =
+                    |what: &str, v: Option<String>| v.map(|s| parse_ts(path, what, &s)).transpose();
+                Ok(Delivery {
+                    id: DeliveryId(row.id),
+                    receiver: row.receiver,
+                    alerts,
+                    status: parse_status(path, &row.status)?,
+                    attempts: row.attempts,
+                    attempt_in_flight: row.attempt_in_flight,
+                    created_at: parse_ts(path, "deliveries.created_at", &row.created_at)?,
+                    next_attempt_at: parse_ts(
+                        path,
+                        "deliveries.next_attempt_at",
+                        &row.next_attempt_at,
+                    )?,
+                    last_attempt_at: opt_ts("deliveries.last_attempt_at", row.last_attempt_at)?,
+                    last_error: row.last_error,
+                    delivered_at: opt_ts("deliveries.delivered_at", row.delivered_at)?,
+                    finished_at: opt_ts("deliveries.finished_at", row.finished_at)?,
+                })
+            })
+            .collect()
+    }
+}
+
+/// A deliveries row as stored, before its text is parsed.
+struct DeliveryRow {
+    id: i64,
+    receiver: String,
+    status: String,
+    attempts: u32,
+    attempt_in_flight: bool,
+    created_at: String,
+    next_attempt_at: String,
+    last_attempt_at: Option<String>,
+    last_error: Option<String>,
+    delivered_at: Option<String>,
+    finished_at: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Opening: file creation and the checks that run before anything is written
+// ---------------------------------------------------------------------------------------------
+
+/// Creates the parent directory (0700) and an empty file (0600) when missing. SQLite treats an
+/// empty file as a new database and gives its WAL and shared-memory files the same mode.
+fn create_if_missing(path: &Path) -> Result<(), StateError> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        if !parent.exists() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(parent)
+                .map_err(|source| StateError::Io {
+                    path: path.to_path_buf(),
+                    what: "creating the state directory",
+                    source,
+                })?;
+        }
+    }
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(source) => Err(StateError::Io {
+            path: path.to_path_buf(),
+            what: "creating the state file",
+            source,
+        }),
+    }
+}
+
+/// Refuses a non-empty file that does not start with the SQLite magic, before SQLite touches it.
+fn check_header(path: &Path) -> Result<(), StateError> {
+    let io_err = |source| StateError::Io {
+        path: path.to_path_buf(),
+        what: "reading the file header",
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(io_err)?;
+    let mut header = Vec::with_capacity(SQLITE_MAGIC.len());
+    file.take(SQLITE_MAGIC.len() as u64)
+        .read_to_end(&mut header)
+        .map_err(io_err)?;
+    if header.is_empty() || header.as_slice() == SQLITE_MAGIC {
+        Ok(())
+    } else {
+        Err(StateError::Corrupt {
+            path: path.to_path_buf(),
+            detail: "not a SQLite database (wrong file header)".to_string(),
+        })
+    }
+}
+
+/// Reads the schema version and runs `PRAGMA quick_check`, reporting damage as `Corrupt`.
+fn check_integrity(conn: &Connection, path: &Path) -> Result<u32, StateError> {
+    let corrupt = |detail: String| StateError::Corrupt {
+        path: path.to_path_buf(),
+        detail,
+    };
+    let classify = |what: &'static str| {
+        move |e: rusqlite::Error| match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::NotADatabase)
+            | Some(rusqlite::ErrorCode::DatabaseCorrupt) => corrupt(format!("{what}: {e}")),
+            _ => sql_err(path, what)(e),
+        }
+    };
+    let version = user_version(conn).map_err(classify("reading the schema version"))?;
+    let mut stmt = conn
+        .prepare("PRAGMA quick_check")
+        .map_err(classify("running quick_check"))?;
+    let problems: Vec<String> = stmt
+        .query_map([], |row| row.get::<_, String>(0))
+        .map_err(classify("running quick_check"))?
+        .collect::<Result<_, _>>()
+        .map_err(classify("running quick_check"))?;
+    if problems.len() != 1 || problems[0] != "ok" {
+        let mut detail = problems.into_iter().take(3).collect::<Vec<_>>().join("; ");
+        if detail.is_empty() {
+            detail = "quick_check returned nothing".to_string();
+        }
+        return Err(corrupt(format!("quick_check: {detail}")));
+    }
+    Ok(version)
+}
+
+fn user_version(conn: &Connection) -> rusqlite::Result<u32> {
+    conn.pragma_query_value(None, "user_version", |row| row.get(0))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Encoding helpers
+// ---------------------------------------------------------------------------------------------
+
+/// Timestamps are stored as fixed-width RFC 3339 UTC text (nanoseconds, `Z`), so that text
+/// order is time order and values round-trip exactly.
+fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Nanos, true)
+}
+
+fn parse_ts(path: &Path, what: &str, s: &str) -> Result<DateTime<Utc>, StateError> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| StateError::Corrupt {
+            path: path.to_path_buf(),
+            detail: format!("{what}: invalid timestamp {s:?}: {e}"),
+        })
+}
+
+fn parse_status(path: &Path, s: &str) -> Result<DeliveryStatus, StateError> {
+    DeliveryStatus::parse(s).ok_or_else(|| StateError::Corrupt {
+        path: path.to_path_buf(),
+        detail: format!("unknown delivery status {s:?}"),
+    })
+}
+
+fn to_json<T: Serialize>(
+    path: &Path,
+    value: &T,
+    what: impl FnOnce() -> String,
+) -> Result<String, StateError> {
+    serde_json::to_string(value).map_err(|source| StateError::Json {
+        path: path.to_path_buf(),
+        what: what(),
+        source,
+    })
+}
+
+fn from_json<T: for<'de> Deserialize<'de>>(
+    path: &Path,
+    json: &str,
+    what: impl FnOnce() -> String,
+) -> Result<T, StateError> {
+    serde_json::from_str(json).map_err(|source| StateError::Json {
+        path: path.to_path_buf(),
+        what: what(),
+        source,
+    })
+}
+
+/// An alert with its receivers, which its JSON form leaves out (they are not wire format).
+fn decode_alert(path: &Path, alert_json: &str, receivers_json: &str) -> Result<Alert, StateError> {
+    let mut alert: Alert = from_json(path, alert_json, || "decoding a decision".to_string())?;
+    alert.receivers = from_json(path, receivers_json, || {
+        format!("decoding the receivers of alert {}", alert.id)
+    })?;
+    Ok(alert)
+}
+
+fn scope_from_row(
+    row: &rusqlite::Row<'_>,
+    account: usize,
+    project: usize,
+) -> rusqlite::Result<Scope> {
+    let project_id: String = row.get(project)?;
+    Ok(Scope {
+        account: row.get(account)?,
+        project_id: (!project_id.is_empty()).then_some(project_id),
+    })
+}
+
+/// Reads a `PackageId` from columns 0..4 (account, project_id, package_key, resource_id).
+fn package_id_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<PackageId> {
+    Ok(PackageId {
+        scope: scope_from_row(row, 0, 1)?,
+        key: row.get(2)?,
+        resource_id: row.get(3)?,
+    })
+}
+
+fn label(id: &PackageId) -> String {
+    format!("{}/{}/{}", id.scope, id.key, id.resource_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_sort_as_text_and_round_trip() {
+        let a = DateTime::parse_from_rfc3339("2026-01-02T03:04:05.123456789Z")
+            .map(|t| t.with_timezone(&Utc))
+            .expect("valid timestamp");
+        let b = a + chrono::Duration::nanoseconds(1);
+        let c = a + chrono::Duration::days(400);
+        assert!(ts(a) < ts(b) && ts(b) < ts(c));
+        assert_eq!(parse_ts(Path::new("x"), "t", &ts(a)).expect("parses"), a);
+    }
+
+    #[test]
+    fn statuses_round_trip_through_text() {
+        for s in [
+            DeliveryStatus::Pending,
+            DeliveryStatus::Delivered,
+            DeliveryStatus::Failed,
+            DeliveryStatus::Abandoned,
+        ] {
+            assert_eq!(DeliveryStatus::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(DeliveryStatus::parse("sent"), None);
+    }
+}
