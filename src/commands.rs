@@ -274,10 +274,32 @@ pub fn redacted_url(url: &str) -> String {
 
 fn describe_receiver(receiver: &ReceiverConfig) -> String {
     match receiver {
-        ReceiverConfig::Email { to, cc, .. } => {
+        ReceiverConfig::Email {
+            to,
+            cc,
+            subject_template,
+            text_template,
+            html_template,
+        } => {
             let mut s = format!("email to {}", to.join(", "));
             if !cc.is_empty() {
                 s.push_str(&format!(", cc {}", cc.join(", ")));
+            }
+            let custom: Vec<&str> = [
+                ("subject_template", subject_template),
+                ("text_template", text_template),
+                ("html_template", html_template),
+            ]
+            .iter()
+            .filter(|(_, t)| t.is_some())
+            .map(|(key, _)| *key)
+            .collect();
+            if !custom.is_empty() {
+                // Config validation rendered them against the example package already.
+                s.push_str(&format!(
+                    ", {} render against the example package",
+                    custom.join(", ")
+                ));
             }
             s
         }
@@ -286,6 +308,8 @@ fn describe_receiver(receiver: &ReceiverConfig) -> String {
             format,
             secret,
             headers,
+            rate_limit_per_minute,
+            text_template,
             ..
         } => {
             let mut s = format!(
@@ -303,6 +327,15 @@ fn describe_receiver(receiver: &ReceiverConfig) -> String {
                     ", headers {}",
                     headers.keys().cloned().collect::<Vec<_>>().join(", ")
                 ));
+            }
+            let quotas = crate::notify::ratelimit::quotas_for(*format, *rate_limit_per_minute);
+            if !quotas.is_empty() {
+                let quotas: Vec<String> = quotas.iter().map(ToString::to_string).collect();
+                s.push_str(&format!(", at most {}", quotas.join(" and ")));
+            }
+            if text_template.is_some() {
+                // Config validation rendered it against the example package already.
+                s.push_str(", text_template renders against the example package");
             }
             s
         }
@@ -326,8 +359,22 @@ pub async fn once(
 ) -> Result<u8, CommandError> {
     let state_path = config.daemon.state_path.clone();
     let runtime = Runtime::new(config)?;
-    let mut store = StateStore::open(&state_path)?;
-    if !dry_run {
+    // A dry run reads what is known but never creates or changes the state file (one created
+    // by root for a trial run would lock out the service user).
+    let _scratch;
+    let mut store = match (dry_run, state_path.exists()) {
+        (false, _) => StateStore::open(&state_path)?,
+        (true, true) => StateStore::open_read_only(&state_path)?,
+        (true, false) => {
+            let dir = tempfile::tempdir()?;
+            let store = StateStore::open(dir.path().join("state.db"))?;
+            _scratch = dir;
+            store
+        }
+    };
+    let earlier = if dry_run {
+        outbox::DeliveryReport::default()
+    } else {
         outbox::deliver(
             &mut store,
             &runtime.notifiers,
@@ -335,10 +382,15 @@ pub async fn once(
             runtime.config.daemon.tz(),
             Selection::AllPending,
         )
-        .await?;
-    }
-    let report =
+        .await?
+    };
+    let mut report =
         cycle::run_cycle(&runtime, &mut store, CycleOptions { dry_run }, Utc::now()).await?;
+    // What the retry pass did belongs to this run too: a message delivered, refused or given
+    // up on before the cycle is counted, and decides the exit code.
+    report.deliveries.delivered += earlier.delivered;
+    report.deliveries.failed += earlier.failed;
+    report.deliveries.abandoned += earlier.abandoned;
     let still_pending = if dry_run {
         0
     } else {
@@ -351,7 +403,11 @@ pub async fn once(
         print_report(&report, still_pending, out)?;
     }
     Ok(
-        if report.failed_polls() > 0 || still_pending > 0 || report.deliveries.failed > 0 {
+        if report.failed_polls() > 0
+            || still_pending > 0
+            || report.deliveries.failed > 0
+            || report.deliveries.abandoned > 0
+        {
             EXIT_FAILURE
         } else {
             EXIT_OK
@@ -389,7 +445,7 @@ pub fn print_report(
     let d = &report.deliveries;
     writeln!(
         out,
-        "{} alert(s){}; deliveries: {} delivered, {} failed, {} still pending",
+        "{} alert(s){}; deliveries: {} delivered, {} failed, {} still pending{}",
         report.alerts.len(),
         if report.dry_run {
             " (dry run: nothing sent or recorded)"
@@ -398,7 +454,12 @@ pub fn print_report(
         },
         d.delivered,
         d.failed,
-        still_pending
+        still_pending,
+        if d.abandoned > 0 {
+            format!(", {} abandoned (older than max_delivery_age)", d.abandoned)
+        } else {
+            String::new()
+        }
     )?;
     Ok(())
 }

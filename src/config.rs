@@ -1107,7 +1107,23 @@ impl Config {
         for (name, receiver) in &self.receivers {
             let p = format!("receivers.{name}");
             match receiver {
-                ReceiverConfig::Email { to, cc, .. } => {
+                ReceiverConfig::Email {
+                    to,
+                    cc,
+                    subject_template,
+                    text_template,
+                    html_template,
+                } => {
+                    // Templates are compiled and rendered against the example package here, so
+                    // a broken one is refused by every command, not at the first alert.
+                    if let Err((field, reason)) = crate::notify::email_templates_render(
+                        name,
+                        subject_template.as_deref(),
+                        text_template.as_deref(),
+                        html_template.as_deref(),
+                    ) {
+                        push(format!("{p}.{field}"), reason);
+                    }
                     if self.smtp.is_none() {
                         push(
                             format!("{p}.type"),
@@ -1130,10 +1146,35 @@ impl Config {
                 }
                 ReceiverConfig::Webhook {
                     url,
+                    format,
+                    secret,
                     rate_limit_per_minute,
                     headers,
+                    text_template,
                     ..
                 } => {
+                    if let Some(source) = text_template {
+                        if let Err(reason) =
+                            crate::notify::chat::validate_text_template(*format, source)
+                        {
+                            push(format!("{p}.text_template"), reason);
+                        }
+                    }
+                    // A secret that nothing uses would look like signing that is not there.
+                    if secret.is_some()
+                        && !matches!(
+                            format,
+                            WebhookFormat::Json | WebhookFormat::Dingtalk | WebhookFormat::Feishu
+                        )
+                    {
+                        push(
+                            format!("{p}.secret"),
+                            format!(
+                                "the {} format has no signing; `secret` is for json, dingtalk and feishu",
+                                format.as_str()
+                            ),
+                        );
+                    }
                     match url {
                         None => push(format!("{p}.url"), "give `url` or `url_file`".into()),
                         Some(u) => {

@@ -18,6 +18,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run as a daemon: cycles on the schedule, SIGHUP reloads the config, SIGTERM stops.
+    /// Talks to systemd (Type=notify) when NOTIFY_SOCKET is set.
+    Run,
     /// Run one full cycle now (retrying pending deliveries first), print every package, exit.
     /// Exits 1 when a poll failed or a delivery is still pending.
     Once {
@@ -67,6 +70,22 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
     let mut stdout = std::io::stdout().lock();
 
     let code = match cli.command {
+        Command::Run => {
+            let (path, config) = load(cli.config)?;
+            let result = runtime.block_on(async {
+                // Handlers first: the daemon announces readiness, and a SIGTERM after that
+                // must find them installed.
+                let control = renewd::daemon::forward_unix_signals()?;
+                renewd::daemon::run(path, config, control).await
+            });
+            match result {
+                Ok(()) => commands::EXIT_OK,
+                Err(e) => {
+                    eprintln!("renewd: {e}");
+                    e.exit_code()
+                }
+            }
+        }
         Command::Demo => {
             // The demo shows its tables and the log receiver's alerts; set RENEWD_LOG=info for every event.
             init_logging(&renewd::config::LogConfig {

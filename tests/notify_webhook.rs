@@ -6,7 +6,7 @@ mod support;
 use chrono::{DateTime, Utc};
 use renewd::config::Config;
 use renewd::model::{Alert, AlertKind, Severity};
-use renewd::notify::{BuildError, Digest, Notifiers, NotifyError};
+use renewd::notify::{Digest, Notifiers, NotifyError};
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -136,12 +136,24 @@ headers = {{ "X-Api-Key" = "key-123", "Authorization" = "Bearer abc" }}
     assert_eq!(r.header("x-api-key"), Some("key-123"));
     assert_eq!(r.header("authorization"), Some("Bearer abc"));
 
-    // The signature is HMAC-SHA256 of the exact body bytes, computed here independently.
+    // `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">` over the exact body bytes,
+    // computed here independently.
     use hmac::{Hmac, Mac};
+    let header = r.header("x-renewd-signature").expect("signature header");
+    let t = header
+        .strip_prefix("t=")
+        .and_then(|rest| rest.split(',').next())
+        .expect("t=");
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"sig-secret").unwrap();
+    mac.update(format!("{t}.").as_bytes());
     mac.update(&r.body);
-    let expected = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
-    assert_eq!(r.header("x-renewd-signature"), Some(expected.as_str()));
+    let expected = format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()));
+    assert_eq!(header, expected);
+    let age = Utc::now().timestamp() - t.parse::<i64>().unwrap();
+    assert!(
+        (0..300).contains(&age),
+        "t is the time of the attempt: {age}s old"
+    );
 
     let body = r.json();
     let mut keys: Vec<&str> = body
@@ -322,17 +334,25 @@ async fn a_receiver_that_never_answers_times_out_as_transient() {
 }
 
 #[test]
-fn formats_not_built_yet_are_refused_at_startup() {
-    let config = config(
-        "[receivers.ops]\ntype = \"webhook\"\nformat = \"dingtalk\"\nurl = \"https://oapi.example.com/robot/send?access_token=abc\"\n",
-        "",
-    );
-    let error = Notifiers::from_config(&config, http_client()).unwrap_err();
-    assert!(
-        matches!(&error, BuildError::UnsupportedFormat { receiver, format } if receiver == "ops" && format == "dingtalk"),
-        "{error:?}"
-    );
-    assert!(!error.to_string().contains("access_token"));
+fn every_webhook_format_is_built_at_startup() {
+    for format in [
+        "json",
+        "alertmanager",
+        "slack",
+        "teams",
+        "dingtalk",
+        "feishu",
+        "wecom",
+    ] {
+        let config = config(
+            &format!("[receivers.ops]\ntype = \"webhook\"\nformat = \"{format}\"\nurl = \"https://oapi.example.com/robot/send?access_token=abc\"\n"),
+            "",
+        );
+        let notifiers = Notifiers::from_config(&config, http_client())
+            .unwrap_or_else(|e| panic!("{format}: {e}"));
+        assert_eq!(notifiers.get("ops").unwrap().kind(), "webhook");
+        assert!(!format!("{notifiers:?}").contains("access_token"));
+    }
 }
 
 #[test]

@@ -4,15 +4,23 @@
 //! is worth retrying ([`NotifyError::Transient`]) or not ([`NotifyError::Permanent`]). Retrying,
 //! backoff and giving up live in one place: the outbox driver.
 //!
-//! Webhook formats other than `json` are meant to live in sibling files (`slack.rs`,
-//! `dingtalk.rs`, …) implementing [`webhook::WebhookPayload`]; [`webhook::payload_for`] is where
-//! they are registered.
+//! Webhook formats other than `json` live in sibling files (`slack.rs`, `dingtalk.rs`, …)
+//! implementing [`webhook::WebhookPayload`]; [`webhook::payload_for`] is where they are
+//! registered. `chat.rs` holds what the chat formats share; `ratelimit.rs` the quotas.
 
+pub mod alertmanager;
+pub mod chat;
+pub mod dingtalk;
 pub mod email;
+pub mod feishu;
 pub mod log;
 pub mod outbox;
+pub mod ratelimit;
 pub mod render;
+pub mod slack;
+pub mod teams;
 pub mod webhook;
+pub mod wecom;
 
 use crate::config::{Config, ReceiverConfig};
 use crate::model::{Alert, AlertKind, Severity};
@@ -198,20 +206,30 @@ impl Notifiers {
                     format,
                     secret,
                     headers,
+                    rate_limit_per_minute,
+                    text_template,
                     ..
                 } => {
                     let url = url.as_ref().ok_or_else(|| BuildError::MissingUrl {
                         receiver: name.clone(),
                     })?;
-                    let payload = webhook::payload_for(name, *format, secret.as_ref())?;
-                    Box::new(webhook::WebhookNotifier::new(
+                    let payload = webhook::payload_for(
                         name,
-                        url,
-                        headers,
-                        payload,
-                        http.clone(),
-                        config.daemon.timeout,
-                    )?)
+                        *format,
+                        secret.as_ref(),
+                        text_template.as_deref(),
+                    )?;
+                    Box::new(
+                        webhook::WebhookNotifier::new(
+                            name,
+                            url,
+                            headers,
+                            payload,
+                            http.clone(),
+                            config.daemon.timeout,
+                        )?
+                        .with_rate_limit_per_minute(*rate_limit_per_minute),
+                    )
                 }
                 ReceiverConfig::Log { level } => Box::new(log::LogNotifier::new(name, *level)),
             };
@@ -240,6 +258,32 @@ impl Notifiers {
     pub fn is_empty(&self) -> bool {
         self.by_name.is_empty()
     }
+}
+
+/// Compiles a receiver's email templates and renders them against the example package, for
+/// config validation. The error is the template's key (`subject_template`, …) and the reason.
+pub fn email_templates_render(
+    receiver: &str,
+    subject: Option<&str>,
+    text: Option<&str>,
+    html: Option<&str>,
+) -> Result<(), (String, String)> {
+    if subject.is_none() && text.is_none() && html.is_none() {
+        return Ok(());
+    }
+    let templates =
+        email::EmailTemplates::new(receiver, subject, text, html).map_err(|e| match e {
+            BuildError::InvalidTemplate { field, reason, .. } => (field, reason),
+            other => ("type".to_string(), other.to_string()),
+        })?;
+    let digest = test_digest(receiver, Utc::now(), chrono_tz::UTC);
+    templates.render(&digest).map(|_| ()).map_err(|message| {
+        // `EmailTemplates::render` says "<key> failed: <reason>".
+        match message.split_once(" failed: ") {
+            Some((field, reason)) => (field.to_string(), reason.to_string()),
+            None => ("text_template".to_string(), message),
+        }
+    })
 }
 
 /// The documented example package, used by the test message.

@@ -12,6 +12,8 @@ use crate::state::{Delivery, StateError, StateStore};
 use chrono::{DateTime, Utc};
 use rand::Rng;
 use serde::Serialize;
+use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How hard to try. Defaults suit production; tests shorten the waits.
@@ -129,6 +131,7 @@ pub async fn deliver(
                 "delivery abandoned after max_delivery_age"
             );
             store.mark_abandoned(delivery.id, &reason, now)?;
+            observe(&delivery.receiver, Outcome::Abandoned);
             report.abandoned += 1;
             continue;
         }
@@ -143,6 +146,7 @@ pub async fn deliver(
                 "delivery failed"
             );
             store.mark_failed(delivery.id, &reason, now)?;
+            observe(&delivery.receiver, Outcome::Failed);
             report.failed += 1;
             continue;
         }
@@ -175,6 +179,7 @@ pub async fn deliver(
                     "delivered"
                 );
                 store.mark_delivered(delivery.id, now)?;
+                observe(&delivery.receiver, Outcome::Delivered);
                 report.add(DeliveryReport {
                     delivered: 1,
                     ..Default::default()
@@ -191,6 +196,7 @@ pub async fn deliver(
                     "delivery refused; not retried"
                 );
                 store.mark_failed(delivery.id, &message, now)?;
+                observe(&delivery.receiver, Outcome::Failed);
                 report.failed += 1;
             }
             Err(NotifyError::Transient {
@@ -214,6 +220,7 @@ pub async fn deliver(
                     "delivery failed; will retry"
                 );
                 store.mark_retry(delivery.id, &message, next)?;
+                observe(&delivery.receiver, Outcome::Retrying);
                 report.pending += 1;
             }
         }
@@ -258,7 +265,7 @@ async fn send_with_retries(
             sent_at: Utc::now(),
             timezone: tz,
         };
-        match notifier.send(&digest).await {
+        match send_unless_shutdown(notifier, &digest).await {
             Err(NotifyError::Transient {
                 message,
                 retry_after,
@@ -281,11 +288,120 @@ async fn send_with_retries(
                     error = %message,
                     "transient failure; retrying within this run"
                 );
-                tokio::time::sleep(wait).await;
+                // Shutting down: no more attempts in this run; the delivery stays pending.
+                if !sleep_unless_shutdown(wait).await {
+                    return Err(NotifyError::Transient {
+                        message,
+                        retry_after,
+                        receiver,
+                    });
+                }
                 delay = delay.saturating_mul(2);
                 attempt += 1;
             }
             other => return other,
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Daemon hooks: a shutdown deadline for in-flight deliveries, and an outcome counter (metrics)
+// ---------------------------------------------------------------------------------------------
+
+/// How one delivery pass ended for one delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Delivered,
+    /// A transient failure: still pending, retried later.
+    Retrying,
+    Failed,
+    Abandoned,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 4] = [
+        Outcome::Delivered,
+        Outcome::Retrying,
+        Outcome::Failed,
+        Outcome::Abandoned,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Delivered => "delivered",
+            Outcome::Retrying => "retrying",
+            Outcome::Failed => "failed",
+            Outcome::Abandoned => "abandoned",
+        }
+    }
+}
+
+/// Told of every delivery outcome (the daemon's metrics).
+pub trait OutcomeObserver: Send + Sync {
+    fn observe(&self, receiver: &str, outcome: Outcome);
+}
+
+/// What the daemon lends to the cycles and delivery passes it runs (see [`with_daemon_hooks`]).
+#[derive(Clone)]
+pub struct DaemonHooks {
+    /// `None` until shutdown starts; then the instant at which sends still in flight are cut
+    /// short. Once it is set, no new attempt starts within the run.
+    pub shutdown: tokio::sync::watch::Receiver<Option<tokio::time::Instant>>,
+    pub observer: Arc<dyn OutcomeObserver>,
+}
+
+tokio::task_local! {
+    static DAEMON_HOOKS: DaemonHooks;
+}
+
+/// Runs `work` (a cycle or a delivery pass) with `hooks` in force for every delivery in it.
+/// A task-local rather than a parameter, so that `cycle::run_cycle`, `once` and this module's
+/// functions keep their signatures; without hooks, deliveries are never cut short or counted.
+pub async fn with_daemon_hooks<F: Future>(hooks: DaemonHooks, work: F) -> F::Output {
+    DAEMON_HOOKS.scope(hooks, work).await
+}
+
+fn observe(receiver: &str, outcome: Outcome) {
+    let _ = DAEMON_HOOKS.try_with(|hooks| hooks.observer.observe(receiver, outcome));
+}
+
+fn shutdown_watch() -> Option<tokio::sync::watch::Receiver<Option<tokio::time::Instant>>> {
+    DAEMON_HOOKS.try_with(|hooks| hooks.shutdown.clone()).ok()
+}
+
+/// The shutdown deadline once shutdown has started; pending for ever without one.
+async fn shutdown_deadline() -> tokio::time::Instant {
+    if let Some(mut watch) = shutdown_watch() {
+        if let Ok(deadline) = watch.wait_for(Option::is_some).await {
+            if let Some(deadline) = *deadline {
+                return deadline;
+            }
+        }
+    }
+    std::future::pending().await
+}
+
+/// One attempt, cut short when the shutdown deadline passes first: the delivery then stays
+/// pending (the receiver may have the message; the retry carries the same alert ids).
+async fn send_unless_shutdown(
+    notifier: &dyn super::Notifier,
+    digest: &Digest,
+) -> Result<super::Receipt, NotifyError> {
+    tokio::select! {
+        outcome = notifier.send(digest) => outcome,
+        _ = async { tokio::time::sleep_until(shutdown_deadline().await).await } => {
+            Err(NotifyError::transient(
+                &digest.receiver,
+                "interrupted: renewd is shutting down; the delivery stays pending",
+            ))
+        }
+    }
+}
+
+/// Waits `wait`; false when shutdown started first.
+async fn sleep_unless_shutdown(wait: Duration) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(wait) => true,
+        _ = shutdown_deadline() => false,
     }
 }

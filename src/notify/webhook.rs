@@ -11,8 +11,15 @@
 //!
 //! The URL is a secret (it may embed a key): messages show only its scheme and host, and any
 //! echo of its path or query in a server's answer is redacted.
+//!
+//! Each receiver has a [`RateLimiter`] with its platform's quota (or `rate_limit_per_minute`):
+//! a message over the limit waits for its slot before it is sent.
 
-use super::{render, BuildError, Digest, Notifier, NotifyError, Receipt};
+use super::ratelimit::{self, RateLimiter};
+use super::{
+    alertmanager, chat, dingtalk, feishu, render, slack, teams, wecom, BuildError, Digest,
+    Notifier, NotifyError, Receipt,
+};
 use crate::config::{Secret, WebhookFormat};
 use crate::model::Alert;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -24,8 +31,9 @@ use std::time::Duration;
 
 /// Sent with every request.
 pub const USER_AGENT_VALUE: &str = concat!("renewd/", env!("CARGO_PKG_VERSION"));
-/// Header carrying the `json` format's HMAC-SHA256 of the body when a `secret` is configured:
-/// `sha256=<lowercase hex>` (the convention of GitHub's `X-Hub-Signature-256`).
+/// Header carrying the `json` format's signature when a `secret` is configured:
+/// `t=<unix seconds>,v1=<lowercase hex HMAC-SHA256(secret, "<t>.<body>")>`. The time is part
+/// of what is signed, so a receiver can refuse old (replayed) requests.
 pub const SIGNATURE_HEADER: &str = "x-renewd-signature";
 /// How much of a response body is read (for error messages and in-body error codes).
 const MAX_RESPONSE_BODY: usize = 64 * 1024;
@@ -43,11 +51,28 @@ pub struct RenderedRequest {
     pub query: Vec<(String, String)>,
 }
 
-/// A 2xx answer that the platform nonetheless uses to refuse the message.
+/// A 2xx answer that the platform nonetheless uses to refuse the message, e.g. DingTalk's
+/// `{"errcode":310000,"errmsg":"sign not match"}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Rejection {
-    Transient(String),
-    Permanent(String),
+pub struct Rejection {
+    /// The platform's error code (`310000`), or empty when the answer had none.
+    pub code: String,
+    /// The platform's message, one line.
+    pub message: String,
+    /// Worth retrying (a rate limit, "system busy").
+    pub retryable: bool,
+    /// How long the platform asks to wait, when it says.
+    pub retry_after: Option<Duration>,
+}
+
+impl std::fmt::Display for Rejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.code.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "error code {}: {}", self.code, self.message)
+        }
+    }
 }
 
 /// One webhook format: how a digest becomes a request, and how a 2xx answer is read.
@@ -64,20 +89,41 @@ pub trait WebhookPayload: Send + Sync {
     }
 }
 
-/// The payload of a configured format. Formats not yet written are refused at startup rather
-/// than silently sending the wrong shape.
+/// The payload of a configured format. `text_template` is the receiver's own chat text (chat
+/// formats only; config validation refuses it elsewhere).
 pub fn payload_for(
     receiver: &str,
     format: WebhookFormat,
     secret: Option<&Secret>,
+    text_template: Option<&str>,
 ) -> Result<Box<dyn WebhookPayload>, BuildError> {
-    match format {
-        WebhookFormat::Json => Ok(Box::new(JsonPayload::new(secret.cloned()))),
-        other => Err(BuildError::UnsupportedFormat {
+    let secret = secret.filter(|s| !s.is_empty()).cloned();
+    let template = |format: WebhookFormat| -> Result<chat::ChatTemplate, BuildError> {
+        let dialect =
+            chat::Dialect::for_format(format).ok_or_else(|| BuildError::UnsupportedFormat {
+                receiver: receiver.to_string(),
+                format: format.as_str().to_string(),
+            })?;
+        chat::ChatTemplate::new(receiver, dialect, text_template)
+    };
+    if text_template.is_some() && chat::Dialect::for_format(format).is_none() {
+        return Err(BuildError::InvalidTemplate {
             receiver: receiver.to_string(),
-            format: other.as_str().to_string(),
-        }),
+            field: "text_template".into(),
+            reason: format!("the {} format has no chat text", format.as_str()),
+        });
     }
+    Ok(match format {
+        WebhookFormat::Json => Box::new(JsonPayload::new(secret)),
+        WebhookFormat::Alertmanager => Box::new(alertmanager::AlertmanagerPayload::new()),
+        WebhookFormat::Slack => Box::new(slack::SlackPayload::new(template(format)?)),
+        WebhookFormat::Teams => Box::new(teams::TeamsPayload::new(template(format)?)),
+        WebhookFormat::Dingtalk => {
+            Box::new(dingtalk::DingtalkPayload::new(template(format)?, secret))
+        }
+        WebhookFormat::Feishu => Box::new(feishu::FeishuPayload::new(template(format)?, secret)),
+        WebhookFormat::Wecom => Box::new(wecom::WecomPayload::new(template(format)?)),
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -118,14 +164,24 @@ impl JsonPayload {
     }
 }
 
-/// `sha256=<hex>` of HMAC-SHA256(secret, body).
-pub fn signature(secret: &Secret, body: &[u8]) -> String {
+/// The `X-Renewd-Signature` value: `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`.
+pub fn signature(secret: &Secret, unix_seconds: i64, body: &[u8]) -> String {
+    let t = unix_seconds.to_string();
+    let mac = hmac_sha256(
+        secret.expose().as_bytes(),
+        &[t.as_bytes(), b".", body].concat(),
+    );
+    format!("t={t},v1={}", hex::encode(mac))
+}
+
+/// HMAC-SHA256 of `message` keyed by `key` (the one primitive every signing platform uses).
+pub fn hmac_sha256(key: &[u8], message: &[u8]) -> Vec<u8> {
     use hmac::{Hmac, Mac};
     // HMAC accepts keys of any length, so this cannot fail.
-    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(secret.expose().as_bytes())
+    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(key)
         .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
-    mac.update(body);
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    mac.update(message);
+    mac.finalize().into_bytes().to_vec()
 }
 
 impl WebhookPayload for JsonPayload {
@@ -133,11 +189,11 @@ impl WebhookPayload for JsonPayload {
         WebhookFormat::Json
     }
 
-    fn render(&self, digest: &Digest, _now: DateTime<Utc>) -> Result<RenderedRequest, String> {
+    fn render(&self, digest: &Digest, now: DateTime<Utc>) -> Result<RenderedRequest, String> {
         let body = Self::body(digest)?;
         let mut headers = Vec::new();
         if let Some(secret) = &self.secret {
-            let value = HeaderValue::from_str(&signature(secret, &body))
+            let value = HeaderValue::from_str(&signature(secret, now.timestamp(), &body))
                 .map_err(|e| format!("cannot build the signature header: {e}"))?;
             headers.push((HeaderName::from_static(SIGNATURE_HEADER), value));
         }
@@ -163,6 +219,8 @@ pub struct WebhookNotifier {
     payload: Box<dyn WebhookPayload>,
     http: reqwest::Client,
     timeout: Duration,
+    /// The receiver's quota; shared by concurrent deliveries to it.
+    limiter: RateLimiter,
 }
 
 impl std::fmt::Debug for WebhookNotifier {
@@ -171,6 +229,7 @@ impl std::fmt::Debug for WebhookNotifier {
             .field("name", &self.name)
             .field("origin", &self.origin)
             .field("format", &self.payload.format().as_str())
+            .field("rate_limit", &self.limiter.quotas())
             .finish_non_exhaustive()
     }
 }
@@ -206,6 +265,7 @@ impl WebhookNotifier {
             header_value.set_sensitive(true);
             header_map.insert(header_name, header_value);
         }
+        let limiter = RateLimiter::new(&ratelimit::default_quotas(payload.format()));
         Ok(WebhookNotifier {
             name: name.to_string(),
             origin: origin(&parsed),
@@ -214,7 +274,22 @@ impl WebhookNotifier {
             payload,
             http,
             timeout,
+            limiter,
         })
+    }
+
+    /// Replaces the platform's default quota with `rate_limit_per_minute`, when configured.
+    pub fn with_rate_limit_per_minute(mut self, per_minute: Option<u32>) -> Self {
+        if per_minute.is_some() {
+            self.limiter =
+                RateLimiter::new(&ratelimit::quotas_for(self.payload.format(), per_minute));
+        }
+        self
+    }
+
+    /// The quotas this receiver keeps.
+    pub fn rate_limit(&self) -> Vec<ratelimit::Quota> {
+        self.limiter.quotas()
     }
 
     /// Removes any echo of the URL's secret parts (path, query) from a text shown to people.
@@ -271,6 +346,24 @@ impl Notifier for WebhookNotifier {
     }
 
     async fn send(&self, digest: &Digest) -> Result<Receipt, NotifyError> {
+        let wait = self.limiter.reserve();
+        if !wait.is_zero() {
+            tracing::info!(
+                event = "notify.rate_limited",
+                receiver = %self.name,
+                wait_ms = wait.as_millis() as u64,
+                rate_limit = %self
+                    .limiter
+                    .quotas()
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                "rate limit reached; the message waits for its slot"
+            );
+            tokio::time::sleep(wait).await;
+        }
+        // Signatures carry the time of the attempt itself, after any wait.
         let now = Utc::now();
         let rendered = self
             .payload
@@ -330,14 +423,28 @@ impl Notifier for WebhookNotifier {
                 Ok(()) => Ok(Receipt {
                     detail: format!("HTTP {}", status.as_u16()),
                 }),
-                Err(Rejection::Transient(m)) => Err(self.transient(
-                    format!("{} answered HTTP {status} with an error: {m}", self.origin),
-                    retry_after,
-                )),
-                Err(Rejection::Permanent(m)) => Err(self.permanent(format!(
-                    "{} answered HTTP {status} with an error: {m}",
-                    self.origin
-                ))),
+                Err(rejection) => {
+                    let error_msg = self.redact(&rejection.message);
+                    tracing::warn!(
+                        event = "notify.rejected",
+                        receiver = %self.name,
+                        format = self.payload.format().as_str(),
+                        http_status = status.as_u16(),
+                        error_code = %rejection.code,
+                        error_msg = %error_msg,
+                        retryable = rejection.retryable,
+                        "the platform answered HTTP 2xx but refused the message"
+                    );
+                    let message = format!(
+                        "{} answered HTTP {status} but refused the message: {rejection}",
+                        self.origin
+                    );
+                    if rejection.retryable {
+                        Err(self.transient(message, rejection.retry_after.or(retry_after)))
+                    } else {
+                        Err(self.permanent(message))
+                    }
+                }
             },
             Outcome::Transient => Err(self.transient(
                 format!(
@@ -509,13 +616,20 @@ mod tests {
     }
 
     #[test]
-    fn signature_is_hmac_sha256_hex() {
+    fn hmac_is_rfc_4231() {
         // RFC 4231 test case 2.
-        let s = signature(&Secret::new("Jefe"), b"what do ya want for nothing?");
+        let mac = hmac_sha256(b"Jefe", b"what do ya want for nothing?");
         assert_eq!(
-            s,
-            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+            hex::encode(mac),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
+    }
+
+    #[test]
+    fn signature_signs_time_and_body() {
+        let s = signature(&Secret::new("Jefe"), 1_700_000_000, b"{}");
+        let expected = hex::encode(hmac_sha256(b"Jefe", b"1700000000.{}"));
+        assert_eq!(s, format!("t=1700000000,v1={expected}"));
     }
 
     #[test]

@@ -1,0 +1,302 @@
+//! Prometheus metrics of the daemon (`/metrics`): what each package's deadline looks like, how
+//! polls and deliveries went, the outbox backlog and when a cycle last succeeded.
+//!
+//! The metric names are a contract (README "Metrics"): alert rules are built on them.
+
+use crate::cycle::CycleReport;
+use crate::notify::outbox::{Outcome, OutcomeObserver};
+use crate::state::PackageRecord;
+use chrono::{DateTime, Utc};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use std::collections::HashSet;
+use std::sync::atomic::AtomicU64;
+use std::sync::Mutex;
+
+/// The content type of [`Metrics::encode`]'s output: the classic Prometheus text format.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Buckets of `renewd_cycle_duration_seconds`: a cycle is a few HTTP requests, or up to a few
+/// minutes when an API or a receiver is timing out.
+const CYCLE_DURATION_BUCKETS: [f64; 10] = [0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0];
+
+#[derive(Debug, thiserror::Error)]
+pub enum MetricsError {
+    #[error("cannot encode the metrics: {0}")]
+    Encode(#[from] std::fmt::Error),
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PackageLabels {
+    account: String,
+    project_id: String,
+    package: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PollLabels {
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct NotificationLabels {
+    receiver: String,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BuildLabels {
+    version: &'static str,
+}
+
+/// Every metric renewd exports, in one registry.
+pub struct Metrics {
+    registry: Registry,
+    package_remain_days: Family<PackageLabels, Gauge>,
+    package_status: Family<PackageLabels, Gauge>,
+    /// The package series currently exported, so that a package no longer reported (vanished)
+    /// is removed without clearing the family (a scrape never sees it empty).
+    exported_packages: Mutex<HashSet<PackageLabels>>,
+    polls: Family<PollLabels, Counter>,
+    notifications: Family<NotificationLabels, Counter>,
+    outbox_pending: Gauge,
+    last_cycle_success: Gauge<f64, AtomicU64>,
+    cycle_duration: Histogram,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::default();
+        let package_remain_days = Family::<PackageLabels, Gauge>::default();
+        registry.register(
+            "renewd_package_remain_days",
+            "Days until the package expires (remainDays), per account, project and package",
+            package_remain_days.clone(),
+        );
+        let package_status = Family::<PackageLabels, Gauge>::default();
+        registry.register(
+            "renewd_package_status",
+            "Raw packageStatus of the package (2 active, 5 grace, 4 retention, 3 deleted, 99 frozen)",
+            package_status.clone(),
+        );
+        let polls = Family::<PollLabels, Counter>::default();
+        registry.register(
+            "renewd_polls",
+            "Polls of the CodeArts API per account and project, by outcome (success, failure)",
+            polls.clone(),
+        );
+        let notifications = Family::<NotificationLabels, Counter>::default();
+        registry.register(
+            "renewd_notifications",
+            "Delivery attempts per receiver, by outcome (delivered, retrying, failed, abandoned)",
+            notifications.clone(),
+        );
+        let outbox_pending = Gauge::default();
+        registry.register(
+            "renewd_outbox_pending",
+            "Deliveries decided but not delivered yet (retried with backoff)",
+            outbox_pending.clone(),
+        );
+        let last_cycle_success = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "renewd_last_cycle_success_timestamp_seconds",
+            "Unix time at which the last cycle whose polls all succeeded finished",
+            last_cycle_success.clone(),
+        );
+        let cycle_duration = Histogram::new(CYCLE_DURATION_BUCKETS);
+        registry.register(
+            "renewd_cycle_duration_seconds",
+            "How long cycles took, from the first poll to the last delivery attempt",
+            cycle_duration.clone(),
+        );
+        // A gauge set to 1 rather than an OpenMetrics `info` metric: the classic text parsers
+        // (promtool, older scrapers) do not know the `info` type.
+        let build_info = Family::<BuildLabels, Gauge>::default();
+        build_info
+            .get_or_create(&BuildLabels {
+                version: env!("CARGO_PKG_VERSION"),
+            })
+            .set(1);
+        registry.register(
+            "renewd_build_info",
+            "Always 1; the version label says which renewd is running",
+            build_info,
+        );
+        // Series that exist from the start, so that rate() and absent() behave before the
+        // first failure.
+        for outcome in ["success", "failure"] {
+            let _ = polls.get_or_create(&PollLabels { outcome });
+        }
+        Metrics {
+            registry,
+            package_remain_days,
+            package_status,
+            exported_packages: Mutex::new(HashSet::new()),
+            polls,
+            notifications,
+            outbox_pending,
+            last_cycle_success,
+            cycle_duration,
+        }
+    }
+
+    /// Creates the notification series of these receivers at zero (at start and on reload).
+    pub fn add_receivers<'a>(&self, receivers: impl IntoIterator<Item = &'a str>) {
+        for receiver in receivers {
+            for outcome in Outcome::ALL {
+                let _ = self.notifications.get_or_create(&NotificationLabels {
+                    receiver: receiver.to_string(),
+                    outcome: outcome.as_str(),
+                });
+            }
+        }
+    }
+
+    /// Counts the polls of a finished cycle and its duration; a cycle whose polls all succeeded
+    /// moves `renewd_last_cycle_success_timestamp_seconds`.
+    pub fn record_cycle(&self, report: &CycleReport, finished_at: DateTime<Utc>) {
+        for poll in &report.polls {
+            let outcome = if poll.ok { "success" } else { "failure" };
+            self.polls.get_or_create(&PollLabels { outcome }).inc();
+        }
+        self.cycle_duration
+            .observe(report.duration_ms as f64 / 1000.0);
+        if report.failed_polls() == 0 {
+            self.set_last_cycle_success(finished_at);
+        }
+    }
+
+    pub fn set_last_cycle_success(&self, at: DateTime<Utc>) {
+        self.last_cycle_success
+            .set(at.timestamp_millis() as f64 / 1000.0);
+    }
+
+    /// Exports every package the state store knows and still sees; packages that vanished
+    /// are removed.
+    pub fn set_packages(&self, packages: &[PackageRecord]) {
+        let mut exported = self
+            .exported_packages
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let mut current = HashSet::new();
+        for record in packages.iter().filter(|p| !p.state.vanished) {
+            let last = &record.state.last;
+            let labels = PackageLabels {
+                account: last.scope.account.clone(),
+                project_id: last.scope.project_label().to_string(),
+                package: last.key.clone(),
+            };
+            self.package_remain_days
+                .get_or_create(&labels)
+                .set(last.remain_days);
+            match last.package_status {
+                Some(status) => {
+                    self.package_status.get_or_create(&labels).set(status);
+                }
+                // Unknown is not a number: leave the series out rather than invent one.
+                None => {
+                    self.package_status.remove(&labels);
+                }
+            }
+            current.insert(labels);
+        }
+        for gone in exported.difference(&current) {
+            self.package_remain_days.remove(gone);
+            self.package_status.remove(gone);
+        }
+        *exported = current;
+    }
+
+    pub fn set_outbox_pending(&self, pending: u64) {
+        self.outbox_pending
+            .set(i64::try_from(pending).unwrap_or(i64::MAX));
+    }
+
+    /// The exposition text in the classic Prometheus format (see [`to_classic_text`]).
+    pub fn encode(&self) -> Result<String, MetricsError> {
+        let mut open_metrics = String::new();
+        prometheus_client::encoding::text::encode(&mut open_metrics, &self.registry)?;
+        Ok(to_classic_text(&open_metrics))
+    }
+}
+
+/// prometheus-client writes OpenMetrics, where a counter family `x` has samples `x_total`. The
+/// classic text format (what `promtool check metrics` and older scrapers parse) names the family
+/// `x_total` in `# HELP`/`# TYPE`, and has no `# EOF`. Every Prometheus reads the classic format.
+fn to_classic_text(open_metrics: &str) -> String {
+    let counters: HashSet<&str> = open_metrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE ")?.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(open_metrics.len() + 64);
+    for line in open_metrics.lines() {
+        if line == "# EOF" {
+            continue;
+        }
+        let renamed = ["# HELP ", "# TYPE "].iter().find_map(|prefix| {
+            let rest = line.strip_prefix(prefix)?;
+            let (name, tail) = rest.split_once(' ')?;
+            counters
+                .contains(name)
+                .then(|| format!("{prefix}{name}_total {tail}"))
+        });
+        out.push_str(renamed.as_deref().unwrap_or(line));
+        out.push('\n');
+    }
+    out
+}
+
+impl OutcomeObserver for Metrics {
+    fn observe(&self, receiver: &str, outcome: Outcome) {
+        self.notifications
+            .get_or_create(&NotificationLabels {
+                receiver: receiver.to_string(),
+                outcome: outcome.as_str(),
+            })
+            .inc();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exposition_names_the_contracted_metrics() {
+        let metrics = Metrics::new();
+        metrics.add_receivers(["ops"]);
+        metrics.observe("ops", Outcome::Delivered);
+        metrics.set_outbox_pending(3);
+        let text = metrics.encode().unwrap();
+        for line in [
+            "renewd_polls_total{outcome=\"success\"} 0",
+            "renewd_notifications_total{receiver=\"ops\",outcome=\"delivered\"} 1",
+            "renewd_notifications_total{receiver=\"ops\",outcome=\"retrying\"} 0",
+            "renewd_outbox_pending 3",
+            &format!(
+                "renewd_build_info{{version=\"{}\"}} 1",
+                env!("CARGO_PKG_VERSION")
+            ),
+            "renewd_cycle_duration_seconds_count 0",
+            "renewd_last_cycle_success_timestamp_seconds 0.0",
+            "# TYPE renewd_polls_total counter",
+            "# TYPE renewd_notifications_total counter",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in:\n{text}"
+            );
+        }
+        assert!(!text.contains("# EOF"), "{text}");
+    }
+}
