@@ -4,7 +4,7 @@
 //! offset captured once: that is what keeps `0 0 9 * * *` at 09:00 local time on both sides of a
 //! daylight-saving change (tokio-cron-scheduler's `*_tz` jobs freeze the offset when created).
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use chrono_tz::Tz;
 
 /// A parsed schedule in its time zone.
@@ -31,10 +31,13 @@ impl Schedule {
         self.tz
     }
 
-    /// The first fire time strictly after `after`.
+    /// The first fire time strictly after `after`, in whole seconds.
     pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Tz>> {
+        // croner carries the fraction of its starting point into the result (12:00:00.5 gives
+        // 12:00:02.5 for `*/2`): start from the whole second, or every wake-up's latency would
+        // push the schedule later.
         self.cron
-            .find_next_occurrence(&after.with_timezone(&self.tz), false)
+            .find_next_occurrence(&after.trunc_subsecs(0).with_timezone(&self.tz), false)
             .ok()
     }
 
@@ -123,6 +126,16 @@ mod tests {
             .map(|t| t.format("%Y-%m-%d").to_string())
             .collect();
         assert_eq!(days, vec!["2027-03-28", "2027-03-29"]);
+    }
+
+    #[test]
+    fn fire_times_are_whole_seconds_whatever_the_start() {
+        let s = Schedule::new("*/2 * * * * *", chrono_tz::UTC).unwrap();
+        let start = utc("2026-11-26T12:00:00.5Z");
+        assert_eq!(
+            s.next_after(start).unwrap().with_timezone(&Utc),
+            utc("2026-11-26T12:00:02Z")
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //! suspend and resume) is noticed within that step, not a day later.
 
 use crate::schedule::Schedule;
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use std::time::Duration;
 
@@ -66,13 +66,8 @@ impl CycleClock {
     }
 }
 
-/// Cron fire times are whole seconds, but croner carries the fraction of its starting point into
-/// the result (12:00:00.5 → 12:00:02.5 for `*/2`): start from the whole second, or every wake's
-/// latency would push the schedule later.
 fn next_after(schedule: &Schedule, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    schedule
-        .next_after(after.trunc_subsecs(0))
-        .map(|t| t.with_timezone(&Utc))
+    schedule.next_after(after).map(|t| t.with_timezone(&Utc))
 }
 
 #[cfg(test)]

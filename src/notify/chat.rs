@@ -412,19 +412,7 @@ impl Answer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::notify::render::tests::alert;
-    use chrono::{DateTime, Utc};
-
-    fn digest(alerts: Vec<Alert>) -> Digest {
-        Digest {
-            receiver: "ops".into(),
-            alerts,
-            sent_at: DateTime::parse_from_rfc3339("2026-11-26T01:00:00Z")
-                .unwrap()
-                .with_timezone(&Utc),
-            timezone: chrono_tz::Asia::Shanghai,
-        }
-    }
+    use crate::notify::render::tests::{alert, digest};
 
     #[test]
     fn built_in_text_lists_alerts_most_urgent_first_with_links() {

@@ -845,19 +845,8 @@ impl EmailTemplates {
 mod tests {
     use super::*;
     use crate::model::{PollErrorInfo, Severity};
-    use crate::notify::render::tests::alert;
-    use chrono::{DateTime, Utc};
-
-    fn digest(alerts: Vec<Alert>) -> Digest {
-        Digest {
-            receiver: "ops".into(),
-            alerts,
-            sent_at: DateTime::parse_from_rfc3339("2026-11-26T01:00:00Z")
-                .unwrap()
-                .with_timezone(&Utc),
-            timezone: chrono_tz::Asia::Shanghai,
-        }
-    }
+    use crate::notify::render::tests::{alert, digest};
+    use chrono::Utc;
 
     fn of_kind(package: &str, kind: AlertKind, days: i64) -> Alert {
         let mut a = alert(package, Some(days), Severity::for_remain_days(days));

@@ -141,6 +141,19 @@ pub fn truncate(text: &str, max: usize) -> String {
 pub(crate) mod tests {
     use super::*;
     use crate::model::Severity;
+    use crate::notify::Digest;
+
+    /// A digest for receiver "ops" sent at 2026-11-26 01:00 UTC, dates shown in Asia/Shanghai.
+    pub(crate) fn digest(alerts: Vec<Alert>) -> Digest {
+        Digest {
+            receiver: "ops".into(),
+            alerts,
+            sent_at: DateTime::parse_from_rfc3339("2026-11-26T01:00:00Z")
+                .expect("valid timestamp")
+                .with_timezone(&Utc),
+            timezone: chrono_tz::Asia::Shanghai,
+        }
+    }
 
     pub(crate) fn alert(package: &str, days: Option<i64>, severity: Severity) -> Alert {
         Alert {
