@@ -962,6 +962,14 @@ impl Config {
         if let Err(e) = parse_schedule(&self.daemon.schedule) {
             push("daemon.schedule".into(), e);
         }
+        if let Some(level) = &self.log.level {
+            if let Err(e) = tracing_subscriber::EnvFilter::builder().parse(level) {
+                push(
+                    "log.level".into(),
+                    format!("{level:?} is not a log level or filter (e.g. \"info\", \"renewd=debug\"): {e}"),
+                );
+            }
+        }
         if self.daemon.timezone.parse::<chrono_tz::Tz>().is_err() {
             push(
                 "daemon.timezone".into(),

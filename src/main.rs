@@ -123,5 +123,5 @@ fn load(path: Option<PathBuf>) -> anyhow::Result<(PathBuf, renewd::config::Confi
 }
 
 fn init_logging(config: &renewd::config::LogConfig) -> anyhow::Result<()> {
-    renewd::logging::init(config).map_err(|e| CommandError::Usage(e.to_string()).into())
+    renewd::logging::init(config).map_err(|e| CommandError::Failed(e.to_string()).into())
 }

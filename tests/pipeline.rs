@@ -131,7 +131,7 @@ async fn first_cycle_sends_one_json_digest_with_every_alert() {
 #[tokio::test]
 async fn an_unchanged_cycle_sends_nothing_in_the_same_process_or_a_new_one() {
     let s = Setup::new().await;
-    let config = Config::load(&s.ws.config_path()).expect("config");
+    let config = Config::load_with_env(&s.ws.config_path(), &[]).expect("config");
     let runtime = Runtime::new(config).expect("runtime");
     let mut store = StateStore::open(s.ws.state_path()).expect("state");
 

@@ -187,7 +187,8 @@ async fn the_daemon_reuses_its_login_and_logs_in_again_when_the_token_expires() 
         &hook,
         "",
     ));
-    let runtime = Runtime::new(Config::load(&ws.config_path()).expect("config")).expect("runtime");
+    let runtime = Runtime::new(Config::load_with_env(&ws.config_path(), &[]).expect("config"))
+        .expect("runtime");
     let mut store = StateStore::open(ws.state_path()).expect("state");
 
     for _ in 0..2 {

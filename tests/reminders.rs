@@ -47,7 +47,7 @@ impl Setup {
 
     /// A daemon as it starts: the config loaded, the state file opened.
     fn start(&self) -> Daemon {
-        let config = Config::load(&self.ws.config_path()).expect("config");
+        let config = Config::load_with_env(&self.ws.config_path(), &[]).expect("config");
         Daemon {
             runtime: Runtime::new(config).expect("runtime"),
             store: StateStore::open(self.ws.state_path()).expect("state"),

@@ -13,25 +13,6 @@ use std::time::{Duration, Instant};
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_renewd");
 
-/// Environment that must not leak from the test process into the daemon.
-const SCRUBBED: &[&str] = &[
-    "RENEWD_LOG",
-    "RUST_LOG",
-    "RENEWD_CONFIG",
-    "NOTIFY_SOCKET",
-    "WATCHDOG_USEC",
-    "WATCHDOG_PID",
-    "JOURNAL_STREAM",
-    "STATE_DIRECTORY",
-    "CREDENTIALS_DIRECTORY",
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "ALL_PROXY",
-    "http_proxy",
-    "https_proxy",
-    "all_proxy",
-];
-
 /// The test's end of systemd's notify protocol.
 pub struct NotifySocket {
     socket: UnixDatagram,
@@ -184,7 +165,7 @@ impl Daemon {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
-        for name in SCRUBBED {
+        for name in super::inherited_vars_to_scrub() {
             command.env_remove(name);
         }
         if let Some(notify) = notify {
@@ -324,7 +305,7 @@ impl Drop for Daemon {
 pub fn run_command(config: &Path, args: &[&str]) -> (i32, String, String) {
     let mut command = Command::new(BIN);
     command.args(args).arg("--config").arg(config);
-    for name in SCRUBBED {
+    for name in super::inherited_vars_to_scrub() {
         command.env_remove(name);
     }
     let output = command.output().expect("run renewd");
@@ -367,7 +348,7 @@ pub fn metric(text: &str, series: &str) -> Option<f64> {
 }
 
 /// Pipes `text` through `promtool check metrics` when promtool is installed. Without it, prints
-/// a notice and returns — unless `RENEWD_REQUIRE_PROMTOOL` is set (CI), where its absence fails.
+/// a notice and returns — unless `CI_REQUIRE_PROMTOOL` is set (CI), where its absence fails.
 /// Returns promtool's findings (one line each), or `None` when it did not run.
 pub fn promtool_check_metrics(text: &str) -> Option<Vec<String>> {
     use std::io::Write;
@@ -381,8 +362,8 @@ pub fn promtool_check_metrics(text: &str) -> Option<Vec<String>> {
         Ok(child) => child,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             assert!(
-                std::env::var_os("RENEWD_REQUIRE_PROMTOOL").is_none(),
-                "RENEWD_REQUIRE_PROMTOOL is set but promtool is not installed"
+                std::env::var_os("CI_REQUIRE_PROMTOOL").is_none(),
+                "CI_REQUIRE_PROMTOOL is set but promtool is not installed"
             );
             eprintln!("notice: promtool is not installed; `promtool check metrics` skipped");
             return None;

@@ -20,22 +20,6 @@ pub const TOKEN: &str = "MIItest-token-4c1f";
 /// A safety net against a child that never ends (a hang is a failure, not a slow pass).
 const CHILD_LIMIT: Duration = Duration::from_secs(120);
 
-/// Environment variables of the test process that must not leak into the child: config
-/// overrides, log levels, systemd hand-overs and proxies (loopback must stay loopback).
-const SCRUBBED: &[&str] = &[
-    "RUST_LOG",
-    "CREDENTIALS_DIRECTORY",
-    "STATE_DIRECTORY",
-    "JOURNAL_STREAM",
-    "NOTIFY_SOCKET",
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "ALL_PROXY",
-    "http_proxy",
-    "https_proxy",
-    "all_proxy",
-];
-
 /// What one run of the binary did.
 #[derive(Debug, Clone)]
 pub struct Run {
@@ -158,10 +142,8 @@ impl Workspace {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        for (key, _) in std::env::vars() {
-            if key.starts_with("RENEWD_") || SCRUBBED.contains(&key.as_str()) {
-                command.env_remove(key);
-            }
+        for key in super::inherited_vars_to_scrub() {
+            command.env_remove(key);
         }
         command.env("RENEWD_LOG", "info");
         for (key, value) in env {
