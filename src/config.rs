@@ -963,10 +963,10 @@ impl Config {
             push("daemon.schedule".into(), e);
         }
         if let Some(level) = &self.log.level {
-            if let Err(e) = tracing_subscriber::EnvFilter::builder().parse(level) {
+            if let Err(e) = crate::logging::parse_filter(level) {
                 push(
                     "log.level".into(),
-                    format!("{level:?} is not a log level or filter (e.g. \"info\", \"renewd=debug\"): {e}"),
+                    format!("{level:?} is not a log level or filter (e.g. \"info\", \"warn,renewd=debug\"): {e}"),
                 );
             }
         }
@@ -1288,7 +1288,7 @@ impl Config {
                 ("packages", &rule.packages),
             ] {
                 for (j, g) in globs.iter().enumerate() {
-                    if let Err(e) = globset::Glob::new(g) {
+                    if let Err(e) = glob::Pattern::new(g) {
                         push(
                             format!("{p}.{field}[{j}]"),
                             format!("{g:?} is not a valid glob: {e}"),

@@ -3,9 +3,10 @@
 
 use crate::config::{LogConfig, LogFormat};
 use std::io::IsTerminal;
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::{fmt, EnvFilter, Layer, Registry};
+use tracing_subscriber::{fmt, Layer, Registry};
 
 /// Crates whose own debug/trace output could carry request headers or SMTP credentials. They are
 /// capped at `info` whatever level is asked for, so a secret never reaches the log.
@@ -33,7 +34,7 @@ pub enum LoggingError {
 
 /// The filter: `RENEWD_LOG`, else `RUST_LOG`, else `[log] level`, else `info`; secret-bearing
 /// third-party crates capped at `info`.
-pub fn filter(config: &LogConfig) -> Result<EnvFilter, LoggingError> {
+pub fn filter(config: &LogConfig) -> Result<Targets, LoggingError> {
     let level = std::env::var("RENEWD_LOG")
         .ok()
         .filter(|s| !s.is_empty())
@@ -44,12 +45,39 @@ pub fn filter(config: &LogConfig) -> Result<EnvFilter, LoggingError> {
     for krate in CAPPED_CRATES {
         directives.push_str(&format!(",{krate}=info"));
     }
-    EnvFilter::builder()
-        .parse(&directives)
-        .map_err(|e| LoggingError::BadLevel {
-            level,
-            reason: e.to_string(),
-        })
+    parse_filter(&directives).map_err(|reason| LoggingError::BadLevel { level, reason })
+}
+
+/// Parses `level[,target=level…]` (e.g. `info` or `warn,renewd=debug`). Stricter than
+/// `Targets`' own parser, which reads a misspelt level such as `debgu` as a target name and so
+/// silently logs nothing.
+pub fn parse_filter(directives: &str) -> Result<Targets, String> {
+    const LEVELS: &[&str] = &["trace", "debug", "info", "warn", "error", "off"];
+    for directive in directives
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+    {
+        let (target, level) = match directive.split_once('=') {
+            Some((target, level)) => (Some(target), level),
+            None => (None, directive),
+        };
+        if !LEVELS.contains(&level.to_ascii_lowercase().as_str()) {
+            return Err(format!(
+                "{level:?} in {directive:?} is not a level (trace, debug, info, warn, error, off)"
+            ));
+        }
+        if let Some(target) = target {
+            let valid = !target.is_empty()
+                && target
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':');
+            if !valid {
+                return Err(format!("{target:?} in {directive:?} is not a module path"));
+            }
+        }
+    }
+    directives.parse::<Targets>().map_err(|e| e.to_string())
 }
 
 /// Which format `auto` means here: journald when stderr is connected to the journal.
@@ -101,4 +129,22 @@ pub fn init(config: &LogConfig) -> Result<(), LoggingError> {
         .with(layer.with_filter(filter))
         .try_init()
         .map_err(|_| LoggingError::AlreadyInstalled)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_filter;
+
+    #[test]
+    fn filters_accept_levels_and_module_levels_only() {
+        assert!(parse_filter("info").is_ok());
+        assert!(parse_filter("warn,renewd=debug,renewd::cycle=trace").is_ok());
+        assert!(parse_filter("debgu").unwrap_err().contains("not a level"));
+        assert!(parse_filter("renewd=loud")
+            .unwrap_err()
+            .contains("not a level"));
+        assert!(parse_filter("re[newd=info")
+            .unwrap_err()
+            .contains("module path"));
+    }
 }

@@ -13,7 +13,6 @@ use crate::model::{
     Scope, Severity,
 };
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
-use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -101,7 +100,7 @@ pub enum RulesError {
         field: &'static str,
         pattern: String,
         #[source]
-        source: globset::Error,
+        source: glob::PatternError,
     },
     #[error("rule {rule:?}: repeat_every {every:?} is out of range")]
     RepeatOutOfRange {
@@ -110,35 +109,30 @@ pub enum RulesError {
     },
 }
 
-/// A list of globs; an empty list matches everything.
+/// A list of globs (`*`, `?`, `[...]`); an empty list matches everything.
 #[derive(Debug, Clone)]
 struct GlobList {
-    set: Option<GlobSet>,
+    patterns: Vec<glob::Pattern>,
 }
 
 impl GlobList {
     fn compile(rule: &str, field: &'static str, patterns: &[String]) -> Result<Self, RulesError> {
-        if patterns.is_empty() {
-            return Ok(GlobList { set: None });
-        }
-        let invalid = |pattern: &str, source| RulesError::InvalidGlob {
-            rule: rule.to_string(),
-            field,
-            pattern: pattern.to_string(),
-            source,
-        };
-        let mut builder = GlobSetBuilder::new();
-        for pattern in patterns {
-            builder.add(Glob::new(pattern).map_err(|e| invalid(pattern, e))?);
-        }
-        let set = builder
-            .build()
-            .map_err(|e| invalid(&patterns.join(", "), e))?;
-        Ok(GlobList { set: Some(set) })
+        let patterns = patterns
+            .iter()
+            .map(|pattern| {
+                glob::Pattern::new(pattern).map_err(|source| RulesError::InvalidGlob {
+                    rule: rule.to_string(),
+                    field,
+                    pattern: pattern.to_string(),
+                    source,
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(GlobList { patterns })
     }
 
     fn matches(&self, candidate: &str) -> bool {
-        self.set.as_ref().is_none_or(|set| set.is_match(candidate))
+        self.patterns.is_empty() || self.patterns.iter().any(|p| p.matches(candidate))
     }
 }
 
