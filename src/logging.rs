@@ -19,7 +19,6 @@ const CAPPED_CRATES: &[&str] = &[
     "lettre",
     "tower",
     "axum",
-    "tokio_cron_scheduler",
 ];
 
 #[derive(Debug, thiserror::Error)]
