@@ -36,6 +36,12 @@ impl CommandError {
     pub fn exit_code(&self) -> u8 {
         match self {
             CommandError::Config(_) => EXIT_CONFIG,
+            // Receivers, rules or accounts that cannot be built are config problems too.
+            CommandError::Cycle(
+                cycle::CycleError::Client { .. }
+                | cycle::CycleError::Notifiers(_)
+                | cycle::CycleError::Rules(_),
+            ) => EXIT_CONFIG,
             CommandError::Usage(_) => EXIT_USAGE,
             _ => EXIT_FAILURE,
         }

@@ -14,6 +14,8 @@ use std::time::Duration;
 
 /// Where the config is looked for when neither `--config` nor `RENEWD_CONFIG` says.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/renewd/renewd.toml";
+/// Where systemd puts `renewd.service`'s `LoadCredential=` files while it runs.
+const SERVICE_CREDENTIALS: &str = "/run/credentials/renewd.service";
 /// Prefix of the environment overrides, e.g. `RENEWD_DAEMON__STATE_PATH`.
 pub const ENV_PREFIX: &str = "RENEWD_";
 /// Environment variables with the prefix that are not config overrides.
@@ -538,7 +540,14 @@ pub fn resolve_path(cli: Option<&Path>) -> PathBuf {
 impl Config {
     /// Reads, overrides from the process environment, resolves secrets and validates.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let env: Vec<(String, String)> = std::env::vars().collect();
+        let mut env: Vec<(String, String)> = std::env::vars().collect();
+        // Outside the unit (an operator's `renewd status` while the service runs), the
+        // service's credentials are still where systemd put them for it.
+        if !env.iter().any(|(k, _)| k == "CREDENTIALS_DIRECTORY")
+            && Path::new(SERVICE_CREDENTIALS).is_dir()
+        {
+            env.push(("CREDENTIALS_DIRECTORY".into(), SERVICE_CREDENTIALS.into()));
+        }
         Self::load_with_env(path, &env)
     }
 
@@ -639,11 +648,26 @@ fn figment_problems(error: &figment::Error) -> Vec<Problem> {
                         one_of(expected)
                     )
                 }
+                // A secret given as a number, say: what is wrong, without echoing the value.
+                Kind::InvalidType(_, expected) | Kind::InvalidValue(_, expected)
+                    if may_hold_secret(&path) =>
+                {
+                    format!("invalid value (expected {expected}; a secret must be a quoted string)")
+                }
                 other => other.to_string(),
             };
             Problem::new(format_path(&path), reason)
         })
         .collect()
+}
+
+/// True for keys whose values must not be echoed in errors: anything under an account's `auth`
+/// (serde cannot name the key inside it), custom headers, and the secret keys themselves.
+fn may_hold_secret(path: &[String]) -> bool {
+    path.iter().any(|k| k == "auth" || k == "headers")
+        || path
+            .last()
+            .is_some_and(|k| SECRET_KEYS.contains(&k.as_str()))
 }
 
 /// `["rules", "0", "receivers"]` → `rules[0].receivers`.
@@ -959,8 +983,13 @@ impl Config {
         let mut problems = Vec::new();
         let mut push = |path: String, reason: String| problems.push(Problem::new(path, reason));
 
-        if let Err(e) = parse_schedule(&self.daemon.schedule) {
-            push("daemon.schedule".into(), e);
+        match crate::schedule::Schedule::from_config(&self.daemon) {
+            Err(e) => push("daemon.schedule".into(), e),
+            Ok(schedule) if schedule.next_after(chrono::Utc::now()).is_none() => push(
+                "daemon.schedule".into(),
+                format!("{:?} never fires (no such date)", self.daemon.schedule),
+            ),
+            Ok(_) => {}
         }
         if let Some(level) = &self.log.level {
             if let Err(e) = crate::logging::parse_filter(level) {
@@ -1203,11 +1232,18 @@ impl Config {
                             "must be at least 1".into(),
                         );
                     }
-                    for header in headers.keys() {
+                    for (header, value) in headers {
                         if reqwest::header::HeaderName::from_bytes(header.as_bytes()).is_err() {
                             push(
                                 format!("{p}.headers"),
                                 format!("{header:?} is not a valid header name"),
+                            );
+                        }
+                        // The value may be a token: say what is wrong without echoing it.
+                        if reqwest::header::HeaderValue::from_str(value).is_err() {
+                            push(
+                                format!("{p}.headers.{header}"),
+                                "the value holds characters a header cannot carry (control characters or non-ASCII)".into(),
                             );
                         }
                     }
@@ -1217,6 +1253,9 @@ impl Config {
         }
 
         if let Some(smtp) = &self.smtp {
+            if smtp.timeout.is_zero() {
+                push("smtp.timeout".into(), "must be more than 0".into());
+            }
             if smtp.host.trim().is_empty() {
                 push("smtp.host".into(), "must not be empty".into());
             }
@@ -1310,6 +1349,9 @@ impl Config {
                 }
                 (_, Some(e)) if e < Duration::from_secs(60) => {
                     push(format!("{p}.repeat_every"), "must be at least 1m".into())
+                }
+                (_, Some(e)) if e > Duration::from_secs(366 * 24 * 3600) => {
+                    push(format!("{p}.repeat_every"), "must be at most 366d".into())
                 }
                 _ => {}
             }

@@ -222,7 +222,12 @@ impl Alert {
 
 /// True when `url` may be rendered as a clickable link: `https://` and nothing else.
 pub fn is_safe_link(url: &str) -> bool {
-    url.len() > 8 && url[..8].eq_ignore_ascii_case("https://") && !url.chars().any(char::is_control)
+    // `get` rather than slicing: the API's text may put a multi-byte character anywhere.
+    url.len() > 8
+        && url
+            .get(..8)
+            .is_some_and(|p| p.eq_ignore_ascii_case("https://"))
+        && !url.chars().any(char::is_control)
 }
 
 /// A stable id for a decision, derived from everything that makes it unique.
@@ -248,6 +253,10 @@ mod tests {
         assert!(!is_safe_link("javascript:alert(1)"));
         assert!(!is_safe_link("https://"));
         assert!(!is_safe_link("https://a\nb"));
+        // Multi-byte text around the scheme must not panic.
+        assert!(!is_safe_link("http://é.example/x"));
+        assert!(!is_safe_link("ééééé"));
+        assert!(is_safe_link("https://é.example/renew"));
     }
 
     #[test]

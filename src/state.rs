@@ -572,6 +572,9 @@ impl StateStore {
         }
 
         let mut new_alerts = 0u32;
+        // Decisions recorded by an earlier cycle (same id): they had their deliveries then, and
+        // must not go out again with their old content.
+        let mut decided_before = std::collections::HashSet::new();
         {
             let mut insert = tx
                 .prepare_cached(
@@ -602,6 +605,9 @@ impl StateStore {
                     ])
                     .map_err(sql_err(path, "storing a decision"))?;
                 new_alerts += inserted as u32;
+                if inserted == 0 {
+                    decided_before.insert(alert.id.as_str());
+                }
             }
         }
 
@@ -623,7 +629,20 @@ impl StateStore {
                 )
                 .map_err(sql_err(path, "preparing the delivery alert insert"))?;
             for delivery in &record.deliveries {
-                if delivery.alert_ids.is_empty() {
+                let alert_ids: Vec<&String> = delivery
+                    .alert_ids
+                    .iter()
+                    .filter(|id| !decided_before.contains(id.as_str()))
+                    .collect();
+                if alert_ids.is_empty() && !delivery.alert_ids.is_empty() {
+                    tracing::debug!(
+                        event = "state.delivery_skipped",
+                        receiver = %delivery.receiver,
+                        "every alert of this delivery was decided and sent before"
+                    );
+                    continue;
+                }
+                if alert_ids.is_empty() {
                     return Err(StateError::EmptyDelivery {
                         path: path.clone(),
                         receiver: delivery.receiver.clone(),
@@ -633,7 +652,7 @@ impl StateStore {
                     .execute(params![delivery.receiver, started_at, cycle_id])
                     .map_err(sql_err(path, "storing a delivery"))?;
                 let delivery_id = tx.last_insert_rowid();
-                for (position, alert_id) in delivery.alert_ids.iter().enumerate() {
+                for (position, alert_id) in alert_ids.into_iter().enumerate() {
                     let known = alert_exists
                         .exists(params![alert_id])
                         .map_err(sql_err(path, "looking up a decision"))?;

@@ -42,6 +42,12 @@ fn invalid_configs_are_refused_with_exit_78_and_their_message() {
             .and_then(|l| l.strip_prefix("# expect: "))
             .unwrap_or_else(|| panic!("{} has no `# expect:` first line", file.display()))
             .to_string();
+        // An optional second line `# absent: TEXT` names what must not be printed (a secret).
+        let absent = text
+            .lines()
+            .nth(1)
+            .and_then(|l| l.strip_prefix("# absent: "))
+            .map(str::to_string);
         // Every command refuses an invalid config, not only `check`.
         for args in [&["check"][..], &["once", "--dry-run"][..], &["status"][..]] {
             let output = renewd()
@@ -51,9 +57,10 @@ fn invalid_configs_are_refused_with_exit_78_and_their_message() {
                 .output()
                 .unwrap();
             let stderr = String::from_utf8_lossy(&output.stderr);
-            if output.status.code() != Some(78) || !stderr.contains(&expect) {
+            let leaked = absent.as_deref().is_some_and(|a| stderr.contains(a));
+            if output.status.code() != Some(78) || !stderr.contains(&expect) || leaked {
                 failures.push(format!(
-                    "{} ({}): exit {:?}, expected 78 and {expect:?} in:\n{stderr}",
+                    "{} ({}): exit {:?}, expected 78 and {expect:?} (and not {absent:?}) in:\n{stderr}",
                     file.display(),
                     args.join(" "),
                     output.status.code()

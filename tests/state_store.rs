@@ -391,8 +391,8 @@ fn later_cycles_update_packages_and_keep_the_first_copy_of_a_decision() {
     let ids = store
         .record_cycle(&CycleRecord {
             packages: vec![state_of(p2.clone(), day2, Some(7))],
-            alerts: vec![same_id, newer.clone()],
-            // A delivery may also refer to a decision recorded in an earlier cycle.
+            alerts: vec![same_id.clone(), newer.clone()],
+            // A decision made again (same id) was delivered with its first cycle: it is left out.
             deliveries: vec![delivery("ops-chat", &["expiring-14", "expiring-7"])],
             ..empty_cycle(day2)
         })
@@ -405,7 +405,7 @@ fn later_cycles_update_packages_and_keep_the_first_copy_of_a_decision() {
         Some(first.clone())
     );
     let d = store.delivery(ids[0]).expect("delivery").expect("exists");
-    assert_eq!(d.alerts, vec![first, newer.clone()]);
+    assert_eq!(d.alerts, vec![newer.clone()]);
     let packages = store.all_packages().expect("packages");
     assert_eq!(packages.len(), 1);
     assert_eq!(packages[0].last_alert, Some(newer));
@@ -414,6 +414,17 @@ fn later_cycles_update_packages_and_keep_the_first_copy_of_a_decision() {
     assert_eq!(cycles[0].started_at, day2);
     assert_eq!(cycles[0].alerts, 1, "only the new decision counts");
     assert_eq!(cycles[0].finished_at, None);
+
+    // A cycle whose only decision was made before queues nothing at all.
+    let again = store
+        .record_cycle(&CycleRecord {
+            alerts: vec![same_id],
+            deliveries: vec![delivery("ops-chat", &["expiring-14"])],
+            ..empty_cycle(day2 + Duration::days(1))
+        })
+        .expect("day 3");
+    assert!(again.is_empty(), "{again:?}");
+    assert_eq!(store.pending_deliveries().expect("pending").len(), 2);
 }
 
 #[test]

@@ -114,7 +114,11 @@ pub async fn deliver(
     let mut report = DeliveryReport::default();
     let mut to_send = Vec::new();
     for delivery in deliveries {
-        if is_too_old(&delivery, policy, now) {
+        let receiver_configured = notifiers.get(&delivery.receiver).is_some();
+        // Given up only once it was tried at least once (a tiny max_delivery_age or a slow
+        // cycle must not drop what was never sent), or when its receiver is gone for that long.
+        let tried_or_orphaned = delivery.attempts > 0 || !receiver_configured;
+        if tried_or_orphaned && is_too_old(&delivery, policy, now) {
             let reason = delivery
                 .last_error
                 .clone()
@@ -135,19 +139,17 @@ pub async fn deliver(
             report.abandoned += 1;
             continue;
         }
-        if notifiers.get(&delivery.receiver).is_none() {
-            let reason = format!("receiver {:?} is no longer configured", delivery.receiver);
-            tracing::error!(
-                event = "notify.failed",
+        if !receiver_configured {
+            // Renamed or removed by a reload, or another config on the same state file: keep it
+            // pending (a rename back delivers it) until max_delivery_age abandons it, loudly.
+            tracing::warn!(
+                event = "notify.no_receiver",
                 receiver = %delivery.receiver,
                 delivery_id = %delivery.id,
                 alert_ids = %alert_ids(&delivery),
-                error = %reason,
-                "delivery failed"
+                "pending delivery for a receiver that is not configured; kept pending"
             );
-            store.mark_failed(delivery.id, &reason, now)?;
-            observe(&delivery.receiver, Outcome::Failed);
-            report.failed += 1;
+            report.pending += 1;
             continue;
         }
         // Counted before the attempt: a crash while sending leaves a visible, pending attempt.
