@@ -403,7 +403,8 @@ pub enum ReceiverConfig {
         secret: Option<Secret>,
         secret_file: Option<PathBuf>,
         #[serde(default)]
-        headers: BTreeMap<String, String>,
+        /// Values are held as secrets: custom headers often carry tokens.
+        headers: BTreeMap<String, Secret>,
         /// Messages per minute; the platform's quota when absent.
         rate_limit_per_minute: Option<u32>,
         /// minijinja template of the chat text.
@@ -597,9 +598,12 @@ impl Config {
         };
         fn walk(v: &toml::Value) -> bool {
             match v {
-                toml::Value::Table(t) => t
-                    .iter()
-                    .any(|(k, v)| (SECRET_KEYS.contains(&k.as_str()) && v.is_str()) || walk(v)),
+                // Custom headers count too: they often carry tokens.
+                toml::Value::Table(t) => t.iter().any(|(k, v)| {
+                    (SECRET_KEYS.contains(&k.as_str()) && v.is_str())
+                        || (k == "headers" && v.as_table().is_some_and(|h| !h.is_empty()))
+                        || walk(v)
+                }),
                 toml::Value::Array(a) => a.iter().any(walk),
                 _ => false,
             }
@@ -1240,7 +1244,7 @@ impl Config {
                             );
                         }
                         // The value may be a token: say what is wrong without echoing it.
-                        if reqwest::header::HeaderValue::from_str(value).is_err() {
+                        if reqwest::header::HeaderValue::from_str(value.expose()).is_err() {
                             push(
                                 format!("{p}.headers.{header}"),
                                 "the value holds characters a header cannot carry (control characters or non-ASCII)".into(),
@@ -1440,6 +1444,9 @@ type = "log"
     #[test]
     fn inline_secrets_are_detected() {
         assert!(Config::has_inline_secrets(MINIMAL));
+        assert!(Config::has_inline_secrets(
+            "[receivers.x]\nheaders = { Authorization = \"Bearer t\" }\n"
+        ));
         assert!(!Config::has_inline_secrets(
             "# password here\n[smtp]\npassword_file = \"/x\"\n"
         ));

@@ -10,6 +10,7 @@
 use super::{Digest, Notifiers, NotifyError};
 use crate::state::{Delivery, StateError, StateStore};
 use chrono::{DateTime, Utc};
+use futures::stream::{FuturesUnordered, StreamExt};
 use rand::Rng;
 use serde::Serialize;
 use std::future::Future;
@@ -68,15 +69,6 @@ pub struct DeliveryReport {
     /// Refused for good (e.g. HTTP 4xx, SMTP 5xx).
     pub failed: usize,
     pub abandoned: usize,
-}
-
-impl DeliveryReport {
-    fn add(&mut self, other: DeliveryReport) {
-        self.delivered += other.delivered;
-        self.pending += other.pending;
-        self.failed += other.failed;
-        self.abandoned += other.abandoned;
-    }
 }
 
 /// Which deliveries a pass takes.
@@ -157,77 +149,98 @@ pub async fn deliver(
         to_send.push(delivery);
     }
 
-    // Different receivers are tried at the same time, so one slow server does not hold up the rest.
-    let outcomes = futures::future::join_all(
-        to_send
-            .iter()
-            .map(|delivery| send_with_retries(notifiers, delivery, policy, tz)),
-    )
-    .await;
-
-    for (delivery, outcome) in to_send.iter().zip(outcomes) {
-        let now = Utc::now();
-        let attempts = delivery.attempts + 1;
-        match outcome {
-            Ok(receipt) => {
-                tracing::info!(
-                    event = "notify.delivered",
-                    receiver = %delivery.receiver,
-                    delivery_id = %delivery.id,
-                    alerts = delivery.alerts.len(),
-                    alert_ids = %alert_ids(delivery),
-                    attempts,
-                    response = %receipt.detail,
-                    "delivered"
-                );
-                store.mark_delivered(delivery.id, now)?;
-                observe(&delivery.receiver, Outcome::Delivered);
-                report.add(DeliveryReport {
-                    delivered: 1,
-                    ..Default::default()
-                });
-            }
-            Err(NotifyError::Permanent { message, .. }) => {
-                tracing::error!(
-                    event = "notify.failed",
-                    receiver = %delivery.receiver,
-                    delivery_id = %delivery.id,
-                    alert_ids = %alert_ids(delivery),
-                    attempts,
-                    error = %message,
-                    "delivery refused; not retried"
-                );
-                store.mark_failed(delivery.id, &message, now)?;
-                observe(&delivery.receiver, Outcome::Failed);
-                report.failed += 1;
-            }
-            Err(NotifyError::Transient {
-                message,
-                retry_after,
-                ..
-            }) => {
-                let mut next = policy.next_attempt_at(now, attempts);
-                if let Some(after) = retry_after {
-                    let honoured = now + chrono::Duration::from_std(after).unwrap_or_default();
-                    next = next.max(honoured);
-                }
-                tracing::warn!(
-                    event = "notify.retrying",
-                    receiver = %delivery.receiver,
-                    delivery_id = %delivery.id,
-                    alert_ids = %alert_ids(delivery),
-                    attempts,
-                    next_attempt_at = %next,
-                    error = %message,
-                    "delivery failed; will retry"
-                );
-                store.mark_retry(delivery.id, &message, next)?;
-                observe(&delivery.receiver, Outcome::Retrying);
-                report.pending += 1;
-            }
+    // Different receivers are tried at the same time, so one slow server does not hold up the
+    // rest; each outcome is recorded as soon as it is known, not after the slowest one.
+    let mut in_flight: FuturesUnordered<_> = to_send
+        .iter()
+        .map(|delivery| async move {
+            let outcome = send_with_retries(notifiers, delivery, policy, tz).await;
+            (delivery, outcome)
+        })
+        .collect();
+    while let Some((delivery, outcome)) = in_flight.next().await {
+        match record_outcome(store, policy, delivery, outcome, &mut report) {
+            // Another renewd on the same state file (a `once` beside the daemon) recorded it
+            // first; what it recorded stands.
+            Err(StateError::DeliveryNotPending { status, .. }) => tracing::warn!(
+                event = "notify.recorded_elsewhere",
+                receiver = %delivery.receiver,
+                delivery_id = %delivery.id,
+                status = ?status,
+                "delivery was already recorded by another process"
+            ),
+            other => other?,
         }
     }
     Ok(report)
+}
+
+/// Records what one delivery's attempts came to, and logs it.
+fn record_outcome(
+    store: &mut StateStore,
+    policy: &RetryPolicy,
+    delivery: &Delivery,
+    outcome: Result<super::Receipt, NotifyError>,
+    report: &mut DeliveryReport,
+) -> Result<(), StateError> {
+    let now = Utc::now();
+    let attempts = delivery.attempts + 1;
+    match outcome {
+        Ok(receipt) => {
+            tracing::info!(
+                event = "notify.delivered",
+                receiver = %delivery.receiver,
+                delivery_id = %delivery.id,
+                alerts = delivery.alerts.len(),
+                alert_ids = %alert_ids(delivery),
+                attempts,
+                response = %receipt.detail,
+                "delivered"
+            );
+            store.mark_delivered(delivery.id, now)?;
+            observe(&delivery.receiver, Outcome::Delivered);
+            report.delivered += 1;
+        }
+        Err(NotifyError::Permanent { message, .. }) => {
+            tracing::error!(
+                event = "notify.failed",
+                receiver = %delivery.receiver,
+                delivery_id = %delivery.id,
+                alert_ids = %alert_ids(delivery),
+                attempts,
+                error = %message,
+                "delivery refused; not retried"
+            );
+            store.mark_failed(delivery.id, &message, now)?;
+            observe(&delivery.receiver, Outcome::Failed);
+            report.failed += 1;
+        }
+        Err(NotifyError::Transient {
+            message,
+            retry_after,
+            ..
+        }) => {
+            let mut next = policy.next_attempt_at(now, attempts);
+            if let Some(after) = retry_after {
+                let honoured = now + chrono::Duration::from_std(after).unwrap_or_default();
+                next = next.max(honoured);
+            }
+            tracing::warn!(
+                event = "notify.retrying",
+                receiver = %delivery.receiver,
+                delivery_id = %delivery.id,
+                alert_ids = %alert_ids(delivery),
+                attempts,
+                next_attempt_at = %next,
+                error = %message,
+                "delivery failed; will retry"
+            );
+            store.mark_retry(delivery.id, &message, next)?;
+            observe(&delivery.receiver, Outcome::Retrying);
+            report.pending += 1;
+        }
+    }
+    Ok(())
 }
 
 fn is_too_old(delivery: &Delivery, policy: &RetryPolicy, now: DateTime<Utc>) -> bool {

@@ -238,7 +238,7 @@ impl WebhookNotifier {
     pub fn new(
         name: &str,
         url: &Secret,
-        headers: &BTreeMap<String, String>,
+        headers: &BTreeMap<String, Secret>,
         payload: Box<dyn WebhookPayload>,
         http: reqwest::Client,
         timeout: Duration,
@@ -259,7 +259,7 @@ impl WebhookNotifier {
             };
             let header_name = HeaderName::from_bytes(key.as_bytes())
                 .map_err(|e| invalid(format!("not a valid header name: {e}")))?;
-            let mut header_value = HeaderValue::from_str(value)
+            let mut header_value = HeaderValue::from_str(value.expose())
                 .map_err(|e| invalid(format!("not a valid header value: {e}")))?;
             // Custom headers often carry tokens: keep them out of any debug output.
             header_value.set_sensitive(true);
