@@ -681,3 +681,48 @@ async fn a_client_needs_its_secret() {
     assert!(e.to_string().contains("account prod"), "{e}");
     assert!(e.to_string().contains("auth.token"), "{e}");
 }
+
+/// The fake gateway refuses a correctly signed request whose `X-Sdk-Date` is more than 15
+/// minutes off, as the real one does; the client always signs with the current time.
+#[tokio::test]
+async fn the_gateway_refuses_a_signature_dated_outside_its_15_minute_window() {
+    use renewd::codearts::signer::{sdk_date, sign, SigningInput};
+    let fake = FakeCloud::start().await;
+    fake.add_access_key(AK, SK);
+    let host = fake.url().trim_start_matches("http://").to_string();
+    let http = test_http_client();
+    let send = |minutes_ago: i64| {
+        let date = sdk_date(chrono::Utc::now() - chrono::Duration::minutes(minutes_ago));
+        let headers = vec![
+            ("Host".to_string(), host.clone()),
+            ("X-Sdk-Date".to_string(), date.clone()),
+        ];
+        let query = vec![("project_id".to_string(), P1.to_string())];
+        let signature = sign(
+            &SigningInput {
+                method: "GET",
+                path: "/devreposerver/v5/data/package/info",
+                query: &query,
+                headers: &headers,
+                body: b"",
+            },
+            AK,
+            SK,
+        )
+        .expect("signable");
+        http.get(format!(
+            "{}/devreposerver/v5/data/package/info?project_id={P1}",
+            fake.url()
+        ))
+        .header("Host", host.clone())
+        .header("X-Sdk-Date", date)
+        .header("Authorization", signature.authorization)
+        .send()
+    };
+    let recent = send(5).await.expect("request");
+    assert_eq!(recent.status(), 200, "5 minutes off is inside the window");
+    let stale = send(20).await.expect("request");
+    assert_eq!(stale.status(), 401, "20 minutes off is outside the window");
+    let body: serde_json::Value = stale.json().await.expect("json body");
+    assert_eq!(body["error_code"], "APIG.0301", "{body}");
+}
