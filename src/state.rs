@@ -377,24 +377,8 @@ impl StateStore {
     pub fn open(path: impl AsRef<Path>) -> Result<StateStore, StateError> {
         let path = path.as_ref().to_path_buf();
         create_if_missing(&path)?;
-        check_header(&path)?;
-        let conn = Connection::open_with_flags(
-            &path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(sql_err(&path, "opening"))?;
-        conn.busy_timeout(BUSY_TIMEOUT)
-            .map_err(sql_err(&path, "setting the busy timeout"))?;
-
-        // Everything up to here only read the file; nothing is written before it passed.
-        let found = check_integrity(&conn, &path)?;
-        if found > SCHEMA_VERSION {
-            return Err(StateError::NewerSchema {
-                path,
-                found,
-                supported: SCHEMA_VERSION,
-            });
-        }
+        // Everything up to here only reads the file; nothing is written before it passed.
+        let (conn, _) = open_checked(&path, OpenFlags::SQLITE_OPEN_READ_WRITE, "opening")?;
 
         let mode: String = conn
             .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
@@ -431,22 +415,8 @@ impl StateStore {
                 })
             }
         }
-        check_header(&path)?;
-        let conn = Connection::open_with_flags(
-            &path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(sql_err(&path, "opening read-only"))?;
-        conn.busy_timeout(BUSY_TIMEOUT)
-            .map_err(sql_err(&path, "setting the busy timeout"))?;
-        let found = check_integrity(&conn, &path)?;
-        if found > SCHEMA_VERSION {
-            return Err(StateError::NewerSchema {
-                path,
-                found,
-                supported: SCHEMA_VERSION,
-            });
-        }
+        let (conn, found) =
+            open_checked(&path, OpenFlags::SQLITE_OPEN_READ_ONLY, "opening read-only")?;
         if found < SCHEMA_VERSION {
             return Err(StateError::NeedsMigration {
                 path,
@@ -1238,6 +1208,30 @@ fn create_if_missing(path: &Path) -> Result<(), StateError> {
             source,
         }),
     }
+}
+
+/// Opens the file after checking its header, then its integrity and schema version, without
+/// writing anything: a corrupt file or one from a newer renewd is refused untouched. Returns the
+/// connection and the schema version found.
+fn open_checked(
+    path: &Path,
+    flags: OpenFlags,
+    what: &'static str,
+) -> Result<(Connection, u32), StateError> {
+    check_header(path)?;
+    let conn = Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+        .map_err(sql_err(path, what))?;
+    conn.busy_timeout(BUSY_TIMEOUT)
+        .map_err(sql_err(path, "setting the busy timeout"))?;
+    let found = check_integrity(&conn, path)?;
+    if found > SCHEMA_VERSION {
+        return Err(StateError::NewerSchema {
+            path: path.to_path_buf(),
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    Ok((conn, found))
 }
 
 /// Refuses a non-empty file that does not start with the SQLite magic, before SQLite touches it.
