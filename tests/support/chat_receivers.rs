@@ -19,7 +19,6 @@ use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use serde_json::Value;
 use std::collections::VecDeque;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -90,10 +89,8 @@ struct Shared {
 }
 
 pub struct ChatReceiver {
-    addr: SocketAddr,
+    server: super::ThreadServer,
     shared: Arc<Shared>,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl ChatReceiver {
@@ -105,33 +102,14 @@ impl ChatReceiver {
             replies: Mutex::new(VecDeque::new()),
             received: Mutex::new(Vec::new()),
         });
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the receiver");
-        listener.set_nonblocking(true).expect("non-blocking");
-        let addr = listener.local_addr().expect("receiver address");
-        let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
         let state = Arc::clone(&shared);
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("receiver runtime");
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-                let app = axum::Router::new().fallback(move |request: Request<Body>| {
-                    let state = Arc::clone(&state);
-                    async move { handle(state, request).await }
-                });
-                tokio::select! {
-                    _ = axum::serve(listener, app) => {}
-                    _ = stop => {}
-                }
-            });
+        let app = axum::Router::new().fallback(move |request: Request<Body>| {
+            let state = Arc::clone(&state);
+            async move { handle(state, request).await }
         });
         ChatReceiver {
-            addr,
+            server: super::ThreadServer::start(app),
             shared,
-            shutdown: Some(shutdown),
-            thread: Some(thread),
         }
     }
 
@@ -146,7 +124,7 @@ impl ChatReceiver {
             Platform::Alertmanager => "/alerts".to_string(),
             Platform::Json { .. } => "/renewd".to_string(),
         };
-        format!("http://{}{path}", self.addr)
+        format!("http://{}{path}", self.server.addr)
     }
 
     /// The next requests get these answers (in order) instead of the platform's verdict.
@@ -160,17 +138,6 @@ impl ChatReceiver {
 
     pub fn received(&self) -> Vec<Received> {
         self.shared.received.lock().expect("received lock").clone()
-    }
-}
-
-impl Drop for ChatReceiver {
-    fn drop(&mut self) {
-        if let Some(s) = self.shutdown.take() {
-            let _ = s.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 

@@ -30,3 +30,53 @@ pub fn inherited_vars_to_scrub() -> Vec<String> {
         .filter(|key| key.starts_with("RENEWD_") || OTHERS.contains(&key.as_str()))
         .collect()
 }
+
+/// An axum app served on 127.0.0.1 from its own thread and runtime, so it answers on real time
+/// even while a test has paused tokio's clock, and works from plain `#[test]`s. Requests still
+/// held when it is dropped are abandoned, not awaited.
+pub struct ThreadServer {
+    pub addr: std::net::SocketAddr,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ThreadServer {
+    pub fn start(app: axum::Router) -> ThreadServer {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a test server");
+        listener
+            .set_nonblocking(true)
+            .expect("non-blocking listener");
+        let addr = listener.local_addr().expect("test server address");
+        let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("test server runtime");
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+                tokio::select! {
+                    _ = axum::serve(listener, app) => {}
+                    _ = stop => {}
+                }
+            });
+            runtime.shutdown_background();
+        });
+        ThreadServer {
+            addr,
+            shutdown: Some(shutdown),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for ThreadServer {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

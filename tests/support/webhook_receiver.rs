@@ -81,10 +81,8 @@ struct Shared {
 }
 
 pub struct WebhookReceiver {
-    addr: SocketAddr,
+    server: super::ThreadServer,
     shared: Arc<Shared>,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl WebhookReceiver {
@@ -103,48 +101,24 @@ impl WebhookReceiver {
             received: Mutex::new(Vec::new()),
             arrived: Condvar::new(),
         });
-        let listener =
-            std::net::TcpListener::bind("127.0.0.1:0").expect("bind the webhook receiver");
-        listener
-            .set_nonblocking(true)
-            .expect("non-blocking listener");
-        let addr = listener.local_addr().expect("receiver address");
-        let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
         let state = Arc::clone(&shared);
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("receiver runtime");
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
-                let app = axum::Router::new().fallback(move |request: Request<Body>| {
-                    let state = Arc::clone(&state);
-                    async move { handle(state, request).await }
-                });
-                tokio::select! {
-                    _ = axum::serve(listener, app) => {}
-                    _ = stop => {}
-                }
-            });
-            // Held requests are abandoned, not awaited.
-            runtime.shutdown_background();
+        let app = axum::Router::new().fallback(move |request: Request<Body>| {
+            let state = Arc::clone(&state);
+            async move { handle(state, request).await }
         });
         WebhookReceiver {
-            addr,
+            server: super::ThreadServer::start(app),
             shared,
-            shutdown: Some(shutdown),
-            thread: Some(thread),
         }
     }
 
     /// `http://127.0.0.1:<port>/hook`.
     pub fn url(&self) -> String {
-        format!("http://{}/hook", self.addr)
+        format!("http://{}/hook", self.server.addr)
     }
 
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr
     }
 
     /// Replaces the script: `script` in order, then `then` for ever.
@@ -181,17 +155,6 @@ impl WebhookReceiver {
                 .0;
         }
         received.clone()
-    }
-}
-
-impl Drop for WebhookReceiver {
-    fn drop(&mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 
