@@ -380,27 +380,6 @@ async fn plain_smtp_to_loopback_without_auth_works() {
     assert_eq!(server.messages().len(), 1);
 }
 
-/// Captures formatted events (JSON lines) for one test.
-#[derive(Clone, Default)]
-struct Buffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Buffer {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Buffer {
-    type Writer = Buffer;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
 #[test]
 fn unencrypted_smtp_to_another_host_is_warned_about_once_at_startup() {
     let text = r#"
@@ -428,7 +407,7 @@ type = "email"
 to = ["b@example.com"]
 "#;
     let config = Config::from_toml_with_env(text, &[]).expect("config");
-    let buffer = Buffer::default();
+    let buffer = support::CapturedLogs::default();
     let subscriber = tracing_subscriber::fmt()
         .json()
         .flatten_event(true)
@@ -438,13 +417,12 @@ to = ["b@example.com"]
     tracing::subscriber::with_default(subscriber, || {
         Notifiers::from_config(&config, http_client()).expect("notifiers");
     });
-    let logged = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
-    let warnings: Vec<serde_json::Value> = logged
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+    let warnings: Vec<serde_json::Value> = buffer
+        .events()
+        .into_iter()
         .filter(|e| e["event"] == "smtp.insecure")
         .collect();
-    assert_eq!(warnings.len(), 1, "{logged}");
+    assert_eq!(warnings.len(), 1, "{}", buffer.text());
     assert_eq!(warnings[0]["level"], "WARN");
     assert_eq!(warnings[0]["host"], "smtp.example.com");
     assert_eq!(warnings[0]["port"], 25);

@@ -7,8 +7,6 @@ use chrono::{DateTime, Utc};
 use renewd::config::Config;
 use renewd::model::{Alert, AlertKind, Severity};
 use renewd::notify::{Digest, Notifiers, NotifyError};
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use support::webhook_receiver::{Reply, WebhookReceiver};
 
@@ -370,40 +368,8 @@ fn names_and_kinds_of_all_receivers() {
 // log
 // ---------------------------------------------------------------------------------------------
 
-/// A `MakeWriter` that appends to a shared buffer.
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buffer {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Buffer {
-    type Writer = Buffer;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
-impl Buffer {
-    fn events(&self) -> Vec<serde_json::Value> {
-        let bytes = self.0.lock().unwrap().clone();
-        String::from_utf8(bytes)
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
-            .collect()
-    }
-}
-
 async fn log_events(receivers: &str, d: &Digest) -> Vec<serde_json::Value> {
-    let buffer = Buffer::default();
+    let buffer = support::CapturedLogs::default();
     let subscriber = tracing_subscriber::fmt()
         .json()
         .flatten_event(true)
