@@ -587,7 +587,10 @@ pub fn status(config: &Config, json: bool, out: &mut dyn Write) -> Result<u8, Co
                 })
             })
             .collect();
-        let doc = serde_json::json!({"packages": packages, "pending_deliveries": pending, "polls": polls});
+        let outbox = store.outbox_counts()?;
+        let doc = serde_json::json!({
+            "packages": packages, "pending_deliveries": pending, "polls": polls, "outbox": outbox,
+        });
         serde_json::to_writer_pretty(&mut *out, &doc).map_err(std::io::Error::other)?;
         writeln!(out)?;
         return Ok(EXIT_OK);
@@ -637,6 +640,12 @@ pub fn status(config: &Config, json: bool, out: &mut dyn Write) -> Result<u8, Co
     for (scope, h) in &health {
         writeln!(out, "poll {scope}: {}", cycle::describe_health(h))?;
     }
+    let counts = store.outbox_counts()?;
+    writeln!(
+        out,
+        "outbox: {} delivered, {} failed, {} abandoned (see the logs: notify.failed, notify.abandoned)",
+        counts.delivered, counts.failed, counts.abandoned
+    )?;
     writeln!(out, "pending deliveries: {}", pending.len())?;
     for d in &pending {
         writeln!(

@@ -319,5 +319,14 @@ async fn a_delivery_older_than_max_delivery_age_is_abandoned_loudly() {
     let all = deliveries(&ws);
     assert_eq!(all.len(), 1, "{all:#?}");
     assert_eq!(all[0].status, DeliveryStatus::Abandoned);
-    assert!(pending(&ws.run(&["status", "--json"]).await).is_empty());
+    let status = ws.run(&["status", "--json"]).await;
+    assert!(pending(&status).is_empty());
+    assert_eq!(
+        status.json()["outbox"]["abandoned"],
+        1,
+        "{}",
+        status.output()
+    );
+    let text = ws.run(&["status"]).await;
+    assert!(text.stdout.contains("1 abandoned"), "{}", text.output());
 }
