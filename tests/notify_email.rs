@@ -3,18 +3,26 @@
 
 mod support;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use mail_parser::{MessageParser, MimeHeaders};
 use renewd::config::Config;
-use renewd::model::{Alert, AlertKind, Severity};
+use renewd::model::{Alert, Severity};
 use renewd::notify::{Digest, Notifiers, NotifyError};
 use support::smtp_server::{SmtpMode, SmtpOptions, SmtpServer};
 
-const PROJECT: &str = "666666af0f00445f85dec483fbc97c78";
+use support::fake_cloud::test_http_client as http_client;
 
-fn http_client() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder().build().expect("reqwest client")
+/// An expiring alert for the email receiver, with its own severity and renewal link.
+fn alert(package: &str, days: i64, severity: Severity, url: &str) -> Alert {
+    Alert {
+        severity,
+        next_action_url: Some(url.into()),
+        ..support::example_alert("ops-mail", package, days)
+    }
+}
+
+fn digest(alerts: Vec<Alert>) -> Digest {
+    support::digest("ops-mail", alerts)
 }
 
 /// Email notifiers for `server`: `security`, the password to log in with, and whether the test CA is trusted.
@@ -59,46 +67,6 @@ cc = ["boss@example.com"]
     );
     let config = Config::from_toml_with_env(&text, &[]).unwrap_or_else(|p| panic!("config: {p:?}"));
     Notifiers::from_config(&config, http_client()).expect("notifiers")
-}
-
-fn sent_at() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2026-11-26T01:00:00Z")
-        .unwrap()
-        .with_timezone(&Utc)
-}
-
-fn alert(package: &str, days: i64, severity: Severity, url: &str) -> Alert {
-    Alert {
-        id: format!("id-{package}"),
-        kind: AlertKind::Expiring,
-        severity,
-        rule: "default".into(),
-        account: "prod".into(),
-        project_id: Some(PROJECT.into()),
-        package: Some(package.into()),
-        resource_id: Some("7590809a5c9d42ae92b49b1190e94666".into()),
-        service_type: None,
-        package_status: Some(2),
-        package_status_name: Some("active".into()),
-        remain_days: Some(days),
-        threshold: Some(14),
-        next_action_url: Some(url.into()),
-        summary: format!("{package} expires in {days} days"),
-        raised_at: sent_at(),
-        previous_status: None,
-        reminder: false,
-        error: None,
-        receivers: vec!["ops-mail".into()],
-    }
-}
-
-fn digest(alerts: Vec<Alert>) -> Digest {
-    Digest {
-        receiver: "ops-mail".into(),
-        alerts,
-        sent_at: sent_at(),
-        timezone: chrono_tz::Asia::Shanghai,
-    }
 }
 
 /// Three packages: a normal one, one whose key is markup, one whose link is `javascript:`.

@@ -5,7 +5,6 @@
 
 mod support;
 
-use chrono::{DateTime, Utc};
 use renewd::config::Config;
 use renewd::model::{Alert, AlertKind, Severity};
 use renewd::notify::{Digest, Notifiers, NotifyError};
@@ -16,17 +15,21 @@ use std::time::Duration;
 use support::chat_receivers::{ChatReceiver, Platform, Reply};
 use tracing_subscriber::layer::SubscriberExt;
 
-const PROJECT: &str = "666666af0f00445f85dec483fbc97c78";
-const RENEW_URL: &str = "https://localhost.com/usercenter/?region=region&locale=zh-cn#/renewal?subscriptionId=01154-618666699-0&orderId=CS24066664337FWPY&isFrom=expense";
+use support::fake_cloud::test_http_client as http_client;
+use support::EXAMPLE_RENEW_URL as RENEW_URL;
+
+/// An alert for the chat receiver: expiring, or expired in grace when `days <= 0`.
+fn alert(package: &str, days: i64) -> Alert {
+    support::example_alert("chat", package, days)
+}
+
+fn digest(alerts: Vec<Alert>) -> Digest {
+    support::digest("chat", alerts)
+}
 const PLAIN_URL: &str = "http://renew.example.com/not-tls?order=7";
 const DINGTALK_SECRET: &str = "SECa3e1b2c4d5f60718293a4b5c6d7e8f90";
 const FEISHU_SECRET: &str = "nIMtb7r3N9pkXyXdtAbx6e";
 const JSON_SECRET: &str = "whsec_5d1f";
-
-fn http_client() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder().build().expect("reqwest client")
-}
 
 /// A valid config with one webhook receiver `chat`.
 fn notifiers(format: &str, url: &str, extra: &str) -> Notifiers {
@@ -95,51 +98,6 @@ fn signing_platforms() -> Vec<Platform> {
             secret: Some(JSON_SECRET.into()),
         },
     ]
-}
-
-fn sent_at() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2026-11-26T01:00:00Z")
-        .unwrap()
-        .with_timezone(&Utc)
-}
-
-fn alert(package: &str, days: i64) -> Alert {
-    let kind = if days <= 0 {
-        AlertKind::Expired
-    } else {
-        AlertKind::Expiring
-    };
-    Alert {
-        id: format!("id-{package}"),
-        kind,
-        severity: Severity::for_remain_days(days),
-        rule: "default".into(),
-        account: "prod".into(),
-        project_id: Some(PROJECT.into()),
-        package: Some(package.into()),
-        resource_id: Some("7590809a5c9d42ae92b49b1190e94666".into()),
-        service_type: Some("hws.resource.type.codearts.extension.storage".into()),
-        package_status: Some(if days <= 0 { 5 } else { 2 }),
-        package_status_name: Some(if days <= 0 { "grace" } else { "active" }.into()),
-        remain_days: Some(days),
-        threshold: Some(14),
-        next_action_url: Some(RENEW_URL.into()),
-        summary: format!("{package} expires in {days} days"),
-        raised_at: sent_at(),
-        previous_status: None,
-        reminder: false,
-        error: None,
-        receivers: vec!["chat".into()],
-    }
-}
-
-fn digest(alerts: Vec<Alert>) -> Digest {
-    Digest {
-        receiver: "chat".into(),
-        alerts,
-        sent_at: sent_at(),
-        timezone: chrono_tz::Asia::Shanghai,
-    }
 }
 
 /// An expiring package with an https link, an expired one whose link is plain http, and a

@@ -3,7 +3,7 @@
 
 mod support;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use renewd::config::Config;
 use renewd::model::{Alert, AlertKind, Severity};
 use renewd::notify::{Digest, Notifiers, NotifyError};
@@ -11,12 +11,19 @@ use std::time::Duration;
 use support::webhook_receiver::{Reply, WebhookReceiver};
 
 const WAIT: Duration = Duration::from_secs(10);
-const PROJECT: &str = "666666af0f00445f85dec483fbc97c78";
-const RENEW_URL: &str = "https://localhost.com/usercenter/?region=region&locale=zh-cn#/renewal?subscriptionId=01154-618666699-0&orderId=CS24066664337FWPY&isFrom=expense";
+use support::fake_cloud::test_http_client as http_client;
+use support::{EXAMPLE_PROJECT as PROJECT, EXAMPLE_RENEW_URL as RENEW_URL};
 
-fn http_client() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder().build().expect("reqwest client")
+/// An expiring alert for the webhook receiver `ops`, with its own severity.
+fn alert(package: &str, days: i64, severity: Severity) -> Alert {
+    Alert {
+        severity,
+        ..support::example_alert("ops", package, days)
+    }
+}
+
+fn digest(alerts: Vec<Alert>) -> Digest {
+    support::digest("ops", alerts)
 }
 
 /// A valid config whose receivers are the given `[receivers.*]` TOML.
@@ -50,46 +57,6 @@ fn webhook(url: &str) -> Notifiers {
     notifiers(&format!(
         "[receivers.ops]\ntype = \"webhook\"\nformat = \"json\"\nurl = \"{url}\"\n"
     ))
-}
-
-fn alert(package: &str, days: i64, severity: Severity) -> Alert {
-    Alert {
-        id: format!("id-{package}"),
-        kind: AlertKind::Expiring,
-        severity,
-        rule: "default".into(),
-        account: "prod".into(),
-        project_id: Some(PROJECT.into()),
-        package: Some(package.into()),
-        resource_id: Some("7590809a5c9d42ae92b49b1190e94666".into()),
-        service_type: Some("hws.resource.type.codearts.extension.storage".into()),
-        package_status: Some(2),
-        package_status_name: Some("active".into()),
-        remain_days: Some(days),
-        threshold: Some(14),
-        next_action_url: Some(RENEW_URL.into()),
-        summary: format!("{package} expires in {days} days"),
-        raised_at: sent_at(),
-        previous_status: None,
-        reminder: false,
-        error: None,
-        receivers: vec!["ops".into()],
-    }
-}
-
-fn sent_at() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2026-11-26T01:00:00Z")
-        .unwrap()
-        .with_timezone(&Utc)
-}
-
-fn digest(alerts: Vec<Alert>) -> Digest {
-    Digest {
-        receiver: "ops".into(),
-        alerts,
-        sent_at: sent_at(),
-        timezone: chrono_tz::Asia::Shanghai,
-    }
 }
 
 fn one_alert() -> Digest {

@@ -119,3 +119,57 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for CapturedLogs {
         self.clone()
     }
 }
+
+/// The documented example's project and renewal link.
+pub const EXAMPLE_PROJECT: &str = "666666af0f00445f85dec483fbc97c78";
+pub const EXAMPLE_RENEW_URL: &str = "https://localhost.com/usercenter/?region=region&locale=zh-cn#/renewal?subscriptionId=01154-618666699-0&orderId=CS24066664337FWPY&isFrom=expense";
+
+/// When the receivers' test digests are sent: 2026-11-26 01:00 UTC.
+pub fn sent_at() -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339("2026-11-26T01:00:00Z")
+        .expect("valid timestamp")
+        .with_timezone(&chrono::Utc)
+}
+
+/// An alert about `package` of the example project for `receiver`: `expiring` (active, with
+/// the example's https link), or `expired` in its grace period when `days <= 0`.
+pub fn example_alert(receiver: &str, package: &str, days: i64) -> renewd::model::Alert {
+    use renewd::model::{Alert, AlertKind, Severity};
+    let expired = days <= 0;
+    Alert {
+        id: format!("id-{package}"),
+        kind: if expired {
+            AlertKind::Expired
+        } else {
+            AlertKind::Expiring
+        },
+        severity: Severity::for_remain_days(days),
+        rule: "default".into(),
+        account: "prod".into(),
+        project_id: Some(EXAMPLE_PROJECT.into()),
+        package: Some(package.into()),
+        resource_id: Some("7590809a5c9d42ae92b49b1190e94666".into()),
+        service_type: Some("hws.resource.type.codearts.extension.storage".into()),
+        package_status: Some(if expired { 5 } else { 2 }),
+        package_status_name: Some(if expired { "grace" } else { "active" }.into()),
+        remain_days: Some(days),
+        threshold: Some(14),
+        next_action_url: Some(EXAMPLE_RENEW_URL.into()),
+        summary: format!("{package} expires in {days} days"),
+        raised_at: sent_at(),
+        previous_status: None,
+        reminder: false,
+        error: None,
+        receivers: vec![receiver.into()],
+    }
+}
+
+/// A digest of `alerts` for `receiver`, sent at [`sent_at`], dates in Asia/Shanghai.
+pub fn digest(receiver: &str, alerts: Vec<renewd::model::Alert>) -> renewd::notify::Digest {
+    renewd::notify::Digest {
+        receiver: receiver.into(),
+        alerts,
+        sent_at: sent_at(),
+        timezone: chrono_tz::Asia::Shanghai,
+    }
+}
