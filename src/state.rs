@@ -160,6 +160,15 @@ pub enum StateError {
     #[error("state file {} does not exist (has renewd run yet?)", path.display())]
     Missing { path: PathBuf },
 
+    #[error(
+        "state file {} is in use by another renewd process{}: only one `renewd run` or \
+         `renewd once` writes a state file at a time (`renewd status` reads it alongside); \
+         stop the other one first",
+        path.display(),
+        holder.map(|pid| format!(" (pid {pid})")).unwrap_or_default()
+    )]
+    InUse { path: PathBuf, holder: Option<u32> },
+
     #[error("state file {}: {what}: {source}", path.display())]
     Io {
         path: PathBuf,
@@ -368,6 +377,8 @@ pub struct CycleInfo {
 pub struct StateStore {
     conn: Connection,
     path: PathBuf,
+    /// Held by a read-write store for as long as it lives (see [`WriterLock`]).
+    _writer: Option<WriterLock>,
 }
 
 impl StateStore {
@@ -377,6 +388,7 @@ impl StateStore {
     pub fn open(path: impl AsRef<Path>) -> Result<StateStore, StateError> {
         let path = path.as_ref().to_path_buf();
         create_if_missing(&path)?;
+        let writer = WriterLock::acquire(&path)?;
         // Everything up to here only reads the file; nothing is written before it passed.
         let (conn, _) = open_checked(&path, OpenFlags::SQLITE_OPEN_READ_WRITE, "opening")?;
 
@@ -392,7 +404,11 @@ impl StateStore {
         conn.pragma_update(None, "foreign_keys", true)
             .map_err(sql_err(&path, "enabling foreign keys"))?;
 
-        let mut store = StateStore { conn, path };
+        let mut store = StateStore {
+            conn,
+            path,
+            _writer: Some(writer),
+        };
         store.migrate()?;
         tracing::debug!(event = "state.opened", path = %store.path.display(), schema_version = SCHEMA_VERSION, read_only = false);
         Ok(store)
@@ -425,7 +441,11 @@ impl StateStore {
             });
         }
         tracing::debug!(event = "state.opened", path = %path.display(), schema_version = found, read_only = true);
-        Ok(StateStore { conn, path })
+        Ok(StateStore {
+            conn,
+            path,
+            _writer: None,
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -1207,6 +1227,59 @@ fn create_if_missing(path: &Path) -> Result<(), StateError> {
             what: "creating the state file",
             source,
         }),
+    }
+}
+
+/// One writer per state file. SQLite keeps each transaction consistent, but two processes
+/// delivering from one outbox (a `renewd once` beside the running daemon) could both send the
+/// same pending message. An exclusive `flock` on `<state file>.lock`, released by the kernel
+/// when the process ends however it ends, rules that out; the file holds the holder's pid so
+/// the refusal can name it. Readers (`renewd status`) take no lock.
+#[derive(Debug)]
+struct WriterLock {
+    _file: std::fs::File,
+}
+
+impl WriterLock {
+    fn acquire(state_path: &Path) -> Result<WriterLock, StateError> {
+        use std::io::{Seek, Write};
+        use std::os::unix::fs::OpenOptionsExt;
+
+        let mut lock_path = state_path.as_os_str().to_owned();
+        lock_path.push(".lock");
+        let lock_path = PathBuf::from(lock_path);
+        let io_err = |what: &'static str| {
+            let path = lock_path.clone();
+            move |source| StateError::Io { path, what, source }
+        };
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&lock_path)
+            .map_err(io_err("opening the lock file"))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                // Best effort: the pid only makes the message more useful.
+                let _ = file.read_to_string(&mut holder);
+                return Err(StateError::InUse {
+                    path: state_path.to_path_buf(),
+                    holder: holder.trim().parse().ok(),
+                });
+            }
+            Err(std::fs::TryLockError::Error(source)) => {
+                return Err(io_err("locking the lock file")(source))
+            }
+        }
+        file.set_len(0)
+            .and_then(|()| file.rewind())
+            .and_then(|()| writeln!(file, "{}", std::process::id()))
+            .map_err(io_err("writing the lock file"))?;
+        Ok(WriterLock { _file: file })
     }
 }
 

@@ -274,8 +274,24 @@ fn metrics_health_and_status_while_running() {
     }
     assert!(daemon.is_running());
 
+    // `once` would deliver from the same outbox: refused, naming the daemon, nothing sent.
+    let (code, stdout, stderr) = run_command(&config, &["once"]);
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    let pid = format!("in use by another renewd process (pid {})", daemon.pid());
+    assert!(stderr.contains(&pid), "{stderr}");
+    // A dry run only reads, so it works alongside.
+    let (code, stdout, stderr) = run_command(&config, &["once", "--dry-run"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stdout.contains("codeartsStorageExtension"), "{stdout}");
+    assert_eq!(setup.hook.received().len(), 1, "still the one delivery");
+    assert!(daemon.is_running());
+
     daemon.signal("TERM");
     assert_eq!(daemon.wait_exit(Duration::from_secs(10)).code(), Some(0));
+
+    // Once the daemon is gone, `once` may write again (the kernel dropped its lock).
+    let (code, stdout, stderr) = run_command(&config, &["once"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
 }
 
 #[test]

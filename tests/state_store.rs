@@ -762,6 +762,32 @@ fn a_writer_waits_for_another_writer_instead_of_failing() {
 }
 
 #[test]
+fn one_writer_per_state_file_and_readers_alongside() {
+    let (_dir, path) = temp_state();
+    let at = t("2026-11-26T01:00:00Z");
+    let mut first = StateStore::open(&path).expect("open");
+    one_delivery(&mut first, "a1", at);
+
+    // A second writer (as `renewd once` beside the daemon) would deliver the same outbox.
+    match StateStore::open(&path) {
+        Err(e @ StateError::InUse { .. }) => {
+            let message = e.to_string();
+            let holder = format!("(pid {})", std::process::id());
+            assert!(message.contains(&path.display().to_string()), "{message}");
+            assert!(message.contains(&holder), "{message}");
+        }
+        other => panic!("expected InUse, got {other:?}"),
+    }
+    // Readers take no lock.
+    let reader = StateStore::open_read_only(&path).expect("reader beside the writer");
+    assert_eq!(reader.outbox_counts().expect("counts").pending, 1);
+
+    drop(first);
+    let second = StateStore::open(&path).expect("the lock went with the first store");
+    assert_eq!(second.pending_deliveries().expect("pending").len(), 1);
+}
+
+#[test]
 fn read_only_open_never_creates_or_migrates() {
     let (dir, path) = temp_state();
     match StateStore::open_read_only(&path) {

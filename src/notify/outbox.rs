@@ -159,18 +159,8 @@ pub async fn deliver(
         })
         .collect();
     while let Some((delivery, outcome)) = in_flight.next().await {
-        match record_outcome(store, policy, delivery, outcome, &mut report) {
-            // Another renewd on the same state file (a `once` beside the daemon) recorded it
-            // first; what it recorded stands.
-            Err(StateError::DeliveryNotPending { status, .. }) => tracing::warn!(
-                event = "notify.recorded_elsewhere",
-                receiver = %delivery.receiver,
-                delivery_id = %delivery.id,
-                status = ?status,
-                "delivery was already recorded by another process"
-            ),
-            other => other?,
-        }
+        // No other process can have recorded it: the store holds the state file's writer lock.
+        record_outcome(store, policy, delivery, outcome, &mut report)?;
     }
     Ok(report)
 }
