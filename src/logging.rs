@@ -106,6 +106,16 @@ fn stderr_is_journal() -> bool {
 /// Installs the global subscriber. Logs go to stderr (stdout is for command output).
 pub fn init(config: &LogConfig) -> Result<(), LoggingError> {
     let filter = filter(config)?;
+    let text = || {
+        fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::stderr().is_terminal())
+            .with_target(false)
+            .boxed()
+    };
+    // `auto` picked the journal, but its socket cannot be reached (e.g. a mount namespace
+    // without /run/systemd/journal): text still reaches the journal through stderr.
+    let mut journal_unreachable = None;
     let layer: Box<dyn Layer<Registry> + Send + Sync> = match effective_format(config.format) {
         LogFormat::Json => fmt::layer()
             .json()
@@ -114,20 +124,28 @@ pub fn init(config: &LogConfig) -> Result<(), LoggingError> {
             .with_span_list(false)
             .with_writer(std::io::stderr)
             .boxed(),
-        LogFormat::Journald => tracing_journald::layer()
-            .map_err(LoggingError::Journald)?
-            .with_syslog_identifier("renewd".into())
-            .boxed(),
-        LogFormat::Text | LogFormat::Auto => fmt::layer()
-            .with_writer(std::io::stderr)
-            .with_ansi(std::io::stderr().is_terminal())
-            .with_target(false)
-            .boxed(),
+        LogFormat::Journald => match tracing_journald::layer() {
+            Ok(layer) => layer.with_syslog_identifier("renewd".into()).boxed(),
+            Err(e) if config.format == LogFormat::Auto => {
+                journal_unreachable = Some(e);
+                text()
+            }
+            Err(e) => return Err(LoggingError::Journald(e)),
+        },
+        LogFormat::Text | LogFormat::Auto => text(),
     };
     tracing_subscriber::registry()
         .with(layer.with_filter(filter))
         .try_init()
-        .map_err(|_| LoggingError::AlreadyInstalled)
+        .map_err(|_| LoggingError::AlreadyInstalled)?;
+    if let Some(error) = journal_unreachable {
+        tracing::warn!(
+            event = "log.journal_unreachable",
+            error = %error,
+            "stderr is the journal but its socket cannot be reached; logging text to stderr"
+        );
+    }
+    Ok(())
 }
 
 #[cfg(test)]

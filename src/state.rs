@@ -396,7 +396,7 @@ impl StateStore {
             .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
             .map_err(sql_err(&path, "switching to WAL mode"))?;
         if !mode.eq_ignore_ascii_case("wal") {
-            tracing::warn!(event = "state.not_wal", path = %path.display(), journal_mode = %mode);
+            tracing::warn!(event = "state.not_wal", path = %path.display(), journal_mode = %mode, "state file is not in WAL mode; readers may wait for writers");
         }
         // FULL: a committed cycle survives a power cut, so its decisions are never re-sent.
         conn.pragma_update(None, "synchronous", "FULL")
@@ -410,7 +410,7 @@ impl StateStore {
             _writer: Some(writer),
         };
         store.migrate()?;
-        tracing::debug!(event = "state.opened", path = %store.path.display(), schema_version = SCHEMA_VERSION, read_only = false);
+        tracing::debug!(event = "state.opened", path = %store.path.display(), schema_version = SCHEMA_VERSION, read_only = false, "state file opened");
         Ok(store)
     }
 
@@ -440,7 +440,7 @@ impl StateStore {
                 supported: SCHEMA_VERSION,
             });
         }
-        tracing::debug!(event = "state.opened", path = %path.display(), schema_version = found, read_only = true);
+        tracing::debug!(event = "state.opened", path = %path.display(), schema_version = found, read_only = true, "state file opened read-only");
         Ok(StateStore {
             conn,
             path,
@@ -474,7 +474,7 @@ impl StateStore {
                 .map_err(sql_err(path, "applying a schema migration"))?;
             tx.pragma_update(None, "user_version", to)
                 .map_err(sql_err(path, "setting the schema version"))?;
-            tracing::info!(event = "state.migrated", path = %path.display(), from = to - 1, to);
+            tracing::info!(event = "state.migrated", path = %path.display(), from = to - 1, to, "state file migrated");
         }
         tx.commit()
             .map_err(sql_err(path, "committing the migration"))
@@ -680,6 +680,7 @@ impl StateStore {
             health = record.health.len(),
             alerts = new_alerts,
             deliveries = delivery_ids.len(),
+            "cycle recorded"
         );
         Ok(delivery_ids)
     }

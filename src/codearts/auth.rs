@@ -311,7 +311,8 @@ impl PasswordSession {
                     event = "iam.logged_in",
                     user = %self.login.user,
                     domain = %self.login.domain,
-                    expires_at = %expires_at.to_rfc3339()
+                    expires_at = %expires_at.to_rfc3339(),
+                    "logged in to IAM"
                 );
                 *cache = TokenCache::Valid {
                     token: token.clone(),

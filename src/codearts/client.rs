@@ -155,7 +155,8 @@ impl CodeArtsClient {
                         method = "GET",
                         path = url.path(),
                         status = response.status.as_u16(),
-                        attempt
+                        attempt,
+                        "CodeArts answered"
                     );
                     if response.status.is_success() {
                         return self.read_success(scope, response);
@@ -165,7 +166,7 @@ impl CodeArtsClient {
                         && self.auth.renew_after_rejection(&credentials).await
                     {
                         renewed_credentials = true;
-                        tracing::debug!(event = "codearts.reauthenticating", account = %self.account, project_id = scope.project_label());
+                        tracing::debug!(event = "codearts.reauthenticating", account = %self.account, project_id = scope.project_label(), "token refused; logging in to IAM again");
                         continue;
                     }
                     let retry_after = retry::retry_after(&response.headers);
@@ -186,7 +187,8 @@ impl CodeArtsClient {
                         method = "GET",
                         path = url.path(),
                         kind = failure.kind.as_str(),
-                        attempt
+                        attempt,
+                        "CodeArts request failed"
                     );
                     (self.send_error(scope, failure), None)
                 }
@@ -204,7 +206,8 @@ impl CodeArtsClient {
                 account = %self.account,
                 project_id = scope.project_label(),
                 attempt = failed + 1,
-                delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX)
+                delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                "retrying the CodeArts request"
             );
             tokio::time::sleep(delay).await;
         }

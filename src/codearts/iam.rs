@@ -113,7 +113,8 @@ impl PasswordLogin {
                         event = "iam.request",
                         method = "POST",
                         path = "/v3/auth/tokens",
-                        status = status.as_u16()
+                        status = status.as_u16(),
+                        "IAM answered"
                     );
                     match response.bytes().await {
                         Ok(body) if status.is_success() => {
@@ -142,7 +143,8 @@ impl PasswordLogin {
             tracing::debug!(
                 event = "iam.retrying",
                 attempt = failed + 1,
-                delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX)
+                delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                "retrying the IAM login"
             );
             tokio::time::sleep(delay).await;
         }
