@@ -40,7 +40,9 @@ impl CommandError {
             CommandError::Cycle(
                 cycle::CycleError::Client { .. }
                 | cycle::CycleError::Notifiers(_)
-                | cycle::CycleError::Rules(_),
+                | cycle::CycleError::Rules(_)
+                // No CA certificates on the system: a restart will not fix it either.
+                | cycle::CycleError::Http(_),
             ) => EXIT_CONFIG,
             CommandError::Usage(_) => EXIT_USAGE,
             _ => EXIT_FAILURE,

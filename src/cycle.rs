@@ -77,7 +77,17 @@ pub fn http_client() -> Result<reqwest::Client, CycleError> {
         // A redirect could carry X-Auth-Token to another host: report 3xx instead of following.
         .redirect(reqwest::redirect::Policy::none())
         .build()
-        .map_err(|e| CycleError::Http(e.to_string()))
+        .map_err(|e| {
+            let mut reason = crate::error_chain(&e);
+            // rustls-platform-verifier reads the system's CA store; a minimal image may have none.
+            if reason.contains("certificates") {
+                reason.push_str(
+                    " (renewd verifies servers against the system's CA certificates: install them, \
+                     e.g. Debian's ca-certificates package, or point SSL_CERT_FILE at a bundle)",
+                );
+            }
+            CycleError::Http(reason)
+        })
 }
 
 /// One row of the `once` table and of `once --json`: a package and what was decided about it.

@@ -15,3 +15,19 @@ pub mod notify;
 pub mod rules;
 pub mod schedule;
 pub mod state;
+
+/// An error and its sources, `a: b: c`, without repeating a source that its parent already
+/// printed (reqwest and lettre wrap the error that says what happened in generic ones).
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        let part = e.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = e.source();
+    }
+    text
+}

@@ -546,3 +546,26 @@ async fn an_entry_without_remain_days_is_reported_not_guessed_nor_vanished() {
     s.once(0).await;
     assert!(s.hook.received().is_empty());
 }
+
+#[tokio::test]
+async fn without_ca_certificates_once_and_run_refuse_to_start_and_say_why() {
+    let s = Setup::new().await;
+    // rustls-native-certs reads only these when they are set: a system without CA certificates.
+    let env = [
+        ("SSL_CERT_FILE", "/nonexistent/ca.pem"),
+        ("SSL_CERT_DIR", "/nonexistent/certs"),
+    ];
+    for command in ["once", "run"] {
+        let run = s.ws.run_with_env(&[command], &env).await;
+        // 78: restarting will not help, so the unit does not loop.
+        run.expect_code(78);
+        assert!(
+            run.stderr
+                .contains("No CA certificates were loaded from the system")
+                && run.stderr.contains("ca-certificates"),
+            "{}",
+            run.output()
+        );
+    }
+    assert!(s.hook.received().is_empty());
+}

@@ -75,7 +75,10 @@ impl DaemonError {
         match self {
             DaemonError::Schedule(_)
             | DaemonError::Setup(
-                CycleError::Client { .. } | CycleError::Notifiers(_) | CycleError::Rules(_),
+                CycleError::Client { .. }
+                | CycleError::Notifiers(_)
+                | CycleError::Rules(_)
+                | CycleError::Http(_),
             ) => EXIT_CONFIG,
             _ => EXIT_FAILURE,
         }

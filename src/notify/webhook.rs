@@ -327,9 +327,17 @@ impl WebhookNotifier {
                 humantime::format_duration(self.timeout)
             )
         } else if error.is_connect() {
-            format!("cannot connect to {}: {}", self.origin, error_chain(&error))
+            format!(
+                "cannot connect to {}: {}",
+                self.origin,
+                crate::error_chain(&error)
+            )
         } else {
-            format!("POST to {} failed: {}", self.origin, error_chain(&error))
+            format!(
+                "POST to {} failed: {}",
+                self.origin,
+                crate::error_chain(&error)
+            )
         };
         self.transient(what, None)
     }
@@ -410,7 +418,7 @@ impl Notifier for WebhookNotifier {
                     format!(
                         "{} answered HTTP {status} but its body could not be read: {}",
                         self.origin,
-                        error_chain(&e.without_url())
+                        crate::error_chain(&e.without_url())
                     ),
                     None,
                 ));
@@ -528,22 +536,6 @@ fn quote_body(body: &[u8]) -> String {
     } else {
         format!(": {}", render::truncate(&text, QUOTED_BODY_CHARS))
     }
-}
-
-/// An error and its sources, `a: b: c`, without repeating a source that its parent already
-/// printed.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(e) = source {
-        let part = e.to_string();
-        if !text.contains(&part) {
-            text.push_str(": ");
-            text.push_str(&part);
-        }
-        source = e.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -1,0 +1,312 @@
+#!/usr/bin/env python3
+"""systemd/renewd.service under a real systemd.
+
+Boots a minimal Debian (made once with debootstrap under target/) in systemd-nspawn, installs
+the built binary, the unit exactly as shipped plus a drop-in that loads the API token as a
+credential, and checks what an operator relies on: `Type=notify` readiness, DynamicUser with
+StateDirectory, credentials, cycles that deliver once, journal entries with fields, /metrics,
+`systemctl reload` with a valid and an invalid config, the watchdog, and a clean stop. The
+container shares the host's network, so renewd reaches the fake CodeArts endpoint and the
+webhook receiver this script runs on 127.0.0.1; nothing leaves the machine but debootstrap's
+download from the Debian mirror.
+
+Usage: tests/systemd/nspawn_test.py PATH/TO/renewd     (as root; needs systemd-nspawn and
+debootstrap). Exit 0 when every check holds, 1 on the first that does not.
+"""
+import http.server
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.environ.get("NSPAWN_ROOT", os.path.join(REPO, "target", "nspawn-root"))
+MIRROR = "http://deb.debian.org/debian"
+PROJECT = "666666af0f00445f85dec483fbc97c78"
+TOKEN = "MIInspawn-token-5e7a"
+MACHINE = "renewd-unit-test"
+
+
+def log(message):
+    print(f"[nspawn] {message}", flush=True)
+
+
+def fail(message):
+    print(f"[nspawn] FAILED: {message}", flush=True)
+    sys.exit(1)
+
+
+def check(condition, message):
+    if not condition:
+        fail(message)
+    log(f"ok: {message}")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def ensure_root():
+    if os.path.exists(os.path.join(ROOT, "bin/kill")):
+        return
+    log(f"debootstrap of a minimal Debian into {ROOT} (once)")
+    shutil.rmtree(ROOT, ignore_errors=True)
+    subprocess.run(
+        ["debootstrap", "--variant=minbase", "--include=systemd,systemd-sysv,dbus,ca-certificates,procps",
+         "bookworm", ROOT, MIRROR],
+        check=True, stdout=subprocess.DEVNULL)
+
+
+class Hook(http.server.BaseHTTPRequestHandler):
+    """The webhook receiver: records each POST body."""
+    bodies = []
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        Hook.bodies.append(json.loads(body))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def install(binary, cloud_port, hook_port, http_port):
+    """The binary, the shipped unit, a credential drop-in and the config, into the image."""
+    def put(path, content, mode):
+        full = os.path.join(ROOT, path.lstrip("/"))
+        os.makedirs(os.path.dirname(full), exist_ok=True)
+        with open(full, "w") as f:
+            f.write(content)
+        os.chmod(full, mode)
+
+    shutil.copy(binary, os.path.join(ROOT, "usr/bin/renewd"))
+    os.chmod(os.path.join(ROOT, "usr/bin/renewd"), 0o755)
+    with open(os.path.join(REPO, "systemd", "renewd.service")) as f:
+        put("/etc/systemd/system/renewd.service", f.read(), 0o644)
+    # The test's only changes to the unit: the credential, and a short watchdog to see it petted.
+    put("/etc/systemd/system/renewd.service.d/test.conf",
+        "[Service]\nLoadCredential=codearts-token:/etc/renewd/credentials/codearts-token\n"
+        "LoadCredential=ops-hook-url:/etc/renewd/credentials/ops-hook-url\n"
+        "WatchdogSec=4s\n", 0o644)
+    put("/etc/renewd/credentials/codearts-token", TOKEN + "\n", 0o600)
+    put("/etc/renewd/credentials/ops-hook-url", f"http://127.0.0.1:{hook_port}/hook\n", 0o600)
+    put("/etc/renewd/renewd.toml", config(cloud_port, http_port), 0o644)
+    wants = os.path.join(ROOT, "etc/systemd/system/multi-user.target.wants")
+    os.makedirs(wants, exist_ok=True)
+    link = os.path.join(wants, "renewd.service")
+    if not os.path.lexists(link):
+        os.symlink("/etc/systemd/system/renewd.service", link)
+    # A fresh state each run.
+    shutil.rmtree(os.path.join(ROOT, "var/lib/private/renewd"), ignore_errors=True)
+    if os.path.lexists(os.path.join(ROOT, "var/lib/renewd")):
+        os.remove(os.path.join(ROOT, "var/lib/renewd"))
+
+
+def config(cloud_port, http_port, schedule="*/2 * * * * *"):
+    """The config as an operator would write it: no secret in it (the token and the webhook
+    URL are credentials), so it may stay readable by the service's transient user."""
+    return f"""[daemon]
+schedule = "{schedule}"
+timeout = "5s"
+
+[http]
+listen = "127.0.0.1:{http_port}"
+
+[[accounts]]
+name = "prod"
+region = "cn-north-4"
+endpoint = "http://127.0.0.1:{cloud_port}"
+projects = ["{PROJECT}"]
+auth = {{ method = "token", token_file = "codearts-token" }}
+
+[[rules]]
+name = "default"
+thresholds = [30, 14, 7, 3, 1, 0]
+receivers = ["ops"]
+
+[receivers.ops]
+type = "webhook"
+format = "json"
+url_file = "ops-hook-url"
+"""
+
+
+class Container:
+    def __init__(self):
+        self.process = subprocess.Popen(
+            ["systemd-nspawn", "-D", ROOT, "--register=no", "--keep-unit", "--quiet",
+             "--console=passive", "--machine", MACHINE, "-b"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.leader = None
+        deadline = time.time() + 60
+        while time.time() < deadline and self.process.poll() is None:
+            self.leader = self.find_leader()
+            if self.leader and self.run("systemctl", "is-system-running").stdout.strip() in (
+                    "running", "degraded"):
+                return
+            time.sleep(0.5)
+        fail(f"the container did not boot (nspawn exit {self.process.poll()})")
+
+    def find_leader(self):
+        """The container's init: the process named systemd among nspawn's descendants."""
+        children = {}
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                with open(f"/proc/{pid}/comm") as f:
+                    comm = f.read().strip()
+            except OSError:
+                continue
+            children.setdefault(int(fields[1]), []).append((int(pid), comm))
+        todo = [self.process.pid]
+        while todo:
+            for pid, comm in children.get(todo.pop(), []):
+                if comm == "systemd":
+                    return pid
+                todo.append(pid)
+        return None
+
+    def run(self, *command, check_rc=False):
+        result = subprocess.run(
+            ["nsenter", "-t", str(self.leader), "-m", "-u", "-i", "-n", "-p", "--", *command],
+            capture_output=True, text=True, timeout=60)
+        if check_rc and result.returncode != 0:
+            journal = self.run("journalctl", "-b", "--no-pager", "-n", "30").stdout
+            fail(f"{' '.join(command)} exited {result.returncode}: {result.stdout}{result.stderr}"
+                 f"\n{journal}")
+        return result
+
+    def show(self, *properties):
+        out = self.run("systemctl", "show", "renewd", *[f"-p{p}" for p in properties],
+                       check_rc=True).stdout
+        return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+
+    def journal(self):
+        out = self.run("journalctl", "-b", "-u", "renewd", "-o", "json", "--no-pager",
+                       check_rc=True).stdout
+        return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+    def events(self, name):
+        return [e for e in self.journal() if e.get("F_EVENT") == name]
+
+    def wait_for(self, what, predicate, limit=30):
+        deadline = time.time() + limit
+        while time.time() < deadline:
+            if predicate():
+                log(f"ok: {what}")
+                return
+            time.sleep(0.5)
+        fail(f"{what} (waited {limit} s)\n" + self.run(
+            "journalctl", "-b", "-u", "renewd", "--no-pager", "-n", "40").stdout)
+
+    def stop(self):
+        if self.leader:
+            self.run("systemctl", "poweroff")
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    binary = os.path.abspath(sys.argv[1])
+    ensure_root()
+
+    cloud = subprocess.Popen(
+        [sys.executable, os.path.join(REPO, "bench", "fake_codearts.py"), TOKEN,
+         os.path.join(REPO, "tests", "fixtures", "codearts", "package_info_example.json")],
+        stdout=subprocess.PIPE, text=True)
+    cloud_port = int(cloud.stdout.readline())
+    hook = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=hook.serve_forever, daemon=True).start()
+    http_port = free_port()
+    install(binary, cloud_port, hook.server_address[1], http_port)
+
+    container = Container()
+    try:
+        scenario(container, cloud_port, http_port)
+    finally:
+        container.stop()
+        cloud.kill()
+        hook.shutdown()
+    log("all checks hold")
+
+
+def scenario(c, cloud_port, http_port):
+    # Type=notify: `active` only once READY=1 came.
+    c.wait_for("the service is active (READY=1 reached systemd)",
+               lambda: c.run("systemctl", "is-active", "renewd").stdout.strip() == "active")
+    c.wait_for("three cycles finished", lambda: len(c.events("cycle.finished")) >= 3)
+    check(len(Hook.bodies) == 1, f"one webhook delivery over three cycles (got {len(Hook.bodies)})")
+    check(len(Hook.bodies[0]["alerts"]) == 2, "the digest carries both packages")
+
+    props = c.show("StatusText", "NRestarts", "User", "DynamicUser")
+    check("cycle" in props["StatusText"].lower(),
+          f"STATUS= shows the last cycle: {props['StatusText']!r}")
+    check(props["NRestarts"] == "0", "no restarts")
+
+    journal = c.journal()
+    check(all(e.get("SYSLOG_IDENTIFIER") == "renewd" for e in journal if "F_EVENT" in e),
+          "journal entries carry SYSLOG_IDENTIFIER=renewd")
+    started = [e for e in journal if e.get("F_EVENT") == "daemon.started"]
+    check(len(started) == 1 and started[0]["PRIORITY"] == "5", "daemon.started at priority 5")
+    raised = [e for e in journal if e.get("F_EVENT") == "alert.raised"]
+    check(len(raised) == 2 and all(e["F_REMAIN_DAYS"] == "11" for e in raised),
+          "alert.raised entries carry F_REMAIN_DAYS")
+    check(all(TOKEN not in json.dumps(e) for e in journal), "the token never reaches the journal")
+    check(not any(e.get("F_EVENT") == "config.secrets_exposed" for e in journal),
+          "a config with its secrets in credentials raises no exposure warning")
+
+    state = c.run("stat", "-c", "%a %U", "/var/lib/private/renewd/state.db", check_rc=True)
+    check(state.stdout.split()[0] == "600", f"state file is private: {state.stdout.strip()}")
+    status = c.run("renewd", "status", "--json", "--config", "/etc/renewd/renewd.toml")
+    if status.returncode != 0:
+        fail(f"`renewd status` exited {status.returncode}: {status.stdout}{status.stderr}")
+    check(len(json.loads(status.stdout)["packages"]) == 2,
+          "`renewd status` as root reads the service's state beside it")
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/metrics", timeout=5) as r:
+        metrics = r.read().decode()
+    check(f'renewd_package_remain_days{{account="prod",project_id="{PROJECT}",'
+          f'package="codeartsStorageExtension"}} 11' in metrics, "/metrics shows remain days")
+
+    # A watchdog of 4 s: the loop must have been petting it for the whole run.
+    time.sleep(5)
+    check(c.show("NRestarts")["NRestarts"] == "0", "the watchdog (4 s) never fired")
+
+    # Reload with a broken config: rejected, the old one stays, still active.
+    path = os.path.join(ROOT, "etc/renewd/renewd.toml")
+    with open(path, "w") as f:
+        f.write(config(cloud_port, http_port) + "\n[nonsense]\n")
+    c.run("systemctl", "reload", "renewd", check_rc=True)
+    c.wait_for("an invalid config is rejected", lambda: len(c.events("config.rejected")) == 1)
+    check(c.run("systemctl", "is-active", "renewd").stdout.strip() == "active",
+          "still active after a rejected reload")
+    # And with a valid one.
+    with open(path, "w") as f:
+        f.write(config(cloud_port, http_port, schedule="*/3 * * * * *"))
+    c.run("systemctl", "reload", "renewd", check_rc=True)
+    c.wait_for("a valid config is applied", lambda: len(c.events("config.reloaded")) == 1)
+
+    c.run("systemctl", "stop", "renewd", check_rc=True)
+    props = c.show("Result", "ExecMainStatus", "ActiveState")
+    check(props["Result"] == "success" and props["ExecMainStatus"] == "0",
+          f"SIGTERM: a clean stop with exit 0 ({props})")
+    check(len(Hook.bodies) == 1, "still exactly one delivery")
+
+
+if __name__ == "__main__":
+    main()
