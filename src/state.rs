@@ -29,6 +29,8 @@ use std::time::Duration;
 
 /// How long a connection waits for another one's write lock before giving up.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the history of a cycle that decided nothing is kept (see `record_cycle`).
+pub const QUIET_CYCLE_RETENTION: chrono::TimeDelta = chrono::TimeDelta::days(90);
 
 /// Ordered schema migrations: entry `i` takes the schema from version `i` to `i + 1`.
 /// A released entry is never edited; a schema change is a new entry appended at the end.
@@ -502,6 +504,18 @@ impl StateStore {
         .map_err(sql_err(path, "recording the cycle"))?;
         let cycle_id = tx.last_insert_rowid();
 
+        // The history of quiet cycles (nothing decided, nothing to deliver) is kept for
+        // QUIET_CYCLE_RETENTION, so a frequent schedule does not grow the file forever. Cycles
+        // that decided or queued something stay with their decisions and deliveries.
+        let pruned = tx
+            .execute(
+                "DELETE FROM cycles WHERE started_at < ?1
+                   AND NOT EXISTS (SELECT 1 FROM decisions WHERE decisions.cycle_id = cycles.id)
+                   AND NOT EXISTS (SELECT 1 FROM deliveries WHERE deliveries.cycle_id = cycles.id)",
+                params![ts(record.started_at - QUIET_CYCLE_RETENTION)],
+            )
+            .map_err(sql_err(path, "pruning old quiet cycles"))?;
+
         {
             let mut upsert = tx
                 .prepare_cached(
@@ -680,6 +694,7 @@ impl StateStore {
             health = record.health.len(),
             alerts = new_alerts,
             deliveries = delivery_ids.len(),
+            pruned_cycles = pruned,
             "cycle recorded"
         );
         Ok(delivery_ids)

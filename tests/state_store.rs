@@ -7,7 +7,7 @@ use renewd::model::{Alert, AlertKind, Package, PackageId, PollErrorInfo, Scope, 
 use renewd::rules::{PackageState, PollHealth, RuleProgress};
 use renewd::state::{
     CycleRecord, DeliveryId, DeliveryStatus, NewDelivery, OutboxCounts, StateError, StateStore,
-    SCHEMA_VERSION,
+    QUIET_CYCLE_RETENTION, SCHEMA_VERSION,
 };
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -364,6 +364,37 @@ fn a_recorded_cycle_is_read_back_by_a_new_store() {
         (3, 3, 2)
     );
     assert_eq!(cycles[0].summary.as_deref(), Some("1 poll failed"));
+}
+
+#[test]
+fn quiet_cycles_are_forgotten_after_the_retention_and_the_others_kept() {
+    let (_dir, path) = temp_state();
+    let mut store = StateStore::open(&path).expect("open");
+    let now = t("2026-11-26T01:00:00Z");
+    let old = now - QUIET_CYCLE_RETENTION - Duration::days(1);
+    let recent = now - QUIET_CYCLE_RETENTION + Duration::days(1);
+    store.record_cycle(&empty_cycle(old)).expect("old quiet");
+    one_delivery(&mut store, "old-decision", old + Duration::minutes(1));
+    store
+        .record_cycle(&empty_cycle(recent))
+        .expect("recent quiet");
+    assert_eq!(store.recent_cycles(10).expect("cycles").len(), 3);
+
+    store.record_cycle(&empty_cycle(now)).expect("now");
+    let kept: Vec<_> = store
+        .recent_cycles(10)
+        .expect("cycles")
+        .into_iter()
+        .map(|c| (c.started_at, c.alerts))
+        .collect();
+    assert_eq!(
+        kept,
+        vec![(now, 0), (recent, 0), (old + Duration::minutes(1), 1)],
+        "the old quiet cycle went; the one that decided something stays"
+    );
+    // Its decision and delivery are untouched.
+    assert_eq!(store.pending_deliveries().expect("pending").len(), 1);
+    assert!(store.alert("old-decision").expect("alert").is_some());
 }
 
 #[test]
