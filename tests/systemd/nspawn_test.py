@@ -278,6 +278,11 @@ def scenario(c, cloud_port, http_port):
     check(len(json.loads(status.stdout)["packages"]) == 2,
           "`renewd status` as root reads the service's state beside it")
 
+    main_pid = c.show("MainPID")["MainPID"]
+    once = c.run("renewd", "once", "--config", "/etc/renewd/renewd.toml")
+    check(once.returncode == 1 and f"in use by another renewd process (pid {main_pid})" in once.stderr,
+          f"`renewd once` beside the service is refused, naming it: {once.stderr.strip()[-200:]!r}")
+
     with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/metrics", timeout=5) as r:
         metrics = r.read().decode()
     check(f'renewd_package_remain_days{{account="prod",project_id="{PROJECT}",'
