@@ -41,7 +41,8 @@ impl CommandError {
                 cycle::CycleError::Client { .. }
                 | cycle::CycleError::Notifiers(_)
                 | cycle::CycleError::Rules(_)
-                // No CA certificates on the system: a restart will not fix it either.
+                // The HTTP client cannot be built; in practice, the system has no CA
+                // certificates. A restart will not fix that either.
                 | cycle::CycleError::Http(_),
             ) => EXIT_CONFIG,
             CommandError::Usage(_) => EXIT_USAGE,

@@ -18,7 +18,7 @@ pub mod state;
 
 /// An error and its sources, `a: b: c`, without repeating a source that its parent already
 /// printed (reqwest and lettre wrap the error that says what happened in generic ones).
-pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+pub fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(e) = source {

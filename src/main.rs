@@ -52,7 +52,8 @@ fn main() -> ExitCode {
     let code = match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("renewd: {e:#}");
+            // Each cause once: our errors already show the cause they wrap.
+            eprintln!("renewd: {}", renewd::error_chain(e.as_ref()));
             match e.downcast_ref::<CommandError>() {
                 Some(c) => c.exit_code(),
                 None => EXIT_FAILURE,
@@ -81,7 +82,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             match result {
                 Ok(()) => commands::EXIT_OK,
                 Err(e) => {
-                    eprintln!("renewd: {e}");
+                    eprintln!("renewd: {}", renewd::error_chain(&e));
                     e.exit_code()
                 }
             }

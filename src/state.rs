@@ -34,7 +34,7 @@ pub const QUIET_CYCLE_RETENTION: chrono::TimeDelta = chrono::TimeDelta::days(90)
 
 /// Ordered schema migrations: entry `i` takes the schema from version `i` to `i + 1`.
 /// A released entry is never edited; a schema change is a new entry appended at the end.
-const MIGRATIONS: &[&str] = &[MIGRATION_V1];
+const MIGRATIONS: &[&str] = &[MIGRATION_V1, MIGRATION_V2];
 
 /// The schema version this build writes and understands.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -124,6 +124,13 @@ CREATE TABLE delivery_alerts (
 ) WITHOUT ROWID;
 "#;
 
+/// v2: lookups by cycle, so that pruning quiet cycles (and the foreign-key checks of that
+/// delete) do not scan every decision and delivery once per old cycle.
+const MIGRATION_V2: &str = r#"
+CREATE INDEX decisions_by_cycle ON decisions (cycle_id);
+CREATE INDEX deliveries_by_cycle ON deliveries (cycle_id);
+"#;
+
 // ---------------------------------------------------------------------------------------------
 // Errors
 // ---------------------------------------------------------------------------------------------
@@ -162,13 +169,7 @@ pub enum StateError {
     #[error("state file {} does not exist (has renewd run yet?)", path.display())]
     Missing { path: PathBuf },
 
-    #[error(
-        "state file {} is in use by another renewd process{}: only one `renewd run` or \
-         `renewd once` writes a state file at a time (`renewd status` reads it alongside); \
-         stop the other one first",
-        path.display(),
-        holder.map(|pid| format!(" (pid {pid})")).unwrap_or_default()
-    )]
+    #[error("{}", in_use_message(path, *holder))]
     InUse { path: PathBuf, holder: Option<u32> },
 
     #[error("state file {}: {what}: {source}", path.display())]
@@ -228,6 +229,35 @@ pub enum StateError {
         path: PathBuf,
         started_at: DateTime<Utc>,
     },
+}
+
+fn in_use_message(path: &Path, holder: Option<u32>) -> String {
+    if holder == Some(std::process::id()) {
+        // A bug rather than an operator's mistake, but say plainly what happened.
+        return format!(
+            "state file {} is already open for writing in this renewd process",
+            path.display()
+        );
+    }
+    format!(
+        "state file {} is in use by another renewd process{}: only one `renewd run` or \
+         `renewd once` writes a state file at a time (`renewd status` reads it alongside); \
+         stop the other one first",
+        path.display(),
+        holder
+            .map(|pid| format!(" (pid {pid})"))
+            .unwrap_or_default()
+    )
+}
+
+/// Whether two configured state paths name the same file (through symlinks or `..`), so a
+/// reload does not try to open the file it already holds. Paths that do not resolve yet are
+/// compared as written.
+pub fn same_state_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
 }
 
 /// Wraps a rusqlite error with the file and what was being done.
@@ -1261,7 +1291,13 @@ impl WriterLock {
         use std::io::{Seek, Write};
         use std::os::unix::fs::OpenOptionsExt;
 
-        let mut lock_path = state_path.as_os_str().to_owned();
+        // Next to the real file, so every spelling of its path (symlinks) finds one lock.
+        let real_path = std::fs::canonicalize(state_path).map_err(|source| StateError::Io {
+            path: state_path.to_path_buf(),
+            what: "resolving the path",
+            source,
+        })?;
+        let mut lock_path = real_path.clone().into_os_string();
         lock_path.push(".lock");
         let lock_path = PathBuf::from(lock_path);
         let io_err = |what: &'static str| {
@@ -1276,6 +1312,15 @@ impl WriterLock {
             .mode(0o600)
             .open(&lock_path)
             .map_err(io_err("opening the lock file"))?;
+        // Made by root (a `renewd once` by hand), the lock file must stay usable by the service
+        // user that owns the state file, as SQLite does with its -wal and -shm files.
+        if let (Ok(lock), Ok(state)) = (file.metadata(), std::fs::metadata(&real_path)) {
+            use std::os::unix::fs::MetadataExt;
+            if (lock.uid(), lock.gid()) != (state.uid(), state.gid()) {
+                // Only root may give a file away; for anyone else this fails, and is moot.
+                let _ = std::os::unix::fs::fchown(&file, Some(state.uid()), Some(state.gid()));
+            }
+        }
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use support::daemon_harness::{
     http_get, metric, promtool_check_metrics, run_command, Daemon, NotifySocket,
 };
-use support::fake_cloud::FakeCloud;
+use support::fake_cloud::{Failure, FakeCloud};
 use support::webhook_receiver::{Reply, WebhookReceiver};
 
 const PROJECT: &str = "666666af0f00445f85dec483fbc97c78";
@@ -292,6 +292,7 @@ fn metrics_health_and_status_while_running() {
     // Once the daemon is gone, `once` may write again (the kernel dropped its lock).
     let (code, stdout, stderr) = run_command(&config, &["once"]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(setup.hook.received().len(), 1, "and sends nothing new");
 }
 
 #[test]
@@ -352,6 +353,35 @@ fn sighup_keeps_the_old_config_when_the_new_one_is_invalid_and_applies_a_valid_o
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(setup.hook.received().len(), 1, "a reload re-sends nothing");
+
+    // The same state file spelled through a symlink: the daemon already holds it.
+    let alias = setup.dir.path().join("alias");
+    std::os::unix::fs::symlink(setup.dir.path(), &alias).expect("symlink");
+    let state = setup.state_path().display().to_string();
+    let aliased = alias.join("state.db").display().to_string();
+    let text = setup.config("*/3 * * * * *", "ops", HTTP);
+    setup.write_config(&text.replace(&state, &aliased));
+    daemon.signal("HUP");
+    daemon.wait_for_events("config.reloaded", 2, WAIT);
+    assert!(
+        daemon.events("config.rejected").len() == 1,
+        "only the invalid file was"
+    );
+
+    // Another state file: the daemon moves to it, and lets go of the old one.
+    let moved = setup.dir.path().join("moved").join("state.db");
+    setup.write_config(&text.replace(&state, &moved.display().to_string()));
+    daemon.signal("HUP");
+    daemon.wait_for_events("config.reloaded", 3, WAIT);
+    match renewd::state::StateStore::open(&moved) {
+        Err(e) => assert!(
+            e.to_string()
+                .contains(&format!("another renewd process (pid {})", daemon.pid())),
+            "{e}"
+        ),
+        Ok(_) => panic!("the daemon does not hold the state file it moved to"),
+    }
+    drop(renewd::state::StateStore::open(setup.state_path()).expect("the old file is free"));
 
     daemon.signal("TERM");
     assert_eq!(daemon.wait_exit(Duration::from_secs(10)).code(), Some(0));
@@ -472,4 +502,43 @@ fn an_invalid_config_exits_78_without_readiness() {
         "{:?}",
         notify.received()
     );
+}
+
+#[test]
+fn two_reloads_while_a_cycle_runs_open_the_new_state_file_once() {
+    let setup = Setup::new(WebhookReceiver::start());
+    // The API hangs, so the first cycle is still running when the SIGHUPs come.
+    setup.cloud.set_failure(Some(PROJECT), Failure::Hang);
+    let with_timeout = |text: String| text.replace("[daemon]\n", "[daemon]\ntimeout = \"3s\"\n");
+    let config = setup.write_config(&with_timeout(setup.config("*/2 * * * * *", "ops", "")));
+    let mut notify = NotifySocket::bind(setup.dir.path());
+    let mut daemon = Daemon::spawn(&config, Some(&notify), &[]);
+    notify.wait_for("READY=1", WAIT);
+    daemon.wait_for_event("cycle.started", WAIT);
+
+    let state = setup.state_path().display().to_string();
+    let moved = setup.dir.path().join("moved").join("state.db");
+    let text = with_timeout(setup.config("*/2 * * * * *", "ops", ""));
+    setup.write_config(&text.replace(&state, &moved.display().to_string()));
+    daemon.signal("HUP");
+    daemon.wait_for_events("config.reload_pending", 1, WAIT);
+    // The second finds the first still waiting, holding the new file: it takes that store over.
+    daemon.signal("HUP");
+    daemon.wait_for_events("config.reload_pending", 2, WAIT);
+    assert!(
+        daemon.events("config.rejected").is_empty(),
+        "{:?}",
+        daemon.log_lines()
+    );
+
+    setup.cloud.clear_failure(Some(PROJECT));
+    daemon.wait_for_events("config.reloaded", 1, WAIT);
+    // The next cycle writes the moved file and delivers once.
+    let finished = daemon.wait_for_events("cycle.finished", 2, WAIT);
+    assert_eq!(finished[1]["delivered"], 1, "{finished:?}");
+    let status = renewd::state::StateStore::open_read_only(&moved).expect("moved state");
+    assert_eq!(status.outbox_counts().expect("counts").delivered, 1);
+
+    daemon.signal("TERM");
+    assert_eq!(daemon.wait_exit(Duration::from_secs(10)).code(), Some(0));
 }

@@ -1,9 +1,9 @@
 //! The journald log format, read back from a journal socket of the test's own. tracing-journald
 //! always writes to /run/systemd/journal/socket, so renewd runs in a private mount namespace
-//! (`unshare`) where the test's socket is bound at that path; nothing touches the machine's own
-//! /run or journal. Needs mount namespaces (root, or unprivileged user namespaces): without them
-//! the tests say so and pass, unless `CI_REQUIRE_NAMESPACES` is set, as `.ci/run` does where it
-//! can create them.
+//! (`unshare`) with an empty /run where the test's socket is bound at that path; nothing touches
+//! the machine's own /run or journal. Needs mount namespaces (root, or unprivileged user
+//! namespaces): without them the tests say so and pass, unless `CI_REQUIRE_NAMESPACES` is set,
+//! as `.ci/run` does.
 
 mod support;
 
@@ -25,7 +25,7 @@ const WRONG_TOKEN: &str = "MIIwrong-token-9d2e";
 /// One journal entry: field name to value.
 type Entry = BTreeMap<String, String>;
 
-/// How to enter a private mount namespace here, if at all.
+/// How to enter a private mount namespace and mount over /run in it, if that works here.
 fn unshare_args() -> Option<&'static [&'static str]> {
     const WAYS: &[&[&str]] = &[
         &["--mount", "--propagation", "private"],
@@ -37,21 +37,32 @@ fn unshare_args() -> Option<&'static [&'static str]> {
             "private",
         ],
     ];
-    let found = WAYS.iter().copied().find(|args| {
-        Command::new("unshare")
-            .args(*args)
-            .arg("true")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    });
+    // The workspaces must stay visible once /run is replaced.
+    let temp = std::env::temp_dir();
+    let found = if temp.starts_with("/run") {
+        None
+    } else {
+        WAYS.iter().copied().find(|args| {
+            Command::new("unshare")
+                .args(*args)
+                .args(["--", "sh", "-c", "mount -t tmpfs tmpfs /run"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        })
+    };
     if found.is_none() {
+        let why = format!(
+            "`unshare --mount` with a tmpfs on /run fails here, or the temporary directory \
+             ({}) is under /run",
+            temp.display()
+        );
         assert!(
             std::env::var_os("CI_REQUIRE_NAMESPACES").is_none(),
-            "CI_REQUIRE_NAMESPACES is set, but `unshare --mount` fails here"
+            "CI_REQUIRE_NAMESPACES is set, but {why}"
         );
-        eprintln!("skipped: no mount namespaces here (`unshare --mount` fails)");
+        eprintln!("skipped: {why}");
     }
     found
 }

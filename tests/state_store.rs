@@ -799,15 +799,25 @@ fn one_writer_per_state_file_and_readers_alongside() {
     let mut first = StateStore::open(&path).expect("open");
     one_delivery(&mut first, "a1", at);
 
-    // A second writer (as `renewd once` beside the daemon) would deliver the same outbox.
-    match StateStore::open(&path) {
-        Err(e @ StateError::InUse { .. }) => {
-            let message = e.to_string();
-            let holder = format!("(pid {})", std::process::id());
-            assert!(message.contains(&path.display().to_string()), "{message}");
-            assert!(message.contains(&holder), "{message}");
+    // A second writer would deliver the same outbox. (Another process is named by its pid:
+    // tests/daemon.rs runs `renewd once` beside the daemon.) Through a symlink, too.
+    let alias = path.parent().expect("dir").join("alias");
+    std::os::unix::fs::symlink(path.parent().expect("dir"), &alias).expect("symlink");
+    for spelling in [path.clone(), alias.join("state.db")] {
+        match StateStore::open(&spelling) {
+            Err(e @ StateError::InUse { .. }) => {
+                let message = e.to_string();
+                assert!(
+                    message.contains(&spelling.display().to_string()),
+                    "{message}"
+                );
+                assert!(
+                    message.contains("already open for writing in this renewd process"),
+                    "{message}"
+                );
+            }
+            other => panic!("expected InUse, got {other:?}"),
         }
-        other => panic!("expected InUse, got {other:?}"),
     }
     // Readers take no lock.
     let reader = StateStore::open_read_only(&path).expect("reader beside the writer");

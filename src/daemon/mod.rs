@@ -21,7 +21,7 @@ use crate::http::{self, Health, HttpError, Observed};
 use crate::metrics::Metrics;
 use crate::notify::outbox::{self, DaemonHooks, DeliveryReport, OutcomeObserver};
 use crate::schedule::Schedule;
-use crate::state::{StateError, StateStore};
+use crate::state::{same_state_file, StateError, StateStore};
 use chrono::{DateTime, Utc};
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -78,6 +78,7 @@ impl DaemonError {
                 CycleError::Client { .. }
                 | CycleError::Notifiers(_)
                 | CycleError::Rules(_)
+                // No usable CA certificates on the system: a restart will not fix it either.
                 | CycleError::Http(_),
             ) => EXIT_CONFIG,
             _ => EXIT_FAILURE,
@@ -438,15 +439,11 @@ impl Daemon {
         self.systemd.ready(&self.status_line());
     }
 
-    fn prepare_reload(&self) -> Result<Reload, String> {
+    fn prepare_reload(&mut self) -> Result<Reload, String> {
         let config = Config::load(&self.config_path).map_err(|e| e.to_string())?;
         let schedule = Schedule::from_config(&config.daemon)?;
+        let new_path = config.daemon.state_path.clone();
         let old = &self.runtime.config;
-        let store = if config.daemon.state_path != old.daemon.state_path {
-            Some(StateStore::open(&config.daemon.state_path).map_err(|e| e.to_string())?)
-        } else {
-            None
-        };
         let mut restart_required = Vec::new();
         if config.http.listen != old.http.listen {
             restart_required.push("http.listen");
@@ -454,7 +451,21 @@ impl Daemon {
         if config.log.format != old.log.format || config.log.level != old.log.level {
             restart_required.push("log");
         }
+        let moved = !same_state_file(&new_path, &old.daemon.state_path);
         let runtime = Runtime::new(config).map_err(|e| e.to_string())?;
+        // Last, once nothing else can fail: a file is opened (and its writer lock taken) once.
+        // A reload still waiting for the running job may hold the new file already.
+        let store = if !moved {
+            None
+        } else if let Some(waiting) = self.pending_reload.as_mut().and_then(|pending| {
+            pending
+                .store
+                .take_if(|s| same_state_file(s.path(), &new_path))
+        }) {
+            Some(waiting)
+        } else {
+            Some(StateStore::open(&new_path).map_err(|e| e.to_string())?)
+        };
         Ok(Reload {
             runtime: Arc::new(runtime),
             schedule,

@@ -159,8 +159,19 @@ pub async fn deliver(
         })
         .collect();
     while let Some((delivery, outcome)) = in_flight.next().await {
-        // No other process can have recorded it: the store holds the state file's writer lock.
-        record_outcome(store, policy, delivery, outcome, &mut report)?;
+        match record_outcome(store, policy, delivery, outcome, &mut report) {
+            // The writer lock keeps other renewd processes out, but not everything (an older
+            // renewd during an upgrade, the sqlite3 tool, a filesystem without flock). What was
+            // recorded first stands, and the outcomes still in flight are recorded as usual.
+            Err(StateError::DeliveryNotPending { status, .. }) => tracing::warn!(
+                event = "notify.recorded_elsewhere",
+                receiver = %delivery.receiver,
+                delivery_id = %delivery.id,
+                status = ?status,
+                "delivery was already recorded by another writer"
+            ),
+            other => other?,
+        }
     }
     Ok(report)
 }

@@ -2,8 +2,8 @@
 """systemd/renewd.service under a real systemd.
 
 Boots a minimal Debian (made once with debootstrap under target/) in systemd-nspawn, installs
-the built binary, the unit exactly as shipped plus a drop-in that loads the API token as a
-credential, and checks what an operator relies on: `Type=notify` readiness, DynamicUser with
+the built binary, the unit exactly as shipped plus a drop-in that loads the API token and the webhook URL
+as credentials, and checks what an operator relies on: `Type=notify` readiness, DynamicUser with
 StateDirectory, credentials, cycles that deliver once, journal entries with fields, /metrics,
 `systemctl reload` with a valid and an invalid config, the watchdog, and a clean stop. The
 container shares the host's network, so renewd reaches the fake CodeArts endpoint and the
@@ -54,14 +54,19 @@ def free_port():
 
 
 def ensure_root():
-    if os.path.exists(os.path.join(ROOT, "bin/kill")):
+    """The image, made once; the marker is written only after debootstrap succeeded, so an
+    image left half-made by an interrupted run is made again."""
+    marker = os.path.join(ROOT, ".renewd-image-complete")
+    if os.path.exists(marker):
         return
     log(f"debootstrap of a minimal Debian into {ROOT} (once)")
     shutil.rmtree(ROOT, ignore_errors=True)
+    # procps: /bin/kill for ExecReload=. ca-certificates: renewd refuses to start without them.
     subprocess.run(
-        ["debootstrap", "--variant=minbase", "--include=systemd,systemd-sysv,dbus,ca-certificates,procps",
-         "bookworm", ROOT, MIRROR],
+        ["debootstrap", "--variant=minbase",
+         "--include=systemd,systemd-sysv,dbus,ca-certificates,procps", "bookworm", ROOT, MIRROR],
         check=True, stdout=subprocess.DEVNULL)
+    open(marker, "w").close()
 
 
 class Hook(http.server.BaseHTTPRequestHandler):
@@ -96,7 +101,7 @@ def install(binary, cloud_port, hook_port, http_port):
     put("/etc/systemd/system/renewd.service.d/test.conf",
         "[Service]\nLoadCredential=codearts-token:/etc/renewd/credentials/codearts-token\n"
         "LoadCredential=ops-hook-url:/etc/renewd/credentials/ops-hook-url\n"
-        "WatchdogSec=4s\n", 0o644)
+        "WatchdogSec=10s\n", 0o644)
     put("/etc/renewd/credentials/codearts-token", TOKEN + "\n", 0o600)
     put("/etc/renewd/credentials/ops-hook-url", f"http://127.0.0.1:{hook_port}/hook\n", 0o600)
     put("/etc/renewd/renewd.toml", config(cloud_port, http_port), 0o644)
@@ -154,7 +159,10 @@ class Container:
                     "running", "degraded"):
                 return
             time.sleep(0.5)
-        fail(f"the container did not boot (nspawn exit {self.process.poll()})")
+        code = self.process.poll()
+        self.process.kill()
+        self.process.wait()
+        fail(f"the container did not boot (nspawn exit {code})")
 
     def find_leader(self):
         """The container's init: the process named systemd among nspawn's descendants."""
@@ -235,11 +243,13 @@ def main():
     http_port = free_port()
     install(binary, cloud_port, hook.server_address[1], http_port)
 
-    container = Container()
+    container = None
     try:
+        container = Container()
         scenario(container, cloud_port, http_port)
     finally:
-        container.stop()
+        if container:
+            container.stop()
         cloud.kill()
         hook.shutdown()
     log("all checks hold")
@@ -249,6 +259,7 @@ def scenario(c, cloud_port, http_port):
     # Type=notify: `active` only once READY=1 came.
     c.wait_for("the service is active (READY=1 reached systemd)",
                lambda: c.run("systemctl", "is-active", "renewd").stdout.strip() == "active")
+    active_at = time.monotonic()
     c.wait_for("three cycles finished", lambda: len(c.events("cycle.finished")) >= 3)
     check(len(Hook.bodies) == 1, f"one webhook delivery over three cycles (got {len(Hook.bodies)})")
     check(len(Hook.bodies[0]["alerts"]) == 2, "the digest carries both packages")
@@ -288,9 +299,9 @@ def scenario(c, cloud_port, http_port):
     check(f'renewd_package_remain_days{{account="prod",project_id="{PROJECT}",'
           f'package="codeartsStorageExtension"}} 11' in metrics, "/metrics shows remain days")
 
-    # A watchdog of 4 s: the loop must have been petting it for the whole run.
-    time.sleep(5)
-    check(c.show("NRestarts")["NRestarts"] == "0", "the watchdog (4 s) never fired")
+    # A watchdog of 10 s (petted every 5 s): past it, the loop must still have been petting it.
+    time.sleep(max(0.0, 12 - (time.monotonic() - active_at)))
+    check(c.show("NRestarts")["NRestarts"] == "0", "the watchdog (10 s) never fired")
 
     # Reload with a broken config: rejected, the old one stays, still active.
     path = os.path.join(ROOT, "etc/renewd/renewd.toml")
@@ -311,6 +322,23 @@ def scenario(c, cloud_port, http_port):
     check(props["Result"] == "success" and props["ExecMainStatus"] == "0",
           f"SIGTERM: a clean stop with exit 0 ({props})")
     check(len(Hook.bodies) == 1, "still exactly one delivery")
+
+    # An operator's `renewd once` as root while the service is stopped, with no lock file yet
+    # (as after an upgrade): the service must still start afterwards.
+    c.run("rm", "-f", "/var/lib/private/renewd/state.db.lock", check_rc=True)
+    # As the README says: credentials from where the operator keeps them.
+    once = c.run("env", "CREDENTIALS_DIRECTORY=/etc/renewd/credentials",
+                 "renewd", "once", "--config", "/etc/renewd/renewd.toml")
+    if once.returncode != 0:
+        fail(f"`renewd once` as root with the service stopped exited {once.returncode}: "
+             f"{once.stderr}")
+    owners = c.run("stat", "-c", "%u:%g", "/var/lib/private/renewd/state.db",
+                   "/var/lib/private/renewd/state.db.lock", check_rc=True).stdout.split()
+    check(owners[0] == owners[1], f"the lock file root made belongs to the state's owner {owners}")
+    c.run("systemctl", "start", "renewd", check_rc=True)
+    check(c.run("systemctl", "is-active", "renewd").stdout.strip() == "active",
+          "the service starts again after root's `once`")
+    check(len(Hook.bodies) == 1, "and still exactly one delivery")
 
 
 if __name__ == "__main__":
