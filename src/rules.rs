@@ -296,7 +296,8 @@ pub struct HealthEvaluation {
 }
 
 /// Counts consecutive failed polls of `scope`; after `failure_alert_after` of them one
-/// `poll_failed` per matching rule, and one `poll_recovered` on the next success.
+/// `poll_failed` (to the receivers of every matching rule), and one `poll_recovered` on the
+/// next success.
 pub fn evaluate_poll(
     rules: &RuleSet,
     scope: &Scope,
@@ -373,7 +374,10 @@ pub fn evaluate_poll(
             };
         }
     }
-    HealthEvaluation { health, alerts }
+    HealthEvaluation {
+        health,
+        alerts: merge_shared(alerts),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -521,7 +525,10 @@ fn evaluate_seen(
         last_seen: now,
         rules: progress_by_rule,
     };
-    Evaluation { state, alerts }
+    Evaluation {
+        state,
+        alerts: merge_shared(alerts),
+    }
 }
 
 fn evaluate_missing(rules: &RuleSet, prev: &PackageState, now: DateTime<Utc>) -> Evaluation {
@@ -554,7 +561,10 @@ fn evaluate_missing(rules: &RuleSet, prev: &PackageState, now: DateTime<Utc>) ->
         rules: progress_by_rule,
         ..prev.clone()
     };
-    Evaluation { state, alerts }
+    Evaluation {
+        state,
+        alerts: merge_shared(alerts),
+    }
 }
 
 /// Expired by days or by status.
@@ -613,7 +623,7 @@ impl PackageContext<'_> {
             p.scope.project_label(),
             &p.key,
             &p.resource_id,
-            rule.name(),
+            rule_in_id(rule, kind),
             kind.as_str(),
             detail,
             &format!("epoch:{}", self.epoch),
@@ -709,6 +719,48 @@ impl PackageContext<'_> {
     }
 }
 
+/// Kinds that report a fact about the package or the scope rather than a rule's policy: each
+/// is reported once, to the receivers of every rule that matches, not once per rule (two rules
+/// sharing a receiver must not tell it twice that a poll failed).
+fn is_shared_kind(kind: AlertKind) -> bool {
+    matches!(
+        kind,
+        AlertKind::StatusChanged
+            | AlertKind::Vanished
+            | AlertKind::PollFailed
+            | AlertKind::PollRecovered
+    )
+}
+
+/// The rule's part of a decision id: none for shared kinds, so every rule makes the same id.
+fn rule_in_id(rule: &Rule, kind: AlertKind) -> &str {
+    if is_shared_kind(kind) {
+        ""
+    } else {
+        rule.name()
+    }
+}
+
+/// Folds the per-rule copies of a shared alert (same id) into the first one, whose `rule` is
+/// the first matching rule and whose receivers become those of every copy, in order.
+fn merge_shared(alerts: Vec<Alert>) -> Vec<Alert> {
+    let mut merged: Vec<Alert> = Vec::with_capacity(alerts.len());
+    for alert in alerts {
+        if is_shared_kind(alert.kind) {
+            if let Some(first) = merged.iter_mut().find(|a| a.id == alert.id) {
+                for receiver in alert.receivers {
+                    if !first.receivers.contains(&receiver) {
+                        first.receivers.push(receiver);
+                    }
+                }
+                continue;
+            }
+        }
+        merged.push(alert);
+    }
+    merged
+}
+
 /// Alerts about a scope rather than a package (`poll_failed`, `poll_recovered`).
 fn scope_alert(
     rule: &Rule,
@@ -724,7 +776,7 @@ fn scope_alert(
         scope.project_label(),
         "",
         "",
-        rule.name(),
+        rule_in_id(rule, kind),
         kind.as_str(),
         episode,
     ]);
@@ -1330,14 +1382,39 @@ mod tests {
     }
 
     #[test]
-    fn vanished_is_reported_per_matching_rule() {
+    fn vanished_is_reported_once_to_the_receivers_of_every_matching_rule() {
+        let shared = RuleConfig {
+            receivers: vec!["default-receiver".into(), "third-receiver".into()],
+            ..rule("third", &[3])
+        };
+        let mut sim = Sim::new(&[default_rule(), rule("other", &[5]), shared]);
+        assert!(sim.active(100).is_empty());
+        let alert = only(sim.missing());
+        assert_eq!(alert.kind, AlertKind::Vanished);
+        assert_eq!(alert.rule, "default", "the first matching rule");
+        assert_eq!(
+            alert.receivers,
+            ["default-receiver", "other-receiver", "third-receiver"],
+            "each receiver once"
+        );
+        // Every rule remembers it: no second report next cycle.
+        for name in ["default", "other", "third"] {
+            assert!(sim.progress(name).vanished_notified, "{name}");
+        }
+        assert!(sim.missing().is_empty());
+    }
+
+    #[test]
+    fn a_status_change_is_reported_once_however_many_rules_match() {
         let mut sim = Sim::new(&[default_rule(), rule("other", &[5])]);
         assert!(sim.active(100).is_empty());
-        let alerts = sim.missing();
-        let rules: Vec<_> = alerts.iter().map(|a| a.rule.as_str()).collect();
-        assert_eq!(rules, vec!["default", "other"]);
-        assert_ne!(alerts[0].id, alerts[1].id);
-        assert_eq!(alerts[1].receivers, vec!["other-receiver".to_string()]);
+        let alerts = sim.see(99, Some(1));
+        let changes: Vec<_> = alerts
+            .iter()
+            .filter(|a| a.kind == AlertKind::StatusChanged)
+            .collect();
+        assert_eq!(changes.len(), 1, "{alerts:#?}");
+        assert_eq!(changes[0].receivers, ["default-receiver", "other-receiver"]);
     }
 
     // --- reminders ------------------------------------------------------------------------
@@ -1724,8 +1801,13 @@ mod tests {
         assert!(poller.poll(Err(&error)).is_empty());
         assert!(poller.poll(Err(&error)).is_empty());
         let failed = poller.poll(Err(&error));
-        assert_eq!(failed.len(), 2, "one per matching rule: {failed:#?}");
+        assert_eq!(failed.len(), 1, "once, not once per rule: {failed:#?}");
         let alert = &failed[0];
+        assert_eq!(
+            alert.receivers,
+            ["default-receiver", "other-receiver"],
+            "to every rule matching the scope, not the `dev` rule's"
+        );
         assert_eq!(alert.kind, AlertKind::PollFailed);
         assert_eq!(alert.severity, Severity::Critical);
         assert_eq!(alert.account, "prod");
@@ -1743,7 +1825,6 @@ mod tests {
                  Incorrect IAM authentication information (request id req-1)"
             )
         );
-        assert_ne!(failed[0].id, failed[1].id);
         assert_eq!(poller.health().consecutive_failures, 3);
         assert!(poller.health().failing_notified);
 
@@ -1751,7 +1832,11 @@ mod tests {
         assert!(poller.poll(Err(&error)).is_empty());
 
         let recovered = poller.poll(Ok(()));
-        assert_eq!(recovered.len(), 2);
+        assert_eq!(recovered.len(), 1);
+        assert_eq!(
+            recovered[0].receivers,
+            ["default-receiver", "other-receiver"]
+        );
         assert_eq!(recovered[0].kind, AlertKind::PollRecovered);
         assert_eq!(recovered[0].severity, Severity::Info);
         assert_eq!(recovered[0].error, None);
@@ -1768,7 +1853,7 @@ mod tests {
             assert!(poller.poll(Err(&error)).is_empty());
         }
         let again = poller.poll(Err(&error));
-        assert_eq!(again.len(), 2);
+        assert_eq!(again.len(), 1);
         assert_ne!(again[0].id, failed[0].id);
         let recovered_again = poller.poll(Ok(()));
         assert_ne!(recovered_again[0].id, recovered[0].id);
@@ -2008,10 +2093,11 @@ mod tests {
                     }
 
                     for rule in rules.rules() {
+                        // What this rule's receivers (distinct per rule here) are told.
                         let mine: Vec<&Alert> = evaluation
                             .alerts
                             .iter()
-                            .filter(|a| a.rule == rule.name())
+                            .filter(|a| a.receivers.iter().any(|r| rule.receivers().contains(r)))
                             .collect();
                         let has = |kind: AlertKind, reminder: bool| {
                             mine.iter().any(|a| a.kind == kind && a.reminder == reminder)
