@@ -365,7 +365,19 @@ async fn an_unknown_or_expired_static_token_is_rejected_with_one_request() {
     assert_eq!(e.code.as_deref(), Some("APIG.0301"));
     assert_eq!(fake.request_count(Some(P1)), 1);
 
+    // Refused credentials are held back: the other project fails without a request.
     fake.add_token(TOKEN);
+    let held = fetch_err(&client, Some(P2)).await;
+    assert_eq!(held.kind, ApiErrorKind::Auth);
+    assert_eq!(held.code.as_deref(), Some("APIG.0301"));
+    assert!(
+        held.message.starts_with("not sent: the API refused"),
+        "{held}"
+    );
+    assert_eq!(fake.request_count(Some(P2)), 0);
+
+    // A new client (a reload) tries the now known token at once.
+    let client = self::client(&account);
     client
         .fetch(&scope(Some(P2)))
         .await

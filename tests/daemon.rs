@@ -542,3 +542,26 @@ fn two_reloads_while_a_cycle_runs_open_the_new_state_file_once() {
     daemon.signal("TERM");
     assert_eq!(daemon.wait_exit(Duration::from_secs(10)).code(), Some(0));
 }
+
+#[test]
+fn refused_credentials_are_not_sent_again_for_a_while_across_cycles() {
+    let setup = Setup::new(WebhookReceiver::start());
+    let text = setup
+        .config("*/1 * * * * *", "ops", "")
+        .replace(TOKEN, "MIIwrong-token-0000");
+    let config = setup.write_config(&text);
+    let mut daemon = Daemon::spawn(&config, None, &[]);
+    let failed = daemon.wait_for_events("poll.failed", 4, WAIT);
+    assert_eq!(
+        setup.cloud.request_count(Some(PROJECT)),
+        1,
+        "one refused request, then none for {} minutes: {failed:?}",
+        renewd::codearts::REFUSAL_HOLD.num_minutes()
+    );
+    for later in &failed[1..] {
+        let error = later["error"].as_str().expect("error");
+        assert!(error.contains("not sent: the API refused"), "{later}");
+    }
+    daemon.signal("TERM");
+    assert_eq!(daemon.wait_exit(Duration::from_secs(10)).code(), Some(0));
+}

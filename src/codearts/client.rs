@@ -9,8 +9,10 @@ use super::retry::{self, RetryPolicy};
 use super::signer::encode_rfc3986;
 use crate::config::AccountConfig;
 use crate::model::{Package, Scope};
+use chrono::{DateTime, TimeDelta, Utc};
 use reqwest::header::{HeaderMap, ACCEPT, USER_AGENT};
 use reqwest::StatusCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use url::Url;
 
@@ -41,6 +43,24 @@ pub struct CodeArtsClient {
     timeout: Duration,
     retry: RetryPolicy,
     auth: Authenticator,
+    /// Until the credentials have worked, the account's projects are polled one at a time:
+    /// wrong credentials then cost one refused request, not one per project in flight.
+    verified: AtomicBool,
+    probe: tokio::sync::Mutex<()>,
+    /// The API refused the credentials (see [`REFUSAL_HOLD`]).
+    refused: std::sync::Mutex<Option<Refusal>>,
+}
+
+/// How long refused credentials are not sent again. The gateway locks an access key for five
+/// minutes after more than five consecutive signature failures, which would also stop every
+/// other user of that key: one refused request per account in this time, whatever the number
+/// of projects and cycles.
+pub const REFUSAL_HOLD: TimeDelta = TimeDelta::minutes(10);
+
+#[derive(Debug, Clone)]
+struct Refusal {
+    error: ApiError,
+    at: DateTime<Utc>,
 }
 
 /// A response as received.
@@ -82,6 +102,9 @@ impl CodeArtsClient {
             timeout,
             retry: RetryPolicy::default(),
             auth: Authenticator::from_config(account)?,
+            verified: AtomicBool::new(false),
+            probe: tokio::sync::Mutex::new(()),
+            refused: std::sync::Mutex::new(None),
         })
     }
 
@@ -134,8 +157,64 @@ impl CodeArtsClient {
     ///
     /// Transient failures (5xx, 429, timeouts, connection errors) are tried up to three times
     /// in all; a 401 under password auth gets exactly one new login and one more request;
-    /// every other failure, authentication failures first, is returned at once.
+    /// every other failure, authentication failures first, is returned at once. Credentials
+    /// the API refused are not sent again for [`REFUSAL_HOLD`]: the account's other scopes
+    /// fail at once with that refusal.
     pub async fn fetch(&self, scope: &Scope) -> Result<PollResult, ApiError> {
+        let _probe = if self.verified.load(Ordering::Acquire) {
+            None
+        } else {
+            Some(self.probe.lock().await)
+        };
+        if let Some(held) = self.refusal_in_force(scope, Utc::now()) {
+            return Err(held);
+        }
+        let result = self.fetch_once(scope).await;
+        match &result {
+            // The gateway checks credentials before anything else: an answer that is not an
+            // auth failure means they passed, so the other scopes may go at once.
+            Ok(_)
+            | Err(ApiError {
+                http_status: Some(_),
+                kind: ApiErrorKind::Http | ApiErrorKind::Api | ApiErrorKind::Parse,
+                ..
+            }) => {
+                self.verified.store(true, Ordering::Release);
+                *self.refused.lock().unwrap_or_else(|e| e.into_inner()) = None;
+            }
+            Err(error) if is_refusal(error) => {
+                self.verified.store(false, Ordering::Release);
+                *self.refused.lock().unwrap_or_else(|e| e.into_inner()) = Some(Refusal {
+                    error: error.clone(),
+                    at: Utc::now(),
+                });
+            }
+            Err(_) => {}
+        }
+        result
+    }
+
+    /// The refusal still in force, as this scope's error.
+    fn refusal_in_force(&self, scope: &Scope, now: DateTime<Utc>) -> Option<ApiError> {
+        let refused = self.refused.lock().unwrap_or_else(|e| e.into_inner());
+        let Refusal { error, at } = refused.as_ref().filter(|r| now < r.at + REFUSAL_HOLD)?;
+        Some(ApiError {
+            scope: scope.clone(),
+            message: format!(
+                "not sent: the API refused this account's credentials at {} for {} ({}); \
+                 they are not sent again before {}",
+                at.format("%H:%M:%S UTC"),
+                error.scope,
+                error.message,
+                (*at + REFUSAL_HOLD).format("%H:%M:%S UTC"),
+            ),
+            request_id: None,
+            trace_id: None,
+            ..error.clone()
+        })
+    }
+
+    async fn fetch_once(&self, scope: &Scope) -> Result<PollResult, ApiError> {
         let url = self.url_for(scope);
         let mut failed = 0u32;
         let mut renewed_credentials = false;
@@ -391,6 +470,13 @@ fn request_id_header(headers: &HeaderMap) -> Option<String> {
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty())
         .map(str::to_string)
+}
+
+/// The API says the credentials themselves are wrong (401, or the gateway's `APIG.0301` bad or
+/// expired token or signature), as opposed to a permission missing for one project (403).
+fn is_refusal(error: &ApiError) -> bool {
+    error.kind == ApiErrorKind::Auth
+        && (error.http_status == Some(401) || error.code.as_deref() == Some("APIG.0301"))
 }
 
 /// The gateway's authentication/authorisation codes: `APIG.0301` bad or expired token or

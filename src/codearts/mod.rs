@@ -10,6 +10,6 @@ pub mod models;
 mod retry;
 pub mod signer;
 
-pub use client::{CodeArtsClient, PollResult, PACKAGE_INFO_PATH};
+pub use client::{CodeArtsClient, PollResult, PACKAGE_INFO_PATH, REFUSAL_HOLD};
 pub use error::{ApiError, ApiErrorKind, ClientError};
 pub use models::BadEntry;
