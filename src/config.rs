@@ -1272,6 +1272,17 @@ impl Config {
                     ),
                 );
             }
+            if smtp.security == SmtpSecurity::None && !is_loopback_host(smtp.host.trim()) {
+                push(
+                    "smtp.security".into(),
+                    format!(
+                        "\"none\" (mail and any SMTP password in clear text) is allowed only \
+                         for a relay on this machine (localhost, 127.0.0.1, ::1), not {:?}: use \
+                         \"starttls\" or \"tls\" (with ca_file for a private CA)",
+                        smtp.host.trim()
+                    ),
+                );
+            }
             if smtp.password.is_some() && smtp.username.is_none() {
                 push("smtp.username".into(), "a password needs a username".into());
             }

@@ -349,7 +349,7 @@ async fn plain_smtp_to_loopback_without_auth_works() {
 }
 
 #[test]
-fn unencrypted_smtp_to_another_host_is_warned_about_once_at_startup() {
+fn unencrypted_smtp_to_another_host_is_refused_at_load() {
     let text = r#"
 [[accounts]]
 name = "prod"
@@ -374,24 +374,11 @@ to = ["a@example.com"]
 type = "email"
 to = ["b@example.com"]
 "#;
-    let config = Config::from_toml_with_env(text, &[]).expect("config");
-    let buffer = support::CapturedLogs::default();
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .flatten_event(true)
-        .with_writer(buffer.clone())
-        .finish();
-    // No connection is made here: transports connect on the first send.
-    tracing::subscriber::with_default(subscriber, || {
-        Notifiers::from_config(&config, http_client()).expect("notifiers");
-    });
-    let warnings: Vec<serde_json::Value> = buffer
-        .events()
-        .into_iter()
-        .filter(|e| e["event"] == "smtp.insecure")
-        .collect();
-    assert_eq!(warnings.len(), 1, "{}", buffer.text());
-    assert_eq!(warnings[0]["level"], "WARN");
-    assert_eq!(warnings[0]["host"], "smtp.example.com");
-    assert_eq!(warnings[0]["port"], 25);
+    let problems = Config::from_toml_with_env(text, &[]).expect_err("plain SMTP to another host");
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0].path, "smtp.security");
+    assert!(
+        problems[0].reason.contains("smtp.example.com"),
+        "{problems:?}"
+    );
 }

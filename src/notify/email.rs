@@ -16,7 +16,7 @@ use super::render::{
     remaining_label, safe_link, single_line, sorted_by_urgency, status_label, truncate,
 };
 use super::{BuildError, Digest, Notifier, NotifyError, Receipt};
-use crate::config::{is_loopback_host, SmtpConfig, SmtpSecurity};
+use crate::config::{SmtpConfig, SmtpSecurity};
 use crate::model::{Alert, AlertKind};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
@@ -59,8 +59,7 @@ impl std::fmt::Debug for SmtpSettings {
 }
 
 impl SmtpSettings {
-    /// Checks the `[smtp]` section and loads `ca_file`. Warns (`smtp.insecure`) when mail would
-    /// travel unencrypted to a host that is not this machine.
+    /// Checks the `[smtp]` section and loads `ca_file`.
     pub fn from_config(config: &SmtpConfig) -> Result<SmtpSettings, BuildError> {
         let from: Mailbox = config
             .from
@@ -77,18 +76,8 @@ impl SmtpSettings {
         builder = match config.security {
             SmtpSecurity::Starttls => builder.tls(Tls::Required(tls_parameters(config)?)),
             SmtpSecurity::Tls => builder.tls(Tls::Wrapper(tls_parameters(config)?)),
-            SmtpSecurity::None => {
-                if !is_loopback_host(&host) {
-                    tracing::warn!(
-                        event = "smtp.insecure",
-                        host = %host,
-                        port,
-                        with_credentials = config.username.is_some(),
-                        "smtp.security = \"none\": mail (and any SMTP password) travels unencrypted to a host that is not this machine"
-                    );
-                }
-                builder.tls(Tls::None)
-            }
+            // Config validation allows plain SMTP only to a relay on this machine.
+            SmtpSecurity::None => builder.tls(Tls::None),
         };
         if let Some(user) = &config.username {
             let password = config
