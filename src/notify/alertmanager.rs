@@ -127,20 +127,17 @@ fn labels(alert: &Alert) -> BTreeMap<String, String> {
     labels
 }
 
-fn annotations(alert: &Alert, digest: &Digest) -> BTreeMap<String, String> {
+fn annotations(alert: &Alert) -> BTreeMap<String, String> {
     let mut a = BTreeMap::new();
     a.insert("summary".into(), render::single_line(&alert.summary));
-    a.insert("description".into(), description(alert, digest));
+    a.insert("description".into(), description(alert));
     a.insert("alert_id".into(), alert.id.clone());
     if let Some(link) = render::safe_link(alert) {
         a.insert("renew_url".into(), link.to_string());
     }
     if let Some(days) = alert.remain_days {
         a.insert("remain_days".into(), days.to_string());
-        a.insert(
-            "expiry_date".into(),
-            render::expiry_label(alert, digest.sent_at, digest.timezone),
-        );
+        a.insert("expiry_date".into(), render::expiry_label(alert));
     }
     if let Some(t) = alert.threshold {
         a.insert("threshold".into(), t.to_string());
@@ -154,7 +151,7 @@ fn annotations(alert: &Alert, digest: &Digest) -> BTreeMap<String, String> {
     a
 }
 
-fn description(alert: &Alert, digest: &Digest) -> String {
+fn description(alert: &Alert) -> String {
     let mut parts = vec![format!(
         "{} in {}/{}",
         chat::subject_name(alert),
@@ -163,10 +160,9 @@ fn description(alert: &Alert, digest: &Digest) -> String {
     )];
     if alert.remain_days.is_some() {
         parts.push(format!(
-            "{} left, expires about {} ({})",
+            "{} left, expires about {} (ends 23:59:59 GMT+08:00)",
             render::remaining_label(alert),
-            render::expiry_label(alert, digest.sent_at, digest.timezone),
-            digest.timezone.name()
+            render::expiry_label(alert),
         ));
     }
     if alert.package_status.is_some() {
@@ -208,7 +204,7 @@ impl AlertmanagerPayload {
                 AmAlert {
                     status,
                     labels: labels(alert),
-                    annotations: annotations(alert, digest),
+                    annotations: annotations(alert),
                     starts_at: time(alert.raised_at),
                     ends_at: if status == "resolved" {
                         time(alert.raised_at)

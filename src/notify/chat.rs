@@ -221,7 +221,7 @@ impl ChatTemplate {
                 .take(shown)
                 .map(|alert| ChatAlert {
                     alert,
-                    expiry_date: render::expiry_label(alert, digest.sent_at, digest.timezone),
+                    expiry_date: render::expiry_label(alert),
                     renew_link: render::safe_link(alert),
                     status_label: render::status_label(alert),
                     remaining: render::remaining_label(alert),

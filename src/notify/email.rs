@@ -468,7 +468,7 @@ fn rows(digest: &Digest) -> Vec<Row<'_>> {
         .into_iter()
         .map(|alert| Row {
             alert,
-            expiry: expiry_label(alert, digest.sent_at, digest.timezone),
+            expiry: expiry_label(alert),
         })
         .collect()
 }
@@ -500,11 +500,10 @@ fn poll_error_text(alert: &Alert) -> Option<String> {
     Some(single_line(&text))
 }
 
-fn footer(digest: &Digest) -> String {
-    format!(
-        "Expiry dates are estimated: today in {} plus the remaining days. A billing cycle ends at 23:59:59 GMT+08:00 on its last day.",
-        digest.timezone.name()
-    )
+fn footer() -> &'static str {
+    "Expiry dates are estimated: the day the remaining days were read, plus those days, in \
+     GMT+08:00 (Huawei Cloud's billing day). A billing cycle ends at 23:59:59 GMT+08:00 on its \
+     last day."
 }
 
 /// The plain-text part: readable on its own, one block per alert, the renewal URL on its own
@@ -584,7 +583,7 @@ pub fn text_body(digest: &Digest) -> String {
     }
     let _ = writeln!(out);
     let _ = writeln!(out, "-- ");
-    let _ = writeln!(out, "{}", footer(digest));
+    let _ = writeln!(out, "{}", footer());
     out
 }
 
@@ -677,7 +676,7 @@ pub fn html_body(digest: &Digest) -> String {
     let _ = write!(
         out,
         "<p style=\"color:#777;font-size:12px\">{}</p>\n</body></html>\n",
-        escape_html(&footer(digest))
+        escape_html(footer())
     );
     out
 }
@@ -795,7 +794,7 @@ impl EmailTemplates {
                 .into_iter()
                 .map(|alert| TemplateAlert {
                     alert,
-                    expiry_date: expiry_label(alert, digest.sent_at, digest.timezone),
+                    expiry_date: expiry_label(alert),
                     renew_link: safe_link(alert),
                     status_label: status_label(alert),
                     remaining: remaining_label(alert),

@@ -12,11 +12,6 @@ pub fn sorted_by_urgency(alerts: &[Alert]) -> Vec<&Alert> {
     sorted
 }
 
-/// Today's date in `tz` at `sent_at`.
-pub fn local_date(sent_at: DateTime<Utc>, tz: chrono_tz::Tz) -> NaiveDate {
-    sent_at.with_timezone(&tz).date_naive()
-}
-
 /// `sent_at` as a local time for people, e.g. `2026-11-26 09:00 CST`.
 pub fn local_time(sent_at: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
     sent_at
@@ -25,19 +20,22 @@ pub fn local_time(sent_at: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
         .to_string()
 }
 
-/// The estimated expiry day: today (in the digest's time zone) plus `remain_days`.
-pub fn estimated_expiry(
-    alert: &Alert,
-    sent_at: DateTime<Utc>,
-    tz: chrono_tz::Tz,
-) -> Option<NaiveDate> {
+/// Huawei Cloud's billing day: a cycle ends at 23:59:59 GMT+08:00 on its last day.
+const BILLING_OFFSET_SECONDS: i32 = 8 * 3600;
+
+/// The estimated last day of the package: the day (in GMT+08:00, Huawei's billing day) on
+/// which the remaining days were read, plus those days. Counted from the poll, not from when
+/// the message goes out, so a message retried days later still names the same day.
+pub fn estimated_expiry(alert: &Alert) -> Option<NaiveDate> {
     let days = alert.remain_days?;
-    local_date(sent_at, tz).checked_add_signed(chrono::Duration::try_days(days)?)
+    let billing = chrono::FixedOffset::east_opt(BILLING_OFFSET_SECONDS)?;
+    let polled = alert.raised_at.with_timezone(&billing).date_naive();
+    polled.checked_add_signed(chrono::Duration::try_days(days)?)
 }
 
 /// [`estimated_expiry`] as `YYYY-MM-DD`, or `-` when the alert has no remaining days.
-pub fn expiry_label(alert: &Alert, sent_at: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
-    estimated_expiry(alert, sent_at, tz)
+pub fn expiry_label(alert: &Alert) -> String {
+    estimated_expiry(alert)
         .map(|d| d.format("%Y-%m-%d").to_string())
         .unwrap_or_else(|| "-".into())
 }
@@ -196,19 +194,17 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn expiry_is_counted_from_today_in_the_time_zone() {
-        // 20:00 UTC on the 25th is already the 26th in Shanghai.
-        let sent = DateTime::parse_from_rfc3339("2026-11-25T20:00:00Z")
-            .unwrap()
-            .with_timezone(&Utc);
-        let a = alert("p", Some(11), Severity::Info);
-        assert_eq!(
-            expiry_label(&a, sent, chrono_tz::Asia::Shanghai),
-            "2026-12-07"
-        );
-        assert_eq!(expiry_label(&a, sent, chrono_tz::UTC), "2026-12-06");
+    fn expiry_is_counted_from_the_poll_day_in_gmt_plus_8() {
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        let mut a = alert("p", Some(11), Severity::Info);
+        // Polled at 20:00 UTC on the 25th: already the 26th in GMT+08:00.
+        a.raised_at = at("2026-11-25T20:00:00Z");
+        assert_eq!(expiry_label(&a), "2026-12-07");
+        // At 15:59 UTC it is still the 25th there.
+        a.raised_at = at("2026-11-25T15:59:00Z");
+        assert_eq!(expiry_label(&a), "2026-12-06");
         let none = alert("p", None, Severity::Info);
-        assert_eq!(expiry_label(&none, sent, chrono_tz::UTC), "-");
+        assert_eq!(expiry_label(&none), "-");
     }
 
     #[test]
