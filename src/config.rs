@@ -337,6 +337,10 @@ pub struct RuleConfig {
     pub repeat_below: Option<i64>,
     #[serde(default, with = "humantime_serde")]
     pub repeat_every: Option<Duration>,
+    /// Remind of an `expired` package at this interval until it is renewed; default
+    /// `repeat_every` (when set), else no reminders.
+    #[serde(default, with = "humantime_serde")]
+    pub repeat_expired_every: Option<Duration>,
     /// Send a `renewed` notice when a package that was alerted on is renewed.
     #[serde(default = "default_true")]
     pub notify_renewed: bool,
@@ -1368,6 +1372,17 @@ impl Config {
                 (_, Some(e)) if e > Duration::from_secs(366 * 24 * 3600) => {
                     push(format!("{p}.repeat_every"), "must be at most 366d".into())
                 }
+                _ => {}
+            }
+            match rule.repeat_expired_every {
+                Some(e) if e < Duration::from_secs(60) => push(
+                    format!("{p}.repeat_expired_every"),
+                    "must be at least 1m".into(),
+                ),
+                Some(e) if e > Duration::from_secs(366 * 24 * 3600) => push(
+                    format!("{p}.repeat_expired_every"),
+                    "must be at most 366d".into(),
+                ),
                 _ => {}
             }
         }

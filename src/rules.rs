@@ -153,6 +153,8 @@ pub struct Rule {
     thresholds: Vec<i64>,
     receivers: Vec<String>,
     repeat: Option<Repeat>,
+    /// Interval of reminders while expired (`repeat_expired_every`, else `repeat_every`).
+    expired_every: Option<TimeDelta>,
     notify_renewed: bool,
     severity: Option<Severity>,
 }
@@ -163,16 +165,23 @@ impl Rule {
         let mut thresholds = config.thresholds.clone();
         thresholds.sort_unstable();
         thresholds.dedup();
+        let interval = |every: std::time::Duration| {
+            TimeDelta::from_std(every).map_err(|_| RulesError::RepeatOutOfRange {
+                rule: name.to_string(),
+                every,
+            })
+        };
         let repeat = match (config.repeat_below, config.repeat_every) {
             (Some(below), Some(every)) => Some(Repeat {
                 below,
-                every: TimeDelta::from_std(every).map_err(|_| RulesError::RepeatOutOfRange {
-                    rule: name.to_string(),
-                    every,
-                })?,
+                every: interval(every)?,
             }),
             // Config validation refuses one without the other; without both there is no repeat.
             _ => None,
+        };
+        let expired_every = match config.repeat_expired_every {
+            Some(every) => Some(interval(every)?),
+            None => repeat.map(|r| r.every),
         };
         Ok(Rule {
             name: name.to_string(),
@@ -182,6 +191,7 @@ impl Rule {
             thresholds,
             receivers: config.receivers.clone(),
             repeat,
+            expired_every,
             notify_renewed: config.notify_renewed,
             severity: config.severity,
         })
@@ -589,16 +599,18 @@ fn reminder_due(
     expired: bool,
     now: DateTime<Utc>,
 ) -> bool {
-    let Some(repeat) = rule.repeat else {
+    let every = if expired {
+        rule.expired_every
+    } else {
+        rule.repeat
+            .filter(|r| package.remain_days <= r.below)
+            .map(|r| r.every)
+    };
+    let (Some(every), Some(last)) = (every, progress.last_alert_at) else {
         return false;
     };
-    let Some(last) = progress.last_alert_at else {
-        return false;
-    };
-    let slack = REMINDER_SLACK.min(repeat.every / 100);
-    progress.alerted
-        && (expired || package.remain_days <= repeat.below)
-        && now - last + slack >= repeat.every
+    let slack = REMINDER_SLACK.min(every / 100);
+    progress.alerted && now - last + slack >= every
 }
 
 /// Builds the alerts of one package evaluation.
@@ -921,6 +933,7 @@ mod tests {
             receivers: vec![format!("{name}-receiver")],
             repeat_below: None,
             repeat_every: None,
+            repeat_expired_every: None,
             notify_renewed: true,
             severity: None,
         }
@@ -1510,6 +1523,36 @@ mod tests {
             reminder.summary,
             "Reminder: codeartsStorageExtension expired (grace period)"
         );
+    }
+
+    #[test]
+    fn expired_reminders_follow_their_own_interval() {
+        // Only expired packages are reminded (no repeat_below), every 12 hours.
+        let mut sim = Sim::new(&[RuleConfig {
+            repeat_expired_every: Some(Duration::from_secs(12 * 3600)),
+            ..default_rule()
+        }]);
+        assert_eq!(only(sim.active(3)).threshold, Some(3));
+        assert!(sim.active(2).is_empty(), "no reminder while expiring");
+        assert_eq!(only(sim.see(0, Some(5))).kind, AlertKind::Expired);
+        let p = package(0, Some(5));
+        assert!(sim
+            .observe_after(TimeDelta::hours(11), Observation::Seen(&p))
+            .is_empty());
+        let reminder = only(sim.observe_after(TimeDelta::hours(1), Observation::Seen(&p)));
+        assert_eq!(
+            (reminder.kind, reminder.reminder),
+            (AlertKind::Expired, true)
+        );
+
+        // With both: expiring packages daily at or below 3 days, expired ones every 6 hours.
+        let mut sim = Sim::new(&[RuleConfig {
+            repeat_expired_every: Some(Duration::from_secs(6 * 3600)),
+            ..repeat_rule(3, 24)
+        }]);
+        assert_eq!(only(sim.see(-1, Some(5))).kind, AlertKind::Expired);
+        let p = package(-1, Some(5));
+        assert!(only(sim.observe_after(TimeDelta::hours(6), Observation::Seen(&p))).reminder);
     }
 
     #[test]
