@@ -236,7 +236,12 @@ pub async fn run_cycle(
                     project_id = scope.project_label(),
                     http_status = error.http_status,
                     error_code = error.code.as_deref().unwrap_or(""),
-                    request_id = error.request_id.as_deref().unwrap_or(""),
+                    // The gateway's request id, else the v5 API's trace id: what support asks for.
+                    request_id = error
+                        .request_id
+                        .as_deref()
+                        .or(error.trace_id.as_deref())
+                        .unwrap_or(""),
                     error = %error,
                     "poll failed"
                 );
