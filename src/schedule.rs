@@ -4,7 +4,7 @@
 //! offset captured once: that is what keeps `0 0 9 * * *` at 09:00 local time on both sides of a
 //! daylight-saving change (tokio-cron-scheduler's `*_tz` jobs freeze the offset when created).
 
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::{DateTime, FixedOffset, Offset, SubsecRound, TimeDelta, Utc};
 use chrono_tz::Tz;
 
 /// A parsed schedule in its time zone.
@@ -32,13 +32,61 @@ impl Schedule {
     }
 
     /// The first fire time strictly after `after`, in whole seconds.
+    ///
+    /// croner reads wall-clock time, which is right everywhere but in the hour repeated when
+    /// clocks go back: there it would read an ambiguous time as its first instance (already
+    /// past) or skip the second instance. Like cron, a schedule that runs every hour runs in
+    /// both instances of that hour; one at a fixed time (`0 30 2 * * *`) runs once.
     pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Tz>> {
         // croner carries the fraction of its starting point into the result (12:00:00.5 gives
         // 12:00:02.5 for `*/2`): start from the whole second, or every wake-up's latency would
         // push the schedule later.
+        let after = after.trunc_subsecs(0);
+        let mut next = self
+            .cron
+            .find_next_occurrence(&after.with_timezone(&self.tz), false)
+            .ok()?;
+        if next.with_timezone(&Utc) <= after {
+            // Inside the repeated hour: read the wall clock with the offset in force now.
+            let now_offset = after.with_timezone(&self.tz).offset().fix();
+            let later = self.next_with_offset(after, now_offset)?;
+            next = if self.runs_hourly(&later) {
+                later
+            } else {
+                // A fixed time whose first instance has passed: its next day.
+                self.cron.find_next_occurrence(&later, false).ok()?
+            };
+        }
+        // About to leave the repeated hour's first instance: an hourly schedule also runs in
+        // its second instance, before `next`.
+        let next_offset = next.offset().fix();
+        if after.with_timezone(&self.tz).offset().fix() != next_offset {
+            if let Some(repeated) = self.next_with_offset(after, next_offset) {
+                if repeated < next && self.runs_hourly(&repeated) {
+                    return Some(repeated);
+                }
+            }
+        }
+        Some(next)
+    }
+
+    /// The next fire time after `after` with the wall clock read at `offset`, if that is this
+    /// zone's wall clock at that instant.
+    fn next_with_offset(&self, after: DateTime<Utc>, offset: FixedOffset) -> Option<DateTime<Tz>> {
+        let fire = self
+            .cron
+            .find_next_occurrence(&after.with_timezone(&offset), false)
+            .ok()?
+            .with_timezone(&self.tz);
+        (fire.offset().fix() == offset).then_some(fire)
+    }
+
+    /// Whether the schedule also fires one wall-clock hour before `t` (it runs every hour).
+    fn runs_hourly(&self, t: &DateTime<Tz>) -> bool {
+        let wall = t.with_timezone(&t.offset().fix());
         self.cron
-            .find_next_occurrence(&after.trunc_subsecs(0).with_timezone(&self.tz), false)
-            .ok()
+            .is_time_matching(&(wall - TimeDelta::hours(1)))
+            .unwrap_or(false)
     }
 
     /// The next `n` fire times strictly after `after`.
@@ -126,6 +174,85 @@ mod tests {
             .map(|t| t.format("%Y-%m-%d").to_string())
             .collect();
         assert_eq!(days, vec!["2027-03-28", "2027-03-29"]);
+    }
+
+    fn utc_times(runs: &[DateTime<Tz>]) -> Vec<String> {
+        runs.iter()
+            .map(|t| t.with_timezone(&Utc).format("%H:%M").to_string())
+            .collect()
+    }
+
+    #[test]
+    fn hourly_and_half_hourly_schedules_run_in_the_repeated_hour_of_fall_back() {
+        // 2026-10-25, Berlin: 03:00 CEST (01:00Z) becomes 02:00 CET; 02:xx local happens twice.
+        let hourly = Schedule::new("0 0 * * * *", chrono_tz::Europe::Berlin).unwrap();
+        let runs = hourly.upcoming(utc("2026-10-24T22:30:00Z"), 5);
+        assert_eq!(
+            utc_times(&runs),
+            ["23:00", "00:00", "01:00", "02:00", "03:00"],
+            "one run every real hour"
+        );
+        let half = Schedule::new("0 */30 * * * *", chrono_tz::Europe::Berlin).unwrap();
+        let runs = half.upcoming(utc("2026-10-24T23:50:00Z"), 6);
+        assert_eq!(
+            utc_times(&runs),
+            ["00:00", "00:30", "01:00", "01:30", "02:00", "02:30"]
+        );
+    }
+
+    #[test]
+    fn every_run_is_later_than_the_last_and_hourly_gaps_stay_even_across_dst() {
+        let zones = [
+            chrono_tz::Europe::Berlin,
+            chrono_tz::America::New_York,
+            chrono_tz::Australia::Sydney,
+        ];
+        // Starts a little before each zone's changes in 2026/2027, every 7 minutes over 3 hours.
+        let starts = [
+            "2026-03-08T05:00:00Z", // New York, spring
+            "2026-11-01T04:00:00Z", // New York, fall
+            "2026-10-03T14:00:00Z", // Sydney, spring (AEST to AEDT)
+            "2027-04-03T14:00:00Z", // Sydney, fall
+            "2026-10-24T23:00:00Z", // Berlin, fall
+            "2027-03-28T00:00:00Z", // Berlin, spring
+        ];
+        for tz in zones {
+            for (expr, gap) in [
+                ("0 0 * * * *", 60),
+                ("0 */30 * * * *", 30),
+                ("0 15 * * * *", 60),
+            ] {
+                let s = Schedule::new(expr, tz).unwrap();
+                for start in starts {
+                    for step in 0..26 {
+                        let from = utc(start) + TimeDelta::minutes(7 * step);
+                        let runs = s.upcoming(from, 6);
+                        assert!(runs[0].with_timezone(&Utc) > from, "{expr} {tz} {from}");
+                        for pair in runs.windows(2) {
+                            assert_eq!(
+                                pair[1].with_timezone(&Utc) - pair[0].with_timezone(&Utc),
+                                TimeDelta::minutes(gap),
+                                "{expr} in {tz} from {from}: {runs:?}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_fixed_time_in_the_repeated_hour_still_runs_once() {
+        let s = Schedule::new("0 30 2 * * *", chrono_tz::Europe::Berlin).unwrap();
+        let runs = s.upcoming(utc("2026-10-24T12:00:00Z"), 3);
+        let days: Vec<String> = runs
+            .iter()
+            .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+            .collect();
+        assert_eq!(
+            days,
+            ["2026-10-25 02:30", "2026-10-26 02:30", "2026-10-27 02:30"]
+        );
     }
 
     #[test]
