@@ -726,7 +726,7 @@ pub async fn demo(out: &mut dyn Write) -> Result<u8, CommandError> {
     })?;
     writeln!(
         out,
-        "renewd demo: a simulated CodeArts endpoint at {} serving 4 packages (11, 45, 6 and 0 days),\n\
+        "renewd demo: a simulated CodeArts endpoint at {} serving 5 packages (the documented example: 11 and 11 days; and 45, 6 and 0 days),\n\
          state in a temporary file, alerts to the log receiver (on stderr).\n",
         endpoint.url()
     )?;

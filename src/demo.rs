@@ -15,8 +15,8 @@ pub const DEMO_TOKEN: &str = "demo-token";
 /// The project the simulated endpoint serves.
 pub const DEMO_PROJECT: &str = "666666af0f00445f85dec483fbc97c78";
 
-/// Packages served: the documented example (11 days) plus one far from expiry, one close and
-/// one expired in its grace period.
+/// Packages served: the documented example as it is (two packages at 11 days) plus one far
+/// from expiry, one close and one expired in its grace period.
 pub fn demo_packages() -> Value {
     json!({
         "codeartsStorageExtension": {
@@ -30,8 +30,15 @@ pub fn demo_packages() -> Value {
             "resourceId": "37c9064954924750b2350e2d03e66666",
             "serviceType": "hws.resource.type.codearts.extension.flow",
             "packageStatus": 2,
-            "remainDays": 45,
+            "remainDays": 11,
             "nextActionUrl": "https://localhost.com/usercenter/?region=region&locale=zh-cn#/renewal?subscriptionId=01154-618366663-0&orderId=CS24052666637LJS1&isFrom=expense"
+        },
+        "codeartsDeployExtension": {
+            "resourceId": "2e4c6a8b0d1f3e5a7c9b2d4f6a8c0e1b",
+            "serviceType": "hws.resource.type.codearts.extension.deploy",
+            "packageStatus": 2,
+            "remainDays": 45,
+            "nextActionUrl": "https://localhost.com/usercenter/?region=region&locale=zh-cn#/renewal?subscriptionId=01154-618366662-0&orderId=CS24052666636LJS0&isFrom=expense"
         },
         "codeartsPipelineExtension": {
             "resourceId": "5b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e",
