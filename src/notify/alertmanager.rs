@@ -13,8 +13,9 @@
 //! - `generatorURL` is the renewal link when it is `https://`, else empty (never a non-https
 //!   link); the raw value of a non-https link is kept as text in the `description` annotation.
 //! - `fingerprint` (16 hex characters, like Alertmanager's) hashes the alert's identity
-//!   (alertname, rule, account, project, package, resource) and not its stage or severity, so
-//!   the `resolved` alert of a renewal carries the fingerprint of the `firing` ones before it.
+//!   (alertname, account, project, package, resource) and not its stage, severity or rule, so
+//!   the `resolved` alert of a renewal carries the fingerprint of the `firing` ones before it,
+//!   whichever rule raised them (a status change is raised once for all matching rules).
 
 use super::webhook::{RenderedRequest, WebhookPayload};
 use super::{chat, render, Digest};
@@ -90,7 +91,6 @@ fn alertname(alert: &Alert) -> &'static str {
 fn identity(alert: &Alert) -> BTreeMap<String, String> {
     let mut labels = BTreeMap::new();
     labels.insert("alertname".into(), alertname(alert).into());
-    labels.insert("rule".into(), alert.rule.clone());
     labels.insert("account".into(), alert.account.clone());
     for (key, value) in [
         ("project_id", &alert.project_id),
@@ -119,6 +119,7 @@ pub fn fingerprint(alert: &Alert) -> String {
 
 fn labels(alert: &Alert) -> BTreeMap<String, String> {
     let mut labels = identity(alert);
+    labels.insert("rule".into(), alert.rule.clone());
     labels.insert("severity".into(), alert.severity.as_str().into());
     labels.insert("kind".into(), alert.kind.as_str().into());
     if let Some(s) = &alert.service_type {
@@ -275,6 +276,8 @@ mod tests {
         renewed.kind = AlertKind::Renewed;
         renewed.severity = Severity::Info;
         renewed.remain_days = Some(33);
+        // Raised by another rule (a status change carries the first matching rule's name).
+        renewed.rule = "another-rule".into();
         assert_eq!(fingerprint(&firing), fingerprint(&renewed));
         assert_eq!(fingerprint(&firing).len(), 16);
         let other = alert("q", Some(3), Severity::Warning);
