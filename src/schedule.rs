@@ -34,51 +34,62 @@ impl Schedule {
     /// The first fire time strictly after `after`, in whole seconds.
     ///
     /// croner reads wall-clock time, which is right everywhere but in the hour repeated when
-    /// clocks go back: there it would read an ambiguous time as its first instance (already
-    /// past) or skip the second instance. Like cron, a schedule that runs every hour runs in
-    /// both instances of that hour; one at a fixed time (`0 30 2 * * *`) runs once.
+    /// clocks go back: there it reads an ambiguous wall time as its first instance (which may
+    /// have passed) and never yields the second. So the wall clock is also read at each UTC
+    /// offset in force around `after`. Like cron, a schedule that runs every hour also runs in
+    /// the second instance of the repeated hour; one at fixed times (`0 30 2 * * *`) runs once.
     pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Tz>> {
         // croner carries the fraction of its starting point into the result (12:00:00.5 gives
         // 12:00:02.5 for `*/2`): start from the whole second, or every wake-up's latency would
         // push the schedule later.
         let after = after.trunc_subsecs(0);
-        let mut next = self
+        let zoned = self
             .cron
             .find_next_occurrence(&after.with_timezone(&self.tz), false)
-            .ok()?;
-        if next.with_timezone(&Utc) <= after {
-            // Inside the repeated hour: read the wall clock with the offset in force now.
-            let now_offset = after.with_timezone(&self.tz).offset().fix();
-            let later = self.next_with_offset(after, now_offset)?;
-            next = if self.runs_hourly(&later) {
-                later
-            } else {
-                // A fixed time whose first instance has passed: its next day.
-                self.cron.find_next_occurrence(&later, false).ok()?
-            };
+            .ok()
+            .filter(|t| t.with_timezone(&Utc) > after);
+        let mut offsets = vec![after.with_timezone(&self.tz).offset().fix()];
+        if let Some(t) = &zoned {
+            offsets.push(t.offset().fix());
         }
-        // About to leave the repeated hour's first instance: an hourly schedule also runs in
-        // its second instance, before `next`.
-        let next_offset = next.offset().fix();
-        if after.with_timezone(&self.tz).offset().fix() != next_offset {
-            if let Some(repeated) = self.next_with_offset(after, next_offset) {
-                if repeated < next && self.runs_hourly(&repeated) {
-                    return Some(repeated);
-                }
-            }
-        }
-        Some(next)
+        offsets.dedup();
+        offsets
+            .into_iter()
+            .filter_map(|offset| self.next_at_offset(after, offset))
+            .chain(zoned)
+            .min()
     }
 
-    /// The next fire time after `after` with the wall clock read at `offset`, if that is this
-    /// zone's wall clock at that instant.
-    fn next_with_offset(&self, after: DateTime<Utc>, offset: FixedOffset) -> Option<DateTime<Tz>> {
-        let fire = self
-            .cron
-            .find_next_occurrence(&after.with_timezone(&offset), false)
-            .ok()?
-            .with_timezone(&self.tz);
-        (fire.offset().fix() == offset).then_some(fire)
+    /// The first fire time after `after` whose wall clock read at `offset` matches, while that
+    /// is the zone's own offset; second instances of a repeated hour only for hourly schedules.
+    fn next_at_offset(&self, after: DateTime<Utc>, offset: FixedOffset) -> Option<DateTime<Tz>> {
+        let mut cursor = after;
+        // Bounded: each step skips one fire time inside one repeated hour (at most 3600).
+        for _ in 0..=3600 {
+            let fire = self
+                .cron
+                .find_next_occurrence(&cursor.with_timezone(&offset), false)
+                .ok()?
+                .with_timezone(&self.tz);
+            if fire.offset().fix() != offset {
+                return None; // not a wall-clock time of this zone at that offset
+            }
+            if self.is_second_instance(&fire) && !self.runs_hourly(&fire) {
+                cursor = fire.with_timezone(&Utc);
+                continue;
+            }
+            return Some(fire);
+        }
+        None
+    }
+
+    /// Whether `t`'s wall-clock time happened once already (the repeated hour's second pass).
+    fn is_second_instance(&self, t: &DateTime<Tz>) -> bool {
+        use chrono::{LocalResult, TimeZone};
+        matches!(
+            self.tz.from_local_datetime(&t.naive_local()),
+            LocalResult::Ambiguous(first, _) if first < *t
+        )
     }
 
     /// Whether the schedule also fires one wall-clock hour before `t` (it runs every hour).
@@ -235,6 +246,59 @@ mod tests {
                                 "{expr} in {tz} from {from}: {runs:?}"
                             );
                         }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The instants in 2026 at which `tz` changes its UTC offset (to the hour).
+    fn offset_changes(tz: Tz) -> Vec<DateTime<Utc>> {
+        let start = utc("2026-01-01T00:00:00Z");
+        let offset = |t: DateTime<Utc>| t.with_timezone(&tz).offset().fix();
+        (0..365 * 24)
+            .map(|h| start + TimeDelta::hours(h))
+            .filter(|t| offset(*t) != offset(*t - TimeDelta::hours(1)))
+            .collect()
+    }
+
+    #[test]
+    fn no_fire_time_is_at_or_before_its_start_around_any_offset_change() {
+        let zones = [
+            chrono_tz::Europe::Berlin,
+            chrono_tz::America::New_York,
+            chrono_tz::Australia::Lord_Howe, // a 30-minute change
+            chrono_tz::America::Santiago,
+        ];
+        let schedules = [
+            "0 10,40 2 * * *",
+            "0 */15 1,2 * * *",
+            "0 40,50 1 * * *",
+            "0 0 2 * * *",
+            "0 30 1 * * *",
+            "0 0 * * * *",
+            "0 */30 * * * *",
+            "*/20 * * * * *",
+        ];
+        for tz in zones {
+            let changes = offset_changes(tz);
+            assert_eq!(changes.len(), 2, "{tz}: {changes:?}");
+            for expr in schedules {
+                let s = Schedule::new(expr, tz).unwrap();
+                for change in &changes {
+                    // Every 5 minutes from 3 hours before to 3 hours after the change.
+                    for step in 0..72 {
+                        let from = *change - TimeDelta::hours(3) + TimeDelta::minutes(5 * step);
+                        let runs = s.upcoming(from, 4);
+                        assert_eq!(runs.len(), 4, "{expr} in {tz} from {from}");
+                        assert!(
+                            runs[0].with_timezone(&Utc) > from,
+                            "{expr} {tz} {from}: {runs:?}"
+                        );
+                        assert!(
+                            runs.windows(2).all(|w| w[0] < w[1]),
+                            "{expr} in {tz} from {from}: {runs:?}"
+                        );
                     }
                 }
             }

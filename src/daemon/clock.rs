@@ -67,7 +67,12 @@ impl CycleClock {
 }
 
 fn next_after(schedule: &Schedule, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    schedule.next_after(after).map(|t| t.with_timezone(&Utc))
+    // Never a time already due: that would run cycles back to back (the schedule guarantees
+    // it; this keeps a mistake there from becoming a tight loop here).
+    schedule
+        .next_after(after)
+        .map(|t| t.with_timezone(&Utc))
+        .filter(|t| *t > after)
 }
 
 #[cfg(test)]
