@@ -22,6 +22,7 @@ use crate::rules::{PackageState, PollHealth};
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -606,9 +607,11 @@ impl StateStore {
         }
 
         let mut new_alerts = 0u32;
-        // Decisions recorded by an earlier cycle (same id): they had their deliveries then, and
-        // must not go out again with their old content.
-        let mut decided_before = std::collections::HashSet::new();
+        // Decisions recorded by an earlier cycle (same id), with the receivers they were queued
+        // for then: those must not get them again. A receiver added since (a rule added by a
+        // reload while a package stays vanished) still gets it once.
+        let mut decided_before: HashMap<&str, Vec<String>> = HashMap::new();
+        let mut inserted_now: HashSet<&str> = HashSet::new();
         {
             let mut insert = tx
                 .prepare_cached(
@@ -639,11 +642,25 @@ impl StateStore {
                     ])
                     .map_err(sql_err(path, "storing a decision"))?;
                 new_alerts += inserted as u32;
-                if inserted == 0 {
-                    decided_before.insert(alert.id.as_str());
+                if inserted == 1 {
+                    inserted_now.insert(alert.id.as_str());
+                } else if !inserted_now.contains(alert.id.as_str()) {
+                    let told: String = tx
+                        .query_row(
+                            "SELECT receivers_json FROM decisions WHERE id = ?1",
+                            params![alert.id],
+                            |row| row.get(0),
+                        )
+                        .map_err(sql_err(path, "reading an earlier decision"))?;
+                    let told: Vec<String> = from_json(path, &told, || {
+                        format!("the receivers of decision {}", alert.id)
+                    })?;
+                    decided_before.insert(alert.id.as_str(), told);
                 }
             }
         }
+        // Receivers an earlier decision is now queued for as well, to remember with it.
+        let mut told_now: HashMap<&str, Vec<String>> = HashMap::new();
 
         let mut delivery_ids = Vec::with_capacity(record.deliveries.len());
         {
@@ -666,8 +683,18 @@ impl StateStore {
                 let alert_ids: Vec<&String> = delivery
                     .alert_ids
                     .iter()
-                    .filter(|id| !decided_before.contains(id.as_str()))
+                    .filter(|id| {
+                        decided_before
+                            .get(id.as_str())
+                            .is_none_or(|told| !told.contains(&delivery.receiver))
+                    })
                     .collect();
+                for id in &alert_ids {
+                    if let Some((key, told)) = decided_before.get_key_value(id.as_str()) {
+                        let now = told_now.entry(key).or_insert_with(|| told.clone());
+                        now.push(delivery.receiver.clone());
+                    }
+                }
                 if alert_ids.is_empty() && !delivery.alert_ids.is_empty() {
                     tracing::debug!(
                         event = "state.delivery_skipped",
@@ -704,6 +731,16 @@ impl StateStore {
                 }
                 delivery_ids.push(DeliveryId(delivery_id));
             }
+        }
+        for (id, receivers) in told_now {
+            let json = to_json(path, &receivers, || {
+                format!("encoding the receivers of {id}")
+            })?;
+            tx.execute(
+                "UPDATE decisions SET receivers_json = ?2 WHERE id = ?1",
+                params![id, json],
+            )
+            .map_err(sql_err(path, "remembering a decision's new receivers"))?;
         }
 
         tx.execute(

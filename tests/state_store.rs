@@ -398,6 +398,68 @@ fn quiet_cycles_are_forgotten_after_the_retention_and_the_others_kept() {
 }
 
 #[test]
+fn a_decision_made_again_reaches_a_receiver_added_since_once() {
+    let (_dir, path) = temp_state();
+    let mut store = StateStore::open(&path).expect("open");
+    let day1 = t("2026-11-26T01:00:00Z");
+    let p = package(&project_scope(), "codeartsStorageExtension", "r1", 11);
+    let mut vanished = alert("vanished-1", &p, 14, day1);
+    vanished.receivers = vec!["ops-mail".into()];
+    let cycle = |at, alerts: Vec<Alert>, deliveries| CycleRecord {
+        alerts,
+        deliveries,
+        ..empty_cycle(at)
+    };
+    store
+        .record_cycle(&cycle(
+            day1,
+            vec![vanished.clone()],
+            vec![delivery("ops-mail", &["vanished-1"])],
+        ))
+        .expect("day 1");
+
+    // A rule added by a reload routes the same decision to ops-chat too.
+    let mut again = vanished.clone();
+    again.receivers = vec!["ops-mail".into(), "ops-chat".into()];
+    let both = vec![
+        delivery("ops-mail", &["vanished-1"]),
+        delivery("ops-chat", &["vanished-1"]),
+    ];
+    let day2 = day1 + Duration::days(1);
+    let ids = store
+        .record_cycle(&cycle(day2, vec![again.clone()], both.clone()))
+        .expect("day 2");
+    assert_eq!(ids.len(), 1, "ops-mail had it; ops-chat gets it");
+    let d = store.delivery(ids[0]).expect("read").expect("delivery");
+    assert_eq!(d.receiver, "ops-chat");
+    assert_eq!(d.alerts[0].id, "vanished-1");
+
+    // Once, not every cycle.
+    let day3 = day2 + Duration::days(1);
+    let ids = store
+        .record_cycle(&cycle(day3, vec![again], both))
+        .expect("day 3");
+    assert!(ids.is_empty());
+}
+
+#[test]
+fn an_alert_listed_twice_in_one_cycle_is_still_delivered() {
+    let (_dir, path) = temp_state();
+    let mut store = StateStore::open(&path).expect("open");
+    let at = t("2026-11-26T01:00:00Z");
+    let p = package(&project_scope(), "codeartsStorageExtension", "r1", 11);
+    let a = alert("twice", &p, 14, at);
+    let ids = store
+        .record_cycle(&CycleRecord {
+            alerts: vec![a.clone(), a],
+            deliveries: vec![delivery("ops-mail", &["twice"])],
+            ..empty_cycle(at)
+        })
+        .expect("record");
+    assert_eq!(ids.len(), 1);
+}
+
+#[test]
 fn later_cycles_update_packages_and_keep_the_first_copy_of_a_decision() {
     let (_dir, path) = temp_state();
     let mut store = StateStore::open(&path).expect("open");

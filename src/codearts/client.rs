@@ -14,6 +14,7 @@ use reqwest::header::{HeaderMap, ACCEPT, USER_AGENT};
 use reqwest::StatusCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+use tokio::time::Instant;
 use url::Url;
 
 /// Path of the package API, appended to the account's API base.
@@ -55,12 +56,13 @@ pub struct CodeArtsClient {
 /// minutes after more than five consecutive signature failures, which would also stop every
 /// other user of that key: one refused request per account in this time, whatever the number
 /// of projects and cycles.
-pub const REFUSAL_HOLD: TimeDelta = TimeDelta::minutes(10);
+pub const REFUSAL_HOLD: Duration = Duration::from_secs(10 * 60);
 
 #[derive(Debug, Clone)]
 struct Refusal {
     error: ApiError,
     at: DateTime<Utc>,
+    until: Instant,
 }
 
 /// A response as received.
@@ -166,38 +168,33 @@ impl CodeArtsClient {
         } else {
             Some(self.probe.lock().await)
         };
-        if let Some(held) = self.refusal_in_force(scope, Utc::now()) {
+        if let Some(held) = self.refusal_in_force(scope) {
             return Err(held);
         }
         let result = self.fetch_once(scope).await;
         match &result {
-            // The gateway checks credentials before anything else: an answer that is not an
-            // auth failure means they passed, so the other scopes may go at once.
-            Ok(_)
-            | Err(ApiError {
-                http_status: Some(_),
-                kind: ApiErrorKind::Http | ApiErrorKind::Api | ApiErrorKind::Parse,
-                ..
-            }) => {
-                self.verified.store(true, Ordering::Release);
-                *self.refused.lock().unwrap_or_else(|e| e.into_inner()) = None;
-            }
             Err(error) if is_refusal(error) => {
                 self.verified.store(false, Ordering::Release);
                 *self.refused.lock().unwrap_or_else(|e| e.into_inner()) = Some(Refusal {
                     error: error.clone(),
                     at: Utc::now(),
+                    until: Instant::now() + REFUSAL_HOLD,
                 });
             }
-            Err(_) => {}
+            // Not refused (even if it failed otherwise): the other scopes may go at once.
+            _ => {
+                self.verified.store(true, Ordering::Release);
+                *self.refused.lock().unwrap_or_else(|e| e.into_inner()) = None;
+            }
         }
         result
     }
 
     /// The refusal still in force, as this scope's error.
-    fn refusal_in_force(&self, scope: &Scope, now: DateTime<Utc>) -> Option<ApiError> {
+    fn refusal_in_force(&self, scope: &Scope) -> Option<ApiError> {
         let refused = self.refused.lock().unwrap_or_else(|e| e.into_inner());
-        let Refusal { error, at } = refused.as_ref().filter(|r| now < r.at + REFUSAL_HOLD)?;
+        // Measured on the monotonic clock: a wall-clock step does not stretch the hold.
+        let Refusal { error, at, .. } = refused.as_ref().filter(|r| Instant::now() < r.until)?;
         Some(ApiError {
             scope: scope.clone(),
             message: format!(
@@ -206,7 +203,8 @@ impl CodeArtsClient {
                 at.format("%H:%M:%S UTC"),
                 error.scope,
                 error.message,
-                (*at + REFUSAL_HOLD).format("%H:%M:%S UTC"),
+                (*at + TimeDelta::from_std(REFUSAL_HOLD).unwrap_or_default())
+                    .format("%H:%M:%S UTC"),
             ),
             request_id: None,
             trace_id: None,
@@ -472,11 +470,11 @@ fn request_id_header(headers: &HeaderMap) -> Option<String> {
         .map(str::to_string)
 }
 
-/// The API says the credentials themselves are wrong (401, or the gateway's `APIG.0301` bad or
-/// expired token or signature), as opposed to a permission missing for one project (403).
+/// The gateway says the credentials themselves are wrong (`APIG.0301`: bad or expired token or
+/// signature), which holds for every project of the account; any other auth error (a 403, a
+/// permission missing for one project) is that project's alone.
 fn is_refusal(error: &ApiError) -> bool {
-    error.kind == ApiErrorKind::Auth
-        && (error.http_status == Some(401) || error.code.as_deref() == Some("APIG.0301"))
+    error.kind == ApiErrorKind::Auth && error.code.as_deref() == Some("APIG.0301")
 }
 
 /// The gateway's authentication/authorisation codes: `APIG.0301` bad or expired token or
