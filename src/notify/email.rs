@@ -68,7 +68,13 @@ impl SmtpSettings {
                 key: "smtp.from".into(),
                 address: config.from.clone(),
             })?;
-        let host = config.host.trim().to_string();
+        // `[::1]` is how an IPv6 address is often written; the resolver wants it bare.
+        let host = config
+            .host
+            .trim()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
         let port = config.effective_port();
         let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host.clone())
             .port(port)
