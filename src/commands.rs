@@ -163,6 +163,13 @@ pub fn check(path: &Path, config: &Config, out: &mut dyn Write) -> Result<u8, Co
                 humantime::format_duration(every)
             )?;
         }
+        if let Some(every) = r.repeat_expired_every.or(r.repeat_every) {
+            writeln!(
+                out,
+                "    expired     reminded every {}",
+                humantime::format_duration(every)
+            )?;
+        }
         if let Some(s) = r.severity {
             writeln!(out, "    severity    {s} (override)")?;
         }

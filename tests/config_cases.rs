@@ -113,6 +113,15 @@ fn the_documented_example_passes_check_with_its_credentials() {
     // What it understood, without the secrets it read.
     assert!(stdout.contains("prod"), "{stdout}");
     assert!(stdout.contains("next runs"), "{stdout}");
+    // The example's default rule reminds daily at or below 3 days, expired ones as often.
+    assert!(
+        stdout.contains("reminders   every 1day at or below 3 days"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("expired     reminded every 1day"),
+        "{stdout}"
+    );
     for secret in [
         "example-secret-key-value",
         "example-password",
