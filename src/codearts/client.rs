@@ -44,8 +44,9 @@ pub struct CodeArtsClient {
     timeout: Duration,
     retry: RetryPolicy,
     auth: Authenticator,
-    /// Until the credentials have worked, the account's projects are polled one at a time:
-    /// wrong credentials then cost one refused request, not one per project in flight.
+    /// False after a start or a refusal: the next request goes alone, and the others follow
+    /// once it was not refused, so wrong credentials cost one refused request, not one per
+    /// project in flight.
     verified: AtomicBool,
     probe: tokio::sync::Mutex<()>,
     /// The API refused the credentials (see [`REFUSAL_HOLD`]).
