@@ -659,8 +659,8 @@ impl StateStore {
                 }
             }
         }
-        // Receivers an earlier decision is now queued for as well, to remember with it.
-        let mut told_now: HashMap<&str, Vec<String>> = HashMap::new();
+        // Earlier decisions now queued for a receiver added since: their receivers grew.
+        let mut grown: HashSet<String> = HashSet::new();
 
         let mut delivery_ids = Vec::with_capacity(record.deliveries.len());
         {
@@ -690,9 +690,9 @@ impl StateStore {
                     })
                     .collect();
                 for id in &alert_ids {
-                    if let Some((key, told)) = decided_before.get_key_value(id.as_str()) {
-                        let now = told_now.entry(key).or_insert_with(|| told.clone());
-                        now.push(delivery.receiver.clone());
+                    if let Some(told) = decided_before.get_mut(id.as_str()) {
+                        told.push(delivery.receiver.clone());
+                        grown.insert(id.to_string());
                     }
                 }
                 if alert_ids.is_empty() && !delivery.alert_ids.is_empty() {
@@ -732,8 +732,8 @@ impl StateStore {
                 delivery_ids.push(DeliveryId(delivery_id));
             }
         }
-        for (id, receivers) in told_now {
-            let json = to_json(path, &receivers, || {
+        for id in &grown {
+            let json = to_json(path, &decided_before[id.as_str()], || {
                 format!("encoding the receivers of {id}")
             })?;
             tx.execute(
