@@ -839,8 +839,7 @@ impl EmailTemplates {
 mod tests {
     use super::*;
     use crate::model::{PollErrorInfo, Severity};
-    use crate::notify::render::tests::{alert, digest};
-    use chrono::Utc;
+    use crate::notify::render::tests::{alert, digest, sent_at};
 
     fn of_kind(package: &str, kind: AlertKind, days: i64) -> Alert {
         let mut a = alert(package, Some(days), Severity::for_remain_days(days));
@@ -889,7 +888,7 @@ mod tests {
             subject(&d),
             "[renewd] 1 CodeArts package expired; cannot check 1 account/project (prod)"
         );
-        let test = crate::notify::test_digest("ops", Utc::now(), chrono_tz::UTC);
+        let test = crate::notify::test_digest("ops", sent_at(), chrono_tz::UTC);
         assert_eq!(subject(&test), "[renewd] test message");
     }
 
@@ -981,7 +980,7 @@ mod tests {
         ]);
         let mut b = a.clone();
         b.alerts.reverse();
-        b.sent_at = Utc::now();
+        b.sent_at = sent_at() + chrono::TimeDelta::hours(5);
         assert_eq!(message_id(&a, "example.com"), message_id(&b, "example.com"));
         assert!(message_id(&a, "example.com").ends_with(".renewd@example.com>"));
         let c = digest(vec![of_kind("a", AlertKind::Expiring, 11)]);

@@ -141,14 +141,20 @@ pub(crate) mod tests {
     use crate::model::Severity;
     use crate::notify::Digest;
 
-    /// A digest for receiver "ops" sent at 2026-11-26 01:00 UTC, dates shown in Asia/Shanghai.
+    /// The fixed instant the test alerts are raised and sent at: 2026-11-26 01:00 UTC (09:00 in
+    /// GMT+08:00). Never the wall clock: dates computed from it are asserted.
+    pub(crate) fn sent_at() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-11-26T01:00:00Z")
+            .expect("valid timestamp")
+            .with_timezone(&Utc)
+    }
+
+    /// A digest for receiver "ops" sent at [`sent_at`], dates shown in Asia/Shanghai.
     pub(crate) fn digest(alerts: Vec<Alert>) -> Digest {
         Digest {
             receiver: "ops".into(),
             alerts,
-            sent_at: DateTime::parse_from_rfc3339("2026-11-26T01:00:00Z")
-                .expect("valid timestamp")
-                .with_timezone(&Utc),
+            sent_at: sent_at(),
             timezone: chrono_tz::Asia::Shanghai,
         }
     }
@@ -170,7 +176,7 @@ pub(crate) mod tests {
             threshold: Some(14),
             next_action_url: Some("https://example.com/renew".into()),
             summary: format!("{package} expires"),
-            raised_at: Utc::now(),
+            raised_at: sent_at(),
             previous_status: None,
             reminder: false,
             error: None,
