@@ -565,3 +565,61 @@ fn refused_credentials_are_not_sent_again_for_a_while_across_cycles() {
     daemon.signal("TERM");
     assert_eq!(daemon.wait_exit(Duration::from_secs(10)).code(), Some(0));
 }
+
+/// A service manager that stops reading its notify socket: the kernel queues only
+/// `net.unix.max_dgram_qlen` (10) datagrams, and after that a blocking send would freeze the
+/// daemon. With the socket unread for a minute, cycles go on, and SIGHUP and SIGTERM are still
+/// answered within a second.
+#[test]
+fn an_unread_notify_socket_freezes_nothing() {
+    let setup = Setup::new(WebhookReceiver::start());
+    let config = setup.write_config(&setup.config("* * * * * *", "ops", ""));
+    // Bound, never read: every message the daemon sends stays queued.
+    let notify = NotifySocket::bind(setup.dir.path());
+    let started = Instant::now();
+    // A 1 s watchdog adds two WATCHDOG=1 a second to one STATUS= a cycle.
+    let mut daemon = Daemon::spawn_with_watchdog(&config, &notify, 1_000_000);
+    daemon.wait_for_event("daemon.started", WAIT);
+    let stalled = daemon.wait_for_event("systemd.notify_stalled", WAIT);
+    let cycles_at_stall = daemon.events("cycle.finished").len();
+    assert_eq!(
+        daemon.events("systemd.notify_stalled").len(),
+        1,
+        "the stall is logged once: {stalled}"
+    );
+
+    // A minute with the socket full.
+    let unread_for = Duration::from_secs(60);
+    std::thread::sleep(unread_for.saturating_sub(started.elapsed()));
+    let cycles = daemon.events("cycle.finished").len();
+    assert!(
+        cycles >= cycles_at_stall + 20,
+        "cycles went on while the socket was full: {cycles_at_stall} at the stall, {cycles} a minute in"
+    );
+    assert_eq!(
+        daemon.events("systemd.notify_stalled").len(),
+        1,
+        "logged once"
+    );
+
+    let reloads = daemon.events("config.reloaded").len();
+    let asked = Instant::now();
+    daemon.signal("HUP");
+    daemon.wait_for_events("config.reloaded", reloads + 1, WAIT);
+    let reload_took = asked.elapsed();
+    assert!(
+        reload_took <= Duration::from_secs(1),
+        "SIGHUP answered in {reload_took:?}"
+    );
+
+    let asked = Instant::now();
+    daemon.signal("TERM");
+    let exit = daemon.wait_exit(WAIT);
+    let stop_took = asked.elapsed();
+    assert_eq!(exit.code(), Some(0), "SIGTERM exits 0");
+    assert!(
+        stop_took <= Duration::from_secs(1),
+        "SIGTERM answered in {stop_took:?}"
+    );
+    assert!(!daemon.events("daemon.stopped").is_empty());
+}

@@ -538,6 +538,9 @@ impl Daemon {
         if let Some(http) = self.http.take() {
             http.abort();
         }
+        // STOPPING=1 gets its chance, but a service manager that reads nothing cannot hold
+        // the exit up for more than this.
+        self.systemd.flush(Duration::from_millis(500));
         tracing::info!(event = "daemon.stopped", "stopped");
         Ok(())
     }
