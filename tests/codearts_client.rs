@@ -738,3 +738,44 @@ async fn the_gateway_refuses_a_signature_dated_outside_its_15_minute_window() {
     let body: serde_json::Value = stale.json().await.expect("json body");
     assert_eq!(body["error_code"], "APIG.0301", "{body}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Requests side by side
+// ---------------------------------------------------------------------------------------------
+
+/// 16 projects of one account, a gateway that holds each request 100 ms.
+async fn slow_setup(auth: AuthConfig) -> (FakeCloud, CodeArtsClient, Vec<String>) {
+    let fake = FakeCloud::start().await;
+    fake.add_token(TOKEN);
+    fake.set_latency(Duration::from_millis(100));
+    let projects: Vec<String> = (0..16).map(|i| format!("{i:032x}")).collect();
+    let names: Vec<&str> = projects.iter().map(String::as_str).collect();
+    let client = client(&fake.account("prod", &names, auth));
+    (fake, client, projects)
+}
+
+/// The first request of an unproven account goes alone; once it was not refused, every request
+/// that waited behind it goes at once, side by side, not one at a time.
+#[tokio::test]
+async fn after_the_first_answer_the_waiting_requests_go_side_by_side() {
+    let (fake, client, projects) = slow_setup(FakeCloud::token_auth(TOKEN)).await;
+    let scopes: Vec<Scope> = projects.iter().map(|p| scope(Some(p.as_str()))).collect();
+    let results = futures::future::join_all(scopes.iter().map(|s| client.fetch(s))).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    // One alone, then the fifteen that waited.
+    assert_eq!(fake.max_in_flight(), 15);
+}
+
+/// Wrong credentials still cost one refused request, however many projects were waiting.
+#[tokio::test]
+async fn wrong_credentials_waiting_side_by_side_cost_one_request() {
+    let (fake, client, projects) = slow_setup(FakeCloud::token_auth("MIIwrong-token")).await;
+    let scopes: Vec<Scope> = projects.iter().map(|p| scope(Some(p.as_str()))).collect();
+    let results = futures::future::join_all(scopes.iter().map(|s| client.fetch(s))).await;
+    assert!(results.iter().all(Result::is_err), "{results:?}");
+    let sent: u32 = projects
+        .iter()
+        .map(|p| fake.request_count(Some(p.as_str())))
+        .sum();
+    assert_eq!(sent, 1, "one refused request for the account");
+}

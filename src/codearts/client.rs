@@ -164,11 +164,15 @@ impl CodeArtsClient {
     /// the API refused are not sent again for [`REFUSAL_HOLD`]: the account's other scopes
     /// fail at once with that refusal.
     pub async fn fetch(&self, scope: &Scope) -> Result<PollResult, ApiError> {
-        let _probe = if self.verified.load(Ordering::Acquire) {
-            None
-        } else {
-            Some(self.probe.lock().await)
-        };
+        let mut _probe = None;
+        if !self.verified.load(Ordering::Acquire) {
+            let held = self.probe.lock().await;
+            // Checked again once the lock is ours: when the request that held it was not
+            // refused, this one and every other waiting one go at once, side by side.
+            if !self.verified.load(Ordering::Acquire) {
+                _probe = Some(held);
+            }
+        }
         if let Some(held) = self.refusal_in_force(scope) {
             return Err(held);
         }

@@ -91,6 +91,11 @@ struct CloudState {
     logins: u32,
     login_scopes: Vec<String>,
     next_id: u64,
+    /// How long each package request is held before it is answered.
+    latency: Duration,
+    /// Package requests being answered now, and the most there ever were at once.
+    in_flight: u32,
+    max_in_flight: u32,
 }
 
 impl CloudState {
@@ -186,6 +191,16 @@ impl FakeCloud {
     }
 
     /// IAM login attempts, failed ones included.
+    /// Holds every package request this long before answering it (after authenticating it).
+    pub fn set_latency(&self, latency: Duration) {
+        self.state().latency = latency;
+    }
+
+    /// The most package requests that were ever being answered at the same time.
+    pub fn max_in_flight(&self) -> u32 {
+        self.state().max_in_flight
+    }
+
     pub fn login_count(&self) -> u32 {
         self.state().logins
     }
@@ -398,6 +413,16 @@ async fn package_info(
         let result = s.packages.get(&project).cloned();
         (request_id, failure, result)
     };
+    let latency = {
+        let mut s = lock(state);
+        s.in_flight += 1;
+        s.max_in_flight = s.max_in_flight.max(s.in_flight);
+        s.latency
+    };
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    lock(state).in_flight -= 1;
     match failure {
         None => {
             let result = result.unwrap_or_else(|| {
