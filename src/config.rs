@@ -215,7 +215,19 @@ pub struct AccountConfig {
     /// CodeArts project ids; when empty, the account as a whole is asked.
     #[serde(default)]
     pub projects: Vec<String>,
+    /// The most API requests a second for this account, shared by all of its projects.
+    #[serde(default = "default_max_requests_per_second")]
+    pub max_requests_per_second: f64,
     pub auth: AuthConfig,
+}
+
+/// Huawei's API gateway throttles per API and per user, with limits CodeArts does not
+/// publish: 20 a second stays well below what gateways commonly allow, and polls 10,000
+/// projects in under nine minutes.
+pub const DEFAULT_MAX_REQUESTS_PER_SECOND: f64 = 20.0;
+
+fn default_max_requests_per_second() -> f64 {
+    DEFAULT_MAX_REQUESTS_PER_SECOND
 }
 
 impl AccountConfig {
@@ -1061,6 +1073,13 @@ impl Config {
                     }
                 }
                 (None, None) => push(format!("{p}.region"), "give `region` or `endpoint`".into()),
+            }
+            let rate = account.max_requests_per_second;
+            if !(rate.is_finite() && (0.01..=100_000.0).contains(&rate)) {
+                push(
+                    format!("{p}.max_requests_per_second"),
+                    format!("{rate} is not between 0.01 and 100000"),
+                );
             }
             let mut seen = std::collections::HashSet::new();
             for (j, project) in account.projects.iter().enumerate() {

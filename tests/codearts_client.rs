@@ -36,9 +36,15 @@ fn scope(project: Option<&str>) -> Scope {
 
 /// A fake that knows `TOKEN`, and a token-auth client of account `prod` with `projects`.
 async fn token_setup(projects: &[&str]) -> (FakeCloud, CodeArtsClient) {
+    token_setup_at(projects, renewd::config::DEFAULT_MAX_REQUESTS_PER_SECOND).await
+}
+
+/// [`token_setup`] with the account allowed `rate` requests a second.
+async fn token_setup_at(projects: &[&str], rate: f64) -> (FakeCloud, CodeArtsClient) {
     let fake = FakeCloud::start().await;
     fake.add_token(TOKEN);
-    let account = fake.account("prod", projects, FakeCloud::token_auth(TOKEN));
+    let mut account = fake.account("prod", projects, FakeCloud::token_auth(TOKEN));
+    account.max_requests_per_second = rate;
     let client = client(&account);
     (fake, client)
 }
@@ -242,9 +248,12 @@ async fn a_transient_server_error_is_absorbed_by_a_retry() {
     assert_eq!(fake.request_count(Some(P1)), 3);
 }
 
+/// Waiting out a 429 should cost its pause, not the pace of the default rate halved.
+const FAST: f64 = 1000.0;
+
 #[tokio::test]
 async fn rate_limiting_is_retried() {
-    let (fake, client) = token_setup(&[P1]).await;
+    let (fake, client) = token_setup_at(&[P1], FAST).await;
     fake.set_failure(
         Some(P1),
         Failure::TooManyRequests {
@@ -254,7 +263,27 @@ async fn rate_limiting_is_retried() {
     let e = fetch_err(&client, Some(P1)).await;
     assert_eq!(e.kind, ApiErrorKind::Http);
     assert_eq!(e.http_status, Some(429));
-    assert_eq!(fake.request_count(Some(P1)), 3);
+    assert!(e.message.contains("throttled 20 times"), "{e}");
+    // Throttling is waited out rather than given up after three tries, but not for ever.
+    assert_eq!(fake.request_count(Some(P1)), 20);
+}
+
+#[tokio::test]
+async fn a_burst_of_throttling_is_waited_out() {
+    let (fake, client) = token_setup_at(&[P1], FAST).await;
+    fake.set_failure_times(
+        Some(P1),
+        Failure::TooManyRequests {
+            retry_after_secs: 0,
+        },
+        5,
+    );
+    let result = client
+        .fetch(&scope(Some(P1)))
+        .await
+        .expect("polled after the burst");
+    assert_eq!(result.packages.len(), 2);
+    assert_eq!(fake.request_count(Some(P1)), 6);
 }
 
 #[tokio::test]
@@ -343,6 +372,7 @@ async fn a_refused_connection_is_a_transport_error() {
         region: Some("cn-north-4".into()),
         endpoint: Some(format!("http://127.0.0.1:{port}")),
         projects: vec![P1.into()],
+        max_requests_per_second: renewd::config::DEFAULT_MAX_REQUESTS_PER_SECOND,
         auth: FakeCloud::token_auth(TOKEN),
     };
     let e = fetch_err(&client(&account), Some(P1)).await;
@@ -750,7 +780,10 @@ async fn slow_setup(auth: AuthConfig) -> (FakeCloud, CodeArtsClient, Vec<String>
     fake.set_latency(Duration::from_millis(100));
     let projects: Vec<String> = (0..16).map(|i| format!("{i:032x}")).collect();
     let names: Vec<&str> = projects.iter().map(String::as_str).collect();
-    let client = client(&fake.account("prod", &names, auth));
+    let mut account = fake.account("prod", &names, auth);
+    // Not the pacer under test here: 16 requests may go at once.
+    account.max_requests_per_second = 1000.0;
+    let client = client(&account);
     (fake, client, projects)
 }
 

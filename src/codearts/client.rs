@@ -5,6 +5,7 @@ use super::auth::{check_base_url, Authenticator, CredentialsError};
 use super::error::{transport_reason, ApiError, ApiErrorKind, ClientError};
 use super::iam::LoginError;
 use super::models::{self, BadEntry, Body, ErrorBody};
+use super::pacer::Pacer;
 use super::retry::{self, RetryPolicy};
 use super::signer::encode_rfc3986;
 use crate::config::AccountConfig;
@@ -43,6 +44,8 @@ pub struct CodeArtsClient {
     http: reqwest::Client,
     timeout: Duration,
     retry: RetryPolicy,
+    /// `max_requests_per_second`, shared by the account's projects; slower after a 429.
+    pacer: Pacer,
     auth: Authenticator,
     /// False after a start or a refusal: the next request goes alone, and the others follow
     /// once it was not refused, so wrong credentials cost one refused request, not one per
@@ -52,6 +55,11 @@ pub struct CodeArtsClient {
     /// The API refused the credentials (see [`REFUSAL_HOLD`]).
     refused: std::sync::Mutex<Option<Refusal>>,
 }
+
+/// How often one request may be throttled (429) before its poll fails: the account slows
+/// down after each one, so a project is not dropped for a burst, but a gateway that never
+/// lets anything through is reported.
+const MAX_THROTTLED_ATTEMPTS: u32 = 20;
 
 /// How long refused credentials are not sent again. The gateway locks an access key for five
 /// minutes after more than five consecutive signature failures, which would also stop every
@@ -104,6 +112,7 @@ impl CodeArtsClient {
             http,
             timeout,
             retry: RetryPolicy::default(),
+            pacer: Pacer::new(account.max_requests_per_second),
             auth: Authenticator::from_config(account)?,
             verified: AtomicBool::new(false),
             probe: tokio::sync::Mutex::new(()),
@@ -158,8 +167,9 @@ impl CodeArtsClient {
 
     /// Fetches the packages of one scope.
     ///
-    /// Transient failures (5xx, 429, timeouts, connection errors) are tried up to three times
-    /// in all; a 401 under password auth gets exactly one new login and one more request;
+    /// A 429 slows the whole account down and the request goes again when its turn comes, up
+    /// to [`MAX_THROTTLED_ATTEMPTS`] times. Other transient failures (5xx, timeouts,
+    /// connection errors) are tried up to three times in all; a 401 under password auth gets exactly one new login and one more request;
     /// every other failure, authentication failures first, is returned at once. Credentials
     /// the API refused are not sent again for [`REFUSAL_HOLD`]: the account's other scopes
     /// fail at once with that refusal.
@@ -220,8 +230,11 @@ impl CodeArtsClient {
     async fn fetch_once(&self, scope: &Scope) -> Result<PollResult, ApiError> {
         let url = self.url_for(scope);
         let mut failed = 0u32;
+        let mut throttled = 0u32;
         let mut renewed_credentials = false;
         loop {
+            // Before signing: a signature dated before a long wait could be refused.
+            self.pacer.wait_turn().await;
             let credentials = self
                 .auth
                 .credentials(&self.http, self.timeout, &self.retry, "GET", &url, b"")
@@ -240,6 +253,29 @@ impl CodeArtsClient {
                         attempt,
                         "CodeArts answered"
                     );
+                    if response.status == StatusCode::TOO_MANY_REQUESTS {
+                        throttled += 1;
+                        if throttled >= MAX_THROTTLED_ATTEMPTS {
+                            let error = self.http_error(scope, response);
+                            return Err(ApiError {
+                                message: format!("{} (throttled {throttled} times)", error.message),
+                                ..error
+                            });
+                        }
+                        // The account slows down; the request waits its turn again and this
+                        // attempt does not count against the retries of real failures.
+                        let pause = self.pacer.throttled(retry::retry_after(&response.headers));
+                        tracing::debug!(
+                            event = "codearts.throttled",
+                            account = %self.account,
+                            project_id = scope.project_label(),
+                            pause_ms = u64::try_from(pause.as_millis()).unwrap_or(u64::MAX),
+                            throttled,
+                            "the gateway throttled the account; slowing down"
+                        );
+                        continue;
+                    }
+                    self.pacer.answered();
                     if response.status.is_success() {
                         return self.read_success(scope, response);
                     }

@@ -7,6 +7,7 @@ mod client;
 mod error;
 mod iam;
 pub mod models;
+mod pacer;
 mod retry;
 pub mod signer;
 

@@ -266,6 +266,7 @@ impl FakeCloud {
             region: Some("cn-north-4".to_string()),
             endpoint: Some(self.url()),
             projects: projects.iter().map(|p| p.to_string()).collect(),
+            max_requests_per_second: renewd::config::DEFAULT_MAX_REQUESTS_PER_SECOND,
             auth,
         }
     }
