@@ -400,8 +400,16 @@ pub async fn once(
         )
         .await?
     };
-    let mut report =
-        cycle::run_cycle(&runtime, &mut store, CycleOptions { dry_run }, Utc::now()).await?;
+    let mut report = cycle::run_cycle(
+        &runtime,
+        &mut store,
+        CycleOptions {
+            dry_run,
+            ..CycleOptions::default()
+        },
+        Utc::now(),
+    )
+    .await?;
     // What the retry pass did belongs to this run too: a message delivered, refused or given
     // up on before the cycle is counted, and decides the exit code.
     report.deliveries.delivered += earlier.delivered;
@@ -412,12 +420,15 @@ pub async fn once(
     } else {
         store.pending_deliveries()?.len()
     };
+    // One write per few kilobytes, not per line: the table has a row per package.
+    let mut out = std::io::BufWriter::new(out);
     if json {
-        serde_json::to_writer_pretty(&mut *out, &report).map_err(std::io::Error::other)?;
+        serde_json::to_writer_pretty(&mut out, &report).map_err(std::io::Error::other)?;
         writeln!(out)?;
     } else {
-        print_report(&report, still_pending, out)?;
+        print_report(&report, still_pending, &mut out)?;
     }
+    out.flush()?;
     Ok(
         if report.failed_polls() > 0
             || still_pending > 0

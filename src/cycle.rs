@@ -7,7 +7,7 @@ use crate::model::{package_status_name, Alert, Package, PackageId, Scope};
 use crate::notify::outbox::{self, DeliveryReport, RetryPolicy};
 use crate::notify::Notifiers;
 use crate::rules::{self, Observation, PackageState, PollHealth, RuleSet};
-use crate::state::{CycleRecord, NewDelivery, StateError, StateStore};
+use crate::state::{BatchReads, CycleBatch, CycleId, StateError, StateStore};
 use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
@@ -125,8 +125,14 @@ pub struct PollReport {
 pub struct CycleReport {
     pub started_at: DateTime<Utc>,
     pub dry_run: bool,
+    /// Every poll, ordered by account and project.
     pub polls: Vec<PollReport>,
+    /// Every package and what was decided about it, ordered by account, project and key;
+    /// empty unless [`CycleOptions::list_packages`].
     pub packages: Vec<PackageRow>,
+    /// How many packages the cycle evaluated or showed (listed or not).
+    #[serde(skip)]
+    pub package_count: usize,
     pub alerts: Vec<Alert>,
     pub deliveries: DeliveryReport,
     pub duration_ms: u128,
@@ -141,13 +147,32 @@ impl CycleReport {
     }
 }
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct CycleOptions {
     /// Evaluate and print, but send and record nothing.
     pub dry_run: bool,
+    /// Keep a row per package in the report (for `once`'s table); the daemon only counts them,
+    /// so that its memory does not grow with the number of packages.
+    pub list_packages: bool,
 }
 
-/// Runs one cycle at `now`.
+impl Default for CycleOptions {
+    fn default() -> Self {
+        CycleOptions {
+            dry_run: false,
+            list_packages: true,
+        }
+    }
+}
+
+/// Scopes whose results are written to the state store together, in one transaction: large
+/// enough that commits are few, small enough that a cycle's memory stays flat however many
+/// projects an account has.
+const BATCH_SCOPES: usize = 500;
+
+/// Runs one cycle at `now`: polls every scope (up to `daemon.concurrency` at once), evaluates
+/// each answer as it comes, records the results in batches, then builds the outbox and
+/// delivers. Nothing is sent before every decision of the cycle is recorded.
 pub async fn run_cycle(
     runtime: &Runtime,
     store: &mut StateStore,
@@ -166,148 +191,78 @@ pub async fn run_cycle(
         dry_run = options.dry_run,
         "cycle started"
     );
+    let cycle = if options.dry_run {
+        None
+    } else {
+        Some(store.begin_cycle(now)?)
+    };
 
-    let results: Vec<(Scope, Result<PollResult, ApiError>)> = stream::iter(scopes)
+    let mut report = CycleReport {
+        started_at: now,
+        dry_run: options.dry_run,
+        polls: Vec::with_capacity(scopes.len()),
+        packages: Vec::new(),
+        package_count: 0,
+        alerts: Vec::new(),
+        deliveries: DeliveryReport::default(),
+        duration_ms: 0,
+    };
+    let mut results = stream::iter(scopes)
         .map(|(client, scope)| async move {
             let result = client.fetch(&scope).await;
             (scope, result)
         })
-        .buffered(runtime.config.daemon.concurrency.max(1))
-        .collect()
-        .await;
-
-    let mut record = CycleRecord {
-        started_at: now,
-        packages: Vec::new(),
-        health: Vec::new(),
-        alerts: Vec::new(),
-        deliveries: Vec::new(),
-    };
-    let mut polls = Vec::new();
-    let mut rows = Vec::new();
-    for (scope, result) in results {
-        let previous_health = store.poll_health(&scope)?;
-        let outcome_info;
-        let outcome = match &result {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let failures = previous_health
-                    .as_ref()
-                    .map_or(0, |h| h.consecutive_failures)
-                    + 1;
-                outcome_info = e.to_info(failures);
-                Err(&outcome_info)
-            }
-        };
-        let health = rules::evaluate_poll(
-            &runtime.rules,
-            &scope,
-            previous_health.as_ref(),
-            outcome,
-            runtime.config.daemon.failure_alert_after,
-            now,
-        );
-        record.alerts.extend(health.alerts);
-        record.health.push((scope.clone(), health.health));
-
-        match result {
-            Ok(poll) => {
-                log_poll_success(&poll);
-                polls.push(PollReport {
-                    account: scope.account.clone(),
-                    project_id: scope.project_id.clone(),
-                    ok: true,
-                    packages: poll.packages.len(),
-                    bad_entries: poll
-                        .bad_entries
-                        .iter()
-                        .map(|b| format!("{}: {}", b.key, b.reason))
-                        .collect(),
-                    error: None,
-                });
-                let previous: BTreeMap<PackageId, PackageState> =
-                    store.package_states(&scope)?.into_iter().collect();
-                evaluate_scope(runtime, &poll, &previous, now, &mut record, &mut rows);
-            }
-            Err(error) => {
-                tracing::error!(
-                    event = "poll.failed",
-                    account = %scope.account,
-                    project_id = scope.project_label(),
-                    http_status = error.http_status,
-                    error_code = error.code.as_deref().unwrap_or(""),
-                    // The gateway's request id, else the v5 API's trace id: what support asks for.
-                    request_id = error
-                        .request_id
-                        .as_deref()
-                        .or(error.trace_id.as_deref())
-                        .unwrap_or(""),
-                    error = %error,
-                    "poll failed"
-                );
-                polls.push(PollReport {
-                    account: scope.account.clone(),
-                    project_id: scope.project_id.clone(),
-                    ok: false,
-                    packages: 0,
-                    bad_entries: Vec::new(),
-                    error: Some(error.to_string()),
-                });
-                // A failed poll says nothing about packages: show what was known, decide nothing.
-                for (_, state) in store.package_states(&scope)? {
-                    rows.push(row(&state.last, &[], state.vanished));
-                }
-            }
+        .buffer_unordered(runtime.config.daemon.concurrency.max(1));
+    let mut answered = Vec::with_capacity(BATCH_SCOPES);
+    loop {
+        let next = results.next().await;
+        let done = next.is_none();
+        answered.extend(next);
+        if answered.len() == BATCH_SCOPES || (done && !answered.is_empty()) {
+            record_batch(
+                runtime,
+                store,
+                cycle,
+                std::mem::take(&mut answered),
+                now,
+                options,
+                &mut report,
+            )?;
+        }
+        if done {
+            break;
         }
     }
+    drop(results);
+    report
+        .polls
+        .sort_by(|a, b| (&a.account, &a.project_id).cmp(&(&b.account, &b.project_id)));
+    report.packages.sort_by(|a, b| {
+        (&a.account, &a.project_id, &a.package, &a.resource_id).cmp(&(
+            &b.account,
+            &b.project_id,
+            &b.package,
+            &b.resource_id,
+        ))
+    });
 
-    for alert in &record.alerts {
-        tracing::info!(
-            event = "alert.raised",
-            id = %alert.id,
-            kind = %alert.kind,
-            severity = %alert.severity,
-            rule = %alert.rule,
-            account = %alert.account,
-            project_id = alert.project_id.as_deref().unwrap_or(""),
-            package = alert.package.as_deref().unwrap_or(""),
-            remain_days = alert.remain_days,
-            threshold = alert.threshold,
-            receivers = %alert.receivers.join(","),
-            "{}",
-            alert.summary
-        );
-    }
-    record.deliveries = digests(&record.alerts);
-
-    let deliveries = if options.dry_run {
-        DeliveryReport::default()
-    } else {
-        // Decisions and their pending deliveries are durable before anything is sent.
-        store.record_cycle(&record)?;
-        outbox::deliver_due(
+    if let Some(cycle) = cycle {
+        // Every decision of the cycle is durable: now its deliveries are made and sent.
+        store.finish_recording(cycle)?;
+        report.deliveries = outbox::deliver_due(
             store,
             &runtime.notifiers,
             &runtime.retry_policy(),
             runtime.config.daemon.tz(),
         )
-        .await?
-    };
-
-    let report = CycleReport {
-        started_at: now,
-        dry_run: options.dry_run,
-        polls,
-        packages: rows,
-        alerts: record.alerts,
-        deliveries,
-        duration_ms: clock.elapsed().as_millis(),
-    };
+        .await?;
+    }
+    report.duration_ms = clock.elapsed().as_millis();
     tracing::info!(
         event = "cycle.finished",
         polls = report.polls.len(),
         polls_failed = report.failed_polls(),
-        packages = report.packages.len(),
+        packages = report.package_count,
         alerts = report.alerts.len(),
         delivered = report.deliveries.delivered,
         pending = report.deliveries.pending,
@@ -316,6 +271,144 @@ pub async fn run_cycle(
         "cycle finished"
     );
     Ok(report)
+}
+
+/// Evaluates a batch of answered polls against the state their scopes had, records the
+/// results in one transaction (not in a dry run), and logs the decisions.
+fn record_batch(
+    runtime: &Runtime,
+    store: &mut StateStore,
+    cycle: Option<CycleId>,
+    answered: Vec<(Scope, Result<PollResult, ApiError>)>,
+    now: DateTime<Utc>,
+    options: CycleOptions,
+    report: &mut CycleReport,
+) -> Result<(), CycleError> {
+    let batch = store.record_batch_with(cycle, |reads| {
+        let mut batch = CycleBatch::default();
+        for (scope, result) in answered {
+            evaluate_poll_result(
+                runtime, reads, &scope, result, now, options, &mut batch, report,
+            )?;
+        }
+        Ok::<_, CycleError>(batch)
+    })?;
+    for alert in &batch.alerts {
+        log_alert(alert);
+    }
+    report.alerts.extend(batch.alerts);
+    Ok(())
+}
+
+/// Health and packages of one scope's poll, into the batch and the report.
+#[allow(clippy::too_many_arguments)]
+fn evaluate_poll_result(
+    runtime: &Runtime,
+    store: &BatchReads<'_>,
+    scope: &Scope,
+    result: Result<PollResult, ApiError>,
+    now: DateTime<Utc>,
+    options: CycleOptions,
+    batch: &mut CycleBatch,
+    report: &mut CycleReport,
+) -> Result<(), CycleError> {
+    let previous_health = store.poll_health(scope)?;
+    let outcome_info;
+    let outcome = match &result {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let failures = previous_health
+                .as_ref()
+                .map_or(0, |h| h.consecutive_failures)
+                + 1;
+            outcome_info = e.to_info(failures);
+            Err(&outcome_info)
+        }
+    };
+    let health = rules::evaluate_poll(
+        &runtime.rules,
+        scope,
+        previous_health.as_ref(),
+        outcome,
+        runtime.config.daemon.failure_alert_after,
+        now,
+    );
+    batch.alerts.extend(health.alerts);
+    batch.health.push((scope.clone(), health.health));
+
+    let mut rows = Vec::new();
+    match result {
+        Ok(poll) => {
+            log_poll_success(&poll);
+            report.polls.push(PollReport {
+                account: scope.account.clone(),
+                project_id: scope.project_id.clone(),
+                ok: true,
+                packages: poll.packages.len(),
+                bad_entries: poll
+                    .bad_entries
+                    .iter()
+                    .map(|b| format!("{}: {}", b.key, b.reason))
+                    .collect(),
+                error: None,
+            });
+            let previous: BTreeMap<PackageId, PackageState> =
+                store.package_states(scope)?.into_iter().collect();
+            evaluate_scope(runtime, &poll, &previous, now, batch, &mut rows);
+        }
+        Err(error) => {
+            tracing::error!(
+                event = "poll.failed",
+                account = %scope.account,
+                project_id = scope.project_label(),
+                http_status = error.http_status,
+                error_code = error.code.as_deref().unwrap_or(""),
+                // The gateway's request id, else the v5 API's trace id: what support asks for.
+                request_id = error
+                    .request_id
+                    .as_deref()
+                    .or(error.trace_id.as_deref())
+                    .unwrap_or(""),
+                error = %error,
+                "poll failed"
+            );
+            report.polls.push(PollReport {
+                account: scope.account.clone(),
+                project_id: scope.project_id.clone(),
+                ok: false,
+                packages: 0,
+                bad_entries: Vec::new(),
+                error: Some(error.to_string()),
+            });
+            // A failed poll says nothing about packages: show what was known, decide nothing.
+            for (_, state) in store.package_states(scope)? {
+                rows.push(row(&state.last, &[], state.vanished));
+            }
+        }
+    }
+    report.package_count += rows.len();
+    if options.list_packages {
+        report.packages.append(&mut rows);
+    }
+    Ok(())
+}
+
+fn log_alert(alert: &Alert) {
+    tracing::info!(
+        event = "alert.raised",
+        id = %alert.id,
+        kind = %alert.kind,
+        severity = %alert.severity,
+        rule = %alert.rule,
+        account = %alert.account,
+        project_id = alert.project_id.as_deref().unwrap_or(""),
+        package = alert.package.as_deref().unwrap_or(""),
+        remain_days = alert.remain_days,
+        threshold = alert.threshold,
+        receivers = %alert.receivers.join(","),
+        "{}",
+        alert.summary
+    );
 }
 
 fn log_poll_success(poll: &PollResult) {
@@ -346,7 +439,7 @@ fn evaluate_scope(
     poll: &PollResult,
     previous: &BTreeMap<PackageId, PackageState>,
     now: DateTime<Utc>,
-    record: &mut CycleRecord,
+    batch: &mut CycleBatch,
     rows: &mut Vec<PackageRow>,
 ) {
     let mut seen = HashSet::new();
@@ -361,7 +454,9 @@ fn evaluate_scope(
         ) else {
             continue;
         };
-        tracing::info!(
+        // Debug, not info: at one line per package, a large account would drown the log;
+        // alert.raised says what was decided.
+        tracing::debug!(
             event = "package.checked",
             account = %package.scope.account,
             project_id = package.scope.project_label(),
@@ -374,8 +469,8 @@ fn evaluate_scope(
             "package checked"
         );
         rows.push(row(package, &evaluation.alerts, false));
-        record.alerts.extend(evaluation.alerts);
-        record.packages.push((id, evaluation.state));
+        batch.alerts.extend(evaluation.alerts);
+        batch.packages.push((id, evaluation.state));
     }
     // Entries the API listed but we could not read are not "vanished".
     let unreadable: HashSet<&str> = poll.bad_entries.iter().map(|b| b.key.as_str()).collect();
@@ -387,8 +482,8 @@ fn evaluate_scope(
             rules::evaluate(&runtime.rules, Some(state), Observation::Missing, now)
         {
             rows.push(row(&state.last, &evaluation.alerts, true));
-            record.alerts.extend(evaluation.alerts);
-            record.packages.push((id.clone(), evaluation.state));
+            batch.alerts.extend(evaluation.alerts);
+            batch.packages.push((id.clone(), evaluation.state));
         }
     }
 }
@@ -407,35 +502,6 @@ fn row(package: &Package, alerts: &[Alert], vanished: bool) -> PackageRow {
         decisions: alerts.iter().map(|a| a.kind.to_string()).collect(),
         vanished,
     }
-}
-
-/// One digest per receiver: every alert of this cycle that goes to it, most urgent first.
-fn digests(alerts: &[Alert]) -> Vec<NewDelivery> {
-    let mut by_receiver: BTreeMap<&str, Vec<&Alert>> = BTreeMap::new();
-    for alert in alerts {
-        for receiver in &alert.receivers {
-            by_receiver
-                .entry(receiver.as_str())
-                .or_default()
-                .push(alert);
-        }
-    }
-    by_receiver
-        .into_iter()
-        .map(|(receiver, mut list)| {
-            list.sort_by_key(|a| a.urgency_key());
-            let mut ids: Vec<String> = Vec::new();
-            for alert in list {
-                if !ids.contains(&alert.id) {
-                    ids.push(alert.id.clone());
-                }
-            }
-            NewDelivery {
-                receiver: receiver.to_string(),
-                alert_ids: ids,
-            }
-        })
-        .collect()
 }
 
 /// What a poll-health record says, for `status`.

@@ -3,8 +3,10 @@
 //! and an outbox of deliveries.
 //!
 //! Robustness rules (after pueue's state handling):
-//! - a cycle's results are written in ONE transaction, before any delivery is tried, so a crash
-//!   never loses a decision nor leaves a decision without its pending deliveries;
+//! - a cycle's results are written before any delivery is tried, in batches as its polls come
+//!   in; each decision is queued for its receivers in the same transaction as the decision,
+//!   and a cycle cut short is finished at the next start, so a crash never loses a decision
+//!   nor leaves one without its pending deliveries;
 //! - a file that is not a SQLite database, fails `PRAGMA quick_check`, or comes from a newer
 //!   schema is refused with a clear message and never written to, let alone replaced;
 //! - the schema is versioned with `PRAGMA user_version` and migrated by an ordered list of
@@ -22,7 +24,7 @@ use crate::rules::{PackageState, PollHealth};
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use serde::{Deserialize, Serialize};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -35,7 +37,7 @@ pub const QUIET_CYCLE_RETENTION: chrono::TimeDelta = chrono::TimeDelta::days(90)
 
 /// Ordered schema migrations: entry `i` takes the schema from version `i` to `i + 1`.
 /// A released entry is never edited; a schema change is a new entry appended at the end.
-const MIGRATIONS: &[&str] = &[MIGRATION_V1, MIGRATION_V2];
+const MIGRATIONS: &[&str] = &[MIGRATION_V1, MIGRATION_V2, MIGRATION_V3];
 
 /// The schema version this build writes and understands.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -130,6 +132,21 @@ CREATE TABLE delivery_alerts (
 const MIGRATION_V2: &str = r#"
 CREATE INDEX decisions_by_cycle ON decisions (cycle_id);
 CREATE INDEX deliveries_by_cycle ON deliveries (cycle_id);
+"#;
+
+/// v3: a cycle is recorded in batches as its polls come in. Each batch queues its decisions
+/// for their receivers in `cycle_queue`; the last step turns the queue into deliveries and
+/// sets `outbox_built`. A cycle cut short in between is found by `outbox_built = 0` and its
+/// outbox built at the next start, so nothing it decided is lost.
+const MIGRATION_V3: &str = r#"
+ALTER TABLE cycles ADD COLUMN outbox_built INTEGER NOT NULL DEFAULT 1;
+CREATE TABLE cycle_queue (
+    seq             INTEGER PRIMARY KEY,
+    cycle_id        INTEGER NOT NULL REFERENCES cycles (id),
+    receiver        TEXT NOT NULL,
+    alert_id        TEXT NOT NULL REFERENCES decisions (id),
+    UNIQUE (cycle_id, receiver, alert_id)
+);
 "#;
 
 // ---------------------------------------------------------------------------------------------
@@ -291,8 +308,21 @@ pub struct CycleRecord {
     pub deliveries: Vec<NewDelivery>,
 }
 
-/// One message to one receiver, made of alerts (by id, in order) recorded in the same cycle or
-/// before.
+/// A cycle being recorded in batches (see [`StateStore::begin_cycle`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CycleId(i64);
+
+/// One batch of a cycle's results, written in one transaction by
+/// [`StateStore::record_batch_with`]; every alert is queued for its `receivers`.
+#[derive(Debug, Clone, Default)]
+pub struct CycleBatch {
+    pub packages: Vec<(PackageId, PackageState)>,
+    pub health: Vec<(Scope, PollHealth)>,
+    pub alerts: Vec<Alert>,
+}
+
+/// One message to one receiver, made of alerts (by id) recorded in the same cycle or before;
+/// they go out most urgent first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewDelivery {
     pub receiver: String,
@@ -443,6 +473,9 @@ impl StateStore {
             _writer: Some(writer),
         };
         store.migrate()?;
+        // A cycle cut short by a crash queued decisions: they become deliveries now, before
+        // anything else runs (a retry pass at start sends them).
+        store.repair_unbuilt_outboxes()?;
         tracing::debug!(event = "state.opened", path = %store.path.display(), schema_version = SCHEMA_VERSION, read_only = false, "state file opened");
         Ok(store)
     }
@@ -520,251 +553,145 @@ impl StateStore {
     /// Writes everything one cycle decided in one transaction: package states, poll health,
     /// decisions and their pending deliveries. Call it before delivering anything; on error
     /// nothing of the cycle is stored. Returns the ids of the new deliveries, in order.
+    ///
+    /// Each [`NewDelivery`] queues its alerts for its receiver; a receiver that was queued a
+    /// decision in an earlier cycle (same id) does not get it again.
     pub fn record_cycle(&mut self, record: &CycleRecord) -> Result<Vec<DeliveryId>, StateError> {
         let path = &self.path;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql_err(path, "starting the cycle transaction"))?;
-        let started_at = ts(record.started_at);
-
-        tx.execute(
-            "INSERT INTO cycles (started_at, packages, alerts, deliveries) VALUES (?1, 0, 0, 0)",
-            params![started_at],
-        )
-        .map_err(sql_err(path, "recording the cycle"))?;
-        let cycle_id = tx.last_insert_rowid();
-
-        // The history of quiet cycles (nothing decided, nothing to deliver) is kept for
-        // QUIET_CYCLE_RETENTION, so a frequent schedule does not grow the file forever. Cycles
-        // that decided or queued something stay with their decisions and deliveries.
-        let pruned = tx
-            .execute(
-                "DELETE FROM cycles WHERE started_at < ?1
-                   AND NOT EXISTS (SELECT 1 FROM decisions WHERE decisions.cycle_id = cycles.id)
-                   AND NOT EXISTS (SELECT 1 FROM deliveries WHERE deliveries.cycle_id = cycles.id)",
-                params![ts(record.started_at - QUIET_CYCLE_RETENTION)],
-            )
-            .map_err(sql_err(path, "pruning old quiet cycles"))?;
-
-        {
-            let mut upsert = tx
-                .prepare_cached(
-                    "INSERT INTO packages (account, project_id, package_key, resource_id,
-                         remain_days, package_status, vanished, last_seen, state_json)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-                     ON CONFLICT (account, project_id, package_key, resource_id) DO UPDATE SET
-                         remain_days = excluded.remain_days,
-                         package_status = excluded.package_status,
-                         vanished = excluded.vanished,
-                         last_seen = excluded.last_seen,
-                         state_json = excluded.state_json",
-                )
-                .map_err(sql_err(path, "preparing the package upsert"))?;
-            for (id, state) in &record.packages {
-                let json = to_json(path, state, || {
-                    format!("encoding the state of {}", label(id))
-                })?;
-                upsert
-                    .execute(params![
-                        id.scope.account,
-                        id.scope.project_label(),
-                        id.key,
-                        id.resource_id,
-                        state.last.remain_days,
-                        state.last.package_status,
-                        state.vanished,
-                        ts(state.last_seen),
-                        json,
-                    ])
-                    .map_err(sql_err(path, "storing a package state"))?;
+        let cycle = insert_cycle(&tx, path, record.started_at)?;
+        for delivery in &record.deliveries {
+            if delivery.alert_ids.is_empty() {
+                // Returning drops the transaction: the whole cycle is rolled back.
+                return Err(StateError::EmptyDelivery {
+                    path: path.clone(),
+                    receiver: delivery.receiver.clone(),
+                });
             }
         }
-
-        {
-            let mut upsert = tx
-                .prepare_cached(
-                    "INSERT INTO poll_health (account, project_id, consecutive_failures, health_json)
-                     VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT (account, project_id) DO UPDATE SET
-                         consecutive_failures = excluded.consecutive_failures,
-                         health_json = excluded.health_json",
-                )
-                .map_err(sql_err(path, "preparing the poll health upsert"))?;
-            for (scope, health) in &record.health {
-                let json = to_json(path, health, || {
-                    format!("encoding the poll health of {scope}")
-                })?;
-                upsert
-                    .execute(params![
-                        scope.account,
-                        scope.project_label(),
-                        health.consecutive_failures,
-                        json
-                    ])
-                    .map_err(sql_err(path, "storing poll health"))?;
-            }
-        }
-
-        let mut new_alerts = 0u32;
-        // Decisions recorded by an earlier cycle (same id), with the receivers they were queued
-        // for then: those must not get them again. A receiver added since (a rule added by a
-        // reload while a package stays vanished) still gets it once.
-        let mut decided_before: HashMap<&str, Vec<String>> = HashMap::new();
-        let mut inserted_now: HashSet<&str> = HashSet::new();
-        {
-            let mut insert = tx
-                .prepare_cached(
-                    "INSERT INTO decisions (id, kind, severity, account, project_id, package_key,
-                         resource_id, raised_at, cycle_id, alert_json, receivers_json)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
-                     ON CONFLICT (id) DO NOTHING",
-                )
-                .map_err(sql_err(path, "preparing the decision insert"))?;
-            for alert in &record.alerts {
-                let json = to_json(path, alert, || format!("encoding alert {}", alert.id))?;
-                let receivers = to_json(path, &alert.receivers, || {
-                    format!("encoding the receivers of alert {}", alert.id)
-                })?;
-                let inserted = insert
-                    .execute(params![
-                        alert.id,
-                        alert.kind.as_str(),
-                        alert.severity.as_str(),
-                        alert.account,
-                        alert.project_id.as_deref().unwrap_or(""),
-                        alert.package,
-                        alert.resource_id,
-                        ts(alert.raised_at),
-                        cycle_id,
-                        json,
-                        receivers,
-                    ])
-                    .map_err(sql_err(path, "storing a decision"))?;
-                new_alerts += inserted as u32;
-                if inserted == 1 {
-                    inserted_now.insert(alert.id.as_str());
-                } else if !inserted_now.contains(alert.id.as_str()) {
-                    let told: String = tx
-                        .query_row(
-                            "SELECT receivers_json FROM decisions WHERE id = ?1",
-                            params![alert.id],
-                            |row| row.get(0),
-                        )
-                        .map_err(sql_err(path, "reading an earlier decision"))?;
-                    let told: Vec<String> = from_json(path, &told, || {
-                        format!("the receivers of decision {}", alert.id)
-                    })?;
-                    decided_before.insert(alert.id.as_str(), told);
-                }
-            }
-        }
-        // Earlier decisions now queued for a receiver added since: their receivers grew.
-        let mut grown: HashSet<String> = HashSet::new();
-
-        let mut delivery_ids = Vec::with_capacity(record.deliveries.len());
-        {
-            let mut insert_delivery = tx
-                .prepare_cached(
-                    "INSERT INTO deliveries (receiver, status, created_at, next_attempt_at, cycle_id)
-                     VALUES (?1, 'pending', ?2, ?2, ?3)",
-                )
-                .map_err(sql_err(path, "preparing the delivery insert"))?;
-            let mut alert_exists = tx
-                .prepare_cached("SELECT 1 FROM decisions WHERE id = ?1")
-                .map_err(sql_err(path, "preparing the decision lookup"))?;
-            let mut insert_member = tx
-                .prepare_cached(
-                    "INSERT INTO delivery_alerts (delivery_id, position, alert_id)
-                     VALUES (?1, ?2, ?3)",
-                )
-                .map_err(sql_err(path, "preparing the delivery alert insert"))?;
-            for delivery in &record.deliveries {
-                let alert_ids: Vec<&String> = delivery
-                    .alert_ids
-                    .iter()
-                    .filter(|id| {
-                        decided_before
-                            .get(id.as_str())
-                            .is_none_or(|told| !told.contains(&delivery.receiver))
-                    })
-                    .collect();
-                for id in &alert_ids {
-                    if let Some(told) = decided_before.get_mut(id.as_str()) {
-                        told.push(delivery.receiver.clone());
-                        grown.insert(id.to_string());
-                    }
-                }
-                if alert_ids.is_empty() && !delivery.alert_ids.is_empty() {
-                    tracing::debug!(
-                        event = "state.delivery_skipped",
-                        receiver = %delivery.receiver,
-                        "every alert of this delivery was decided and sent before"
-                    );
-                    continue;
-                }
-                if alert_ids.is_empty() {
-                    return Err(StateError::EmptyDelivery {
-                        path: path.clone(),
-                        receiver: delivery.receiver.clone(),
-                    });
-                }
-                insert_delivery
-                    .execute(params![delivery.receiver, started_at, cycle_id])
-                    .map_err(sql_err(path, "storing a delivery"))?;
-                let delivery_id = tx.last_insert_rowid();
-                for (position, alert_id) in alert_ids.into_iter().enumerate() {
-                    let known = alert_exists
-                        .exists(params![alert_id])
-                        .map_err(sql_err(path, "looking up a decision"))?;
-                    if !known {
-                        // Returning drops the transaction: the whole cycle is rolled back.
-                        return Err(StateError::UnknownAlert {
-                            path: path.clone(),
-                            receiver: delivery.receiver.clone(),
-                            alert_id: alert_id.clone(),
-                        });
-                    }
-                    insert_member
-                        .execute(params![delivery_id, position as i64, alert_id])
-                        .map_err(sql_err(path, "storing a delivery's alert"))?;
-                }
-                delivery_ids.push(DeliveryId(delivery_id));
-            }
-        }
-        for id in &grown {
-            let json = to_json(path, &decided_before[id.as_str()], || {
-                format!("encoding the receivers of {id}")
-            })?;
-            tx.execute(
-                "UPDATE decisions SET receivers_json = ?2 WHERE id = ?1",
-                params![id, json],
-            )
-            .map_err(sql_err(path, "remembering a decision's new receivers"))?;
-        }
-
-        tx.execute(
-            "UPDATE cycles SET packages = ?2, alerts = ?3, deliveries = ?4 WHERE id = ?1",
-            params![
-                cycle_id,
-                record.packages.len() as i64,
-                new_alerts,
-                delivery_ids.len() as i64
-            ],
-        )
-        .map_err(sql_err(path, "counting the cycle"))?;
+        let queue = record.deliveries.iter().flat_map(|d| {
+            d.alert_ids
+                .iter()
+                .map(move |id| (d.receiver.as_str(), id.as_str()))
+        });
+        write_batch(
+            &tx,
+            path,
+            cycle,
+            &record.packages,
+            &record.health,
+            &record.alerts,
+            queue,
+        )?;
+        let ids = build_outbox(&tx, path, cycle, Order::Queued)?;
         tx.commit().map_err(sql_err(path, "committing the cycle"))?;
-        tracing::debug!(
-            event = "state.cycle_recorded",
-            path = %path.display(),
-            packages = record.packages.len(),
-            health = record.health.len(),
-            alerts = new_alerts,
-            deliveries = delivery_ids.len(),
-            pruned_cycles = pruned,
-            "cycle recorded"
-        );
-        Ok(delivery_ids)
+        Ok(ids)
+    }
+
+    /// Starts recording a cycle that is written in batches as its polls come in (see
+    /// [`StateStore::record_batch_with`]), so that its memory does not grow with the number of
+    /// projects. First builds the outbox of any earlier cycle that was cut short after some of
+    /// its batches were written: what they decided is delivered, not lost.
+    pub fn begin_cycle(&mut self, started_at: DateTime<Utc>) -> Result<CycleId, StateError> {
+        self.repair_unbuilt_outboxes()?;
+        let path = &self.path;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql_err(path, "starting the cycle"))?;
+        let cycle = insert_cycle(&tx, path, started_at)?;
+        tx.commit().map_err(sql_err(path, "recording the cycle"))?;
+        Ok(cycle)
+    }
+
+    /// Decides and writes one batch of a cycle begun with [`StateStore::begin_cycle`], in one
+    /// transaction: `decide` reads the state its scopes had before ([`BatchReads`]) and
+    /// returns the batch — package states, poll health, the decisions — which is written with
+    /// each decision queued for its receivers (those an earlier cycle did not queue it for).
+    /// Nothing is sent before [`StateStore::finish_recording`] turned the queue into
+    /// deliveries. With no `cycle` (a dry run) the batch is decided and returned, not written.
+    pub fn record_batch_with<E: From<StateError>>(
+        &mut self,
+        cycle: Option<CycleId>,
+        decide: impl FnOnce(&BatchReads<'_>) -> Result<CycleBatch, E>,
+    ) -> Result<CycleBatch, E> {
+        let path = &self.path;
+        // IMMEDIATE: what was read is still true when the batch is written.
+        let behavior = match cycle {
+            Some(_) => TransactionBehavior::Immediate,
+            None => TransactionBehavior::Deferred,
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(behavior)
+            .map_err(sql_err(path, "starting a cycle batch"))?;
+        let batch = decide(&BatchReads { conn: &tx, path })?;
+        if let Some(cycle) = cycle {
+            let queue = batch.alerts.iter().flat_map(|alert| {
+                alert
+                    .receivers
+                    .iter()
+                    .map(move |r| (r.as_str(), alert.id.as_str()))
+            });
+            write_batch(
+                &tx,
+                path,
+                cycle,
+                &batch.packages,
+                &batch.health,
+                &batch.alerts,
+                queue,
+            )?;
+        }
+        tx.commit()
+            .map_err(sql_err(path, "committing a cycle batch"))?;
+        Ok(batch)
+    }
+
+    /// Ends the recording of a cycle: its queued decisions become pending deliveries, one
+    /// digest per receiver, most urgent first. Returns their ids.
+    pub fn finish_recording(&mut self, cycle: CycleId) -> Result<Vec<DeliveryId>, StateError> {
+        let path = &self.path;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql_err(path, "starting the outbox"))?;
+        let ids = build_outbox(&tx, path, cycle, Order::Urgency)?;
+        tx.commit()
+            .map_err(sql_err(path, "committing the outbox"))?;
+        Ok(ids)
+    }
+
+    /// Builds the outbox of every cycle whose recording was cut short (a crash, a full disk)
+    /// after some of its batches were written.
+    fn repair_unbuilt_outboxes(&mut self) -> Result<(), StateError> {
+        let path = &self.path;
+        let unbuilt: Vec<i64> = {
+            let mut stmt = self
+                .conn
+                .prepare_cached("SELECT id FROM cycles WHERE outbox_built = 0 ORDER BY id")
+                .map_err(sql_err(path, "preparing the unfinished cycle query"))?;
+            let ids = stmt
+                .query_map([], |row| row.get(0))
+                .map_err(sql_err(path, "finding unfinished cycles"))?
+                .collect::<Result<_, _>>()
+                .map_err(sql_err(path, "finding unfinished cycles"))?;
+            ids
+        };
+        for id in unbuilt {
+            let deliveries = self.finish_recording(CycleId(id))?;
+            tracing::warn!(
+                event = "state.cycle_repaired",
+                path = %self.path.display(),
+                cycle_id = id,
+                deliveries = deliveries.len(),
+                "a cycle cut short after recording some decisions: their deliveries are queued now"
+            );
+        }
+        Ok(())
     }
 
     /// Records how the cycle that started at `started_at` ended (for `renewd status`).
@@ -931,30 +858,7 @@ impl StateStore {
         &self,
         scope: &Scope,
     ) -> Result<Vec<(PackageId, PackageState)>, StateError> {
-        let path = &self.path;
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT account, project_id, package_key, resource_id, state_json
-                 FROM packages WHERE account = ?1 AND project_id = ?2
-                 ORDER BY package_key, resource_id",
-            )
-            .map_err(sql_err(path, "preparing the package query"))?;
-        let rows = stmt
-            .query_map(params![scope.account, scope.project_label()], |row| {
-                Ok((package_id_from_row(row)?, row.get::<_, String>(4)?))
-            })
-            .map_err(sql_err(path, "reading package states"))?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(sql_err(path, "reading package states"))?;
-        rows.into_iter()
-            .map(|(id, json)| {
-                let state = from_json(path, &json, || {
-                    format!("decoding the state of {}", label(&id))
-                })?;
-                Ok((id, state))
-            })
-            .collect()
+        read_package_states(&self.conn, &self.path, scope)
     }
 
     /// Every package with the last decision about it, ordered by account, project, key.
@@ -1006,18 +910,7 @@ impl StateStore {
 
     /// Poll health of one account/project, if it was ever polled.
     pub fn poll_health(&self, scope: &Scope) -> Result<Option<PollHealth>, StateError> {
-        let path = &self.path;
-        let json: Option<String> = self
-            .conn
-            .query_row(
-                "SELECT health_json FROM poll_health WHERE account = ?1 AND project_id = ?2",
-                params![scope.account, scope.project_label()],
-                |row| row.get(0),
-            )
-            .optional()
-            .map_err(sql_err(path, "reading poll health"))?;
-        json.map(|j| from_json(path, &j, || format!("decoding the poll health of {scope}")))
-            .transpose()
+        read_poll_health(&self.conn, &self.path, scope)
     }
 
     /// Poll health of every account/project, ordered by account and project.
@@ -1273,6 +1166,382 @@ struct DeliveryRow {
     last_error: Option<String>,
     delivered_at: Option<String>,
     finished_at: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reads shared by the store and a batch's transaction
+// ---------------------------------------------------------------------------------------------
+
+/// What the evaluation of a batch reads, inside the batch's transaction.
+pub struct BatchReads<'a> {
+    conn: &'a Connection,
+    path: &'a Path,
+}
+
+impl BatchReads<'_> {
+    /// See [`StateStore::package_states`].
+    pub fn package_states(
+        &self,
+        scope: &Scope,
+    ) -> Result<Vec<(PackageId, PackageState)>, StateError> {
+        read_package_states(self.conn, self.path, scope)
+    }
+
+    /// See [`StateStore::poll_health`].
+    pub fn poll_health(&self, scope: &Scope) -> Result<Option<PollHealth>, StateError> {
+        read_poll_health(self.conn, self.path, scope)
+    }
+}
+
+fn read_package_states(
+    conn: &Connection,
+    path: &Path,
+    scope: &Scope,
+) -> Result<Vec<(PackageId, PackageState)>, StateError> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT account, project_id, package_key, resource_id, state_json
+             FROM packages WHERE account = ?1 AND project_id = ?2
+             ORDER BY package_key, resource_id",
+        )
+        .map_err(sql_err(path, "preparing the package query"))?;
+    let rows = stmt
+        .query_map(params![scope.account, scope.project_label()], |row| {
+            Ok((package_id_from_row(row)?, row.get::<_, String>(4)?))
+        })
+        .map_err(sql_err(path, "reading package states"))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(sql_err(path, "reading package states"))?;
+    rows.into_iter()
+        .map(|(id, json)| {
+            let state = from_json(path, &json, || {
+                format!("decoding the state of {}", label(&id))
+            })?;
+            Ok((id, state))
+        })
+        .collect()
+}
+
+fn read_poll_health(
+    conn: &Connection,
+    path: &Path,
+    scope: &Scope,
+) -> Result<Option<PollHealth>, StateError> {
+    let json: Option<String> = conn
+        .prepare_cached(
+            "SELECT health_json FROM poll_health WHERE account = ?1 AND project_id = ?2",
+        )
+        .map_err(sql_err(path, "preparing the poll health query"))?
+        .query_row(params![scope.account, scope.project_label()], |row| {
+            row.get(0)
+        })
+        .optional()
+        .map_err(sql_err(path, "reading poll health"))?;
+    json.map(|j| from_json(path, &j, || format!("decoding the poll health of {scope}")))
+        .transpose()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The steps of recording a cycle, each inside the caller's transaction
+// ---------------------------------------------------------------------------------------------
+
+/// Inserts the cycle's row (its outbox not built yet) and prunes old quiet cycles.
+fn insert_cycle(
+    tx: &Connection,
+    path: &Path,
+    started_at: DateTime<Utc>,
+) -> Result<CycleId, StateError> {
+    tx.execute(
+        "INSERT INTO cycles (started_at, packages, alerts, deliveries, outbox_built)
+         VALUES (?1, 0, 0, 0, 0)",
+        params![ts(started_at)],
+    )
+    .map_err(sql_err(path, "recording the cycle"))?;
+    let cycle = CycleId(tx.last_insert_rowid());
+    // The history of quiet cycles (nothing decided, nothing to deliver) is kept for
+    // QUIET_CYCLE_RETENTION, so a frequent schedule does not grow the file forever. Cycles
+    // that decided or queued something stay with their decisions and deliveries.
+    let pruned = tx
+        .execute(
+            "DELETE FROM cycles WHERE started_at < ?1 AND outbox_built = 1
+               AND NOT EXISTS (SELECT 1 FROM decisions WHERE decisions.cycle_id = cycles.id)
+               AND NOT EXISTS (SELECT 1 FROM deliveries WHERE deliveries.cycle_id = cycles.id)",
+            params![ts(started_at - QUIET_CYCLE_RETENTION)],
+        )
+        .map_err(sql_err(path, "pruning old quiet cycles"))?;
+    if pruned > 0 {
+        tracing::debug!(event = "state.cycles_pruned", path = %path.display(), pruned, "old quiet cycles forgotten");
+    }
+    Ok(cycle)
+}
+
+/// Upserts package states and poll health, inserts decisions (an id already recorded is left
+/// as it was) and queues `(receiver, alert id)` pairs for the cycle's outbox. A receiver that
+/// an earlier cycle already queued a decision for is skipped; one added since (a rule added
+/// by a reload while a package stays vanished) is queued once and remembered.
+fn write_batch<'q>(
+    tx: &Connection,
+    path: &Path,
+    cycle: CycleId,
+    packages: &[(PackageId, PackageState)],
+    health: &[(Scope, PollHealth)],
+    alerts: &[Alert],
+    queue: impl Iterator<Item = (&'q str, &'q str)>,
+) -> Result<(), StateError> {
+    let mut upsert = tx
+        .prepare_cached(
+            "INSERT INTO packages (account, project_id, package_key, resource_id,
+                 remain_days, package_status, vanished, last_seen, state_json)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+             ON CONFLICT (account, project_id, package_key, resource_id) DO UPDATE SET
+                 remain_days = excluded.remain_days,
+                 package_status = excluded.package_status,
+                 vanished = excluded.vanished,
+                 last_seen = excluded.last_seen,
+                 state_json = excluded.state_json",
+        )
+        .map_err(sql_err(path, "preparing the package upsert"))?;
+    for (id, state) in packages {
+        let json = to_json(path, state, || {
+            format!("encoding the state of {}", label(id))
+        })?;
+        upsert
+            .execute(params![
+                id.scope.account,
+                id.scope.project_label(),
+                id.key,
+                id.resource_id,
+                state.last.remain_days,
+                state.last.package_status,
+                state.vanished,
+                ts(state.last_seen),
+                json,
+            ])
+            .map_err(sql_err(path, "storing a package state"))?;
+    }
+
+    let mut upsert = tx
+        .prepare_cached(
+            "INSERT INTO poll_health (account, project_id, consecutive_failures, health_json)
+             VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (account, project_id) DO UPDATE SET
+                 consecutive_failures = excluded.consecutive_failures,
+                 health_json = excluded.health_json",
+        )
+        .map_err(sql_err(path, "preparing the poll health upsert"))?;
+    for (scope, health) in health {
+        let json = to_json(path, health, || {
+            format!("encoding the poll health of {scope}")
+        })?;
+        upsert
+            .execute(params![
+                scope.account,
+                scope.project_label(),
+                health.consecutive_failures,
+                json
+            ])
+            .map_err(sql_err(path, "storing poll health"))?;
+    }
+
+    let mut insert = tx
+        .prepare_cached(
+            "INSERT INTO decisions (id, kind, severity, account, project_id, package_key,
+                 resource_id, raised_at, cycle_id, alert_json, receivers_json)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .map_err(sql_err(path, "preparing the decision insert"))?;
+    let mut new_alerts = 0usize;
+    for alert in alerts {
+        let json = to_json(path, alert, || format!("encoding alert {}", alert.id))?;
+        let receivers = to_json(path, &alert.receivers, || {
+            format!("encoding the receivers of alert {}", alert.id)
+        })?;
+        new_alerts += insert
+            .execute(params![
+                alert.id,
+                alert.kind.as_str(),
+                alert.severity.as_str(),
+                alert.account,
+                alert.project_id.as_deref().unwrap_or(""),
+                alert.package,
+                alert.resource_id,
+                ts(alert.raised_at),
+                cycle.0,
+                json,
+                receivers,
+            ])
+            .map_err(sql_err(path, "storing a decision"))?;
+    }
+    tx.execute(
+        "UPDATE cycles SET packages = packages + ?2, alerts = alerts + ?3 WHERE id = ?1",
+        params![cycle.0, packages.len() as i64, new_alerts as i64],
+    )
+    .map_err(sql_err(path, "counting the cycle"))?;
+
+    // Decisions of earlier cycles, with the receivers they were queued for then.
+    let mut earlier = tx
+        .prepare_cached("SELECT cycle_id, receivers_json FROM decisions WHERE id = ?1")
+        .map_err(sql_err(path, "preparing the decision lookup"))?;
+    let mut enqueue = tx
+        .prepare_cached(
+            "INSERT INTO cycle_queue (cycle_id, receiver, alert_id) VALUES (?1, ?2, ?3)
+             ON CONFLICT (cycle_id, receiver, alert_id) DO NOTHING",
+        )
+        .map_err(sql_err(path, "preparing the queue insert"))?;
+    let mut told_before: HashMap<&str, Vec<String>> = HashMap::new();
+    for (receiver, alert_id) in queue {
+        let found: Option<(Option<i64>, String)> = earlier
+            .query_row(params![alert_id], |row| Ok((row.get(0)?, row.get(1)?)))
+            .optional()
+            .map_err(sql_err(path, "reading a decision"))?;
+        let Some((decided_in, receivers_json)) = found else {
+            // Returning drops the transaction: the whole batch is rolled back.
+            return Err(StateError::UnknownAlert {
+                path: path.to_path_buf(),
+                receiver: receiver.to_string(),
+                alert_id: alert_id.to_string(),
+            });
+        };
+        if decided_in != Some(cycle.0) {
+            let told = match told_before.entry(alert_id) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(from_json(path, &receivers_json, || {
+                        format!("the receivers of decision {alert_id}")
+                    })?)
+                }
+            };
+            if told.iter().any(|r| r == receiver) {
+                tracing::debug!(
+                    event = "state.delivery_skipped",
+                    receiver,
+                    alert_id,
+                    "this decision was queued for this receiver before"
+                );
+                continue;
+            }
+            told.push(receiver.to_string());
+            let json = to_json(path, &*told, || {
+                format!("encoding the receivers of {alert_id}")
+            })?;
+            tx.execute(
+                "UPDATE decisions SET receivers_json = ?2 WHERE id = ?1",
+                params![alert_id, json],
+            )
+            .map_err(sql_err(path, "remembering a decision's new receivers"))?;
+        }
+        enqueue
+            .execute(params![cycle.0, receiver, alert_id])
+            .map_err(sql_err(path, "queuing a decision"))?;
+    }
+    Ok(())
+}
+
+/// The order of the alerts in one delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Order {
+    /// As they were queued ([`StateStore::record_cycle`]'s explicit deliveries).
+    Queued,
+    /// Most urgent first (a cycle recorded in batches, which queue in the order polls end).
+    Urgency,
+}
+
+/// Turns a cycle's queue into pending deliveries (one per receiver, due at the cycle's start),
+/// counts the cycle, and marks its outbox built.
+fn build_outbox(
+    tx: &Connection,
+    path: &Path,
+    cycle: CycleId,
+    order: Order,
+) -> Result<Vec<DeliveryId>, StateError> {
+    let started_at: String = tx
+        .query_row(
+            "SELECT started_at FROM cycles WHERE id = ?1",
+            params![cycle.0],
+            |row| row.get(0),
+        )
+        .map_err(sql_err(path, "reading the cycle"))?;
+    let queued: Vec<(String, String, String, String)> = {
+        let mut stmt = tx
+            .prepare_cached(
+                "SELECT q.receiver, q.alert_id, d.alert_json, d.receivers_json
+                 FROM cycle_queue q JOIN decisions d ON d.id = q.alert_id
+                 WHERE q.cycle_id = ?1 ORDER BY q.seq",
+            )
+            .map_err(sql_err(path, "preparing the queue query"))?;
+        let rows = stmt
+            .query_map(params![cycle.0], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+            })
+            .map_err(sql_err(path, "reading the queue"))?
+            .collect::<Result<_, _>>()
+            .map_err(sql_err(path, "reading the queue"))?;
+        rows
+    };
+    // Receivers in the order they were first queued something.
+    let mut by_receiver: Vec<(String, Vec<Alert>)> = Vec::new();
+    for (receiver, _, alert_json, receivers_json) in queued {
+        let alert = decode_alert(path, &alert_json, &receivers_json)?;
+        match by_receiver.iter_mut().find(|(r, _)| *r == receiver) {
+            Some((_, alerts)) => alerts.push(alert),
+            None => by_receiver.push((receiver, vec![alert])),
+        }
+    }
+    let mut insert_delivery = tx
+        .prepare_cached(
+            "INSERT INTO deliveries (receiver, status, created_at, next_attempt_at, cycle_id)
+             VALUES (?1, 'pending', ?2, ?2, ?3)",
+        )
+        .map_err(sql_err(path, "preparing the delivery insert"))?;
+    let mut insert_member = tx
+        .prepare_cached(
+            "INSERT INTO delivery_alerts (delivery_id, position, alert_id) VALUES (?1, ?2, ?3)",
+        )
+        .map_err(sql_err(path, "preparing the delivery alert insert"))?;
+    let mut ids = Vec::with_capacity(by_receiver.len());
+    for (receiver, mut alerts) in by_receiver {
+        if order == Order::Urgency {
+            // Stable: alerts equally urgent keep the order they were queued in.
+            alerts.sort_by_key(Alert::urgency_key);
+        }
+        insert_delivery
+            .execute(params![receiver, started_at, cycle.0])
+            .map_err(sql_err(path, "storing a delivery"))?;
+        let delivery_id = tx.last_insert_rowid();
+        for (position, alert) in alerts.iter().enumerate() {
+            insert_member
+                .execute(params![delivery_id, position as i64, alert.id])
+                .map_err(sql_err(path, "storing a delivery's alert"))?;
+        }
+        ids.push(DeliveryId(delivery_id));
+    }
+    tx.execute(
+        "DELETE FROM cycle_queue WHERE cycle_id = ?1",
+        params![cycle.0],
+    )
+    .map_err(sql_err(path, "clearing the queue"))?;
+    let counted = tx
+        .execute(
+            "UPDATE cycles SET outbox_built = 1, deliveries = ?2 WHERE id = ?1",
+            params![cycle.0, ids.len() as i64],
+        )
+        .map_err(sql_err(path, "counting the cycle"))?;
+    if counted == 0 {
+        return Err(StateError::Sqlite {
+            path: path.to_path_buf(),
+            what: "counting the cycle",
+            source: rusqlite::Error::QueryReturnedNoRows,
+        });
+    }
+    tracing::debug!(
+        event = "state.cycle_recorded",
+        path = %path.display(),
+        cycle_id = cycle.0,
+        deliveries = ids.len(),
+        "cycle recorded"
+    );
+    Ok(ids)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -6,8 +6,8 @@ use chrono::{DateTime, Duration, Utc};
 use renewd::model::{Alert, AlertKind, Package, PackageId, PollErrorInfo, Scope, Severity};
 use renewd::rules::{PackageState, PollHealth, RuleProgress};
 use renewd::state::{
-    CycleRecord, DeliveryId, DeliveryStatus, NewDelivery, OutboxCounts, StateError, StateStore,
-    QUIET_CYCLE_RETENTION, SCHEMA_VERSION,
+    CycleBatch, CycleRecord, DeliveryId, DeliveryStatus, NewDelivery, OutboxCounts, StateError,
+    StateStore, QUIET_CYCLE_RETENTION, SCHEMA_VERSION,
 };
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -576,6 +576,105 @@ fn a_failing_cycle_is_rolled_back_entirely() {
     };
     assert_eq!(store.record_cycle(&good).expect("record").len(), 1);
     assert_eq!(store.all_packages().expect("packages").len(), 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// A cycle recorded in batches
+// ---------------------------------------------------------------------------------------------
+
+/// One batch holding this package's state and alert.
+fn batch_of(p: &Package, a: &Alert, at: DateTime<Utc>) -> CycleBatch {
+    CycleBatch {
+        packages: vec![state_of(p.clone(), at, a.threshold)],
+        health: vec![(p.scope.clone(), healthy(at))],
+        alerts: vec![a.clone()],
+    }
+}
+
+#[test]
+fn batches_queue_their_decisions_and_the_last_step_makes_one_digest_per_receiver() {
+    let (_dir, path) = temp_state();
+    let mut store = StateStore::open(&path).expect("open");
+    let at = t("2026-11-26T01:00:00Z");
+    let scope = project_scope();
+    let later = package(&scope, "codeartsStorageExtension", "r1", 11);
+    let sooner = package(&scope, "codeartsDownloadTrafficExtension", "r2", 3);
+    let a_later = alert("later", &later, 14, at);
+    let a_sooner = alert("sooner", &sooner, 3, at);
+
+    let cycle = store.begin_cycle(at).expect("begin");
+    for (p, a) in [(&later, &a_later), (&sooner, &a_sooner)] {
+        let written = store
+            .record_batch_with(Some(cycle), |reads| {
+                // The batch sees what earlier batches of the cycle wrote.
+                assert_eq!(
+                    reads.poll_health(&scope).expect("health").is_some(),
+                    p.key != later.key
+                );
+                Ok::<_, StateError>(batch_of(p, a, at))
+            })
+            .expect("batch");
+        assert_eq!(written.alerts, vec![a.clone()]);
+    }
+    assert!(
+        store.pending_deliveries().expect("pending").is_empty(),
+        "nothing before the end"
+    );
+    let ids = store.finish_recording(cycle).expect("finish");
+    assert_eq!(ids.len(), 2, "one digest per receiver");
+    for id in ids {
+        let d = store.delivery(id).expect("read").expect("delivery");
+        // Queued in poll order, delivered most urgent first.
+        assert_eq!(d.alerts, vec![a_sooner.clone(), a_later.clone()]);
+    }
+    assert_eq!(store.all_packages().expect("packages").len(), 2);
+    let cycles = store.recent_cycles(1).expect("cycles");
+    assert_eq!(
+        (cycles[0].packages, cycles[0].alerts, cycles[0].deliveries),
+        (2, 2, 2)
+    );
+}
+
+#[test]
+fn a_cycle_cut_short_after_a_batch_has_its_deliveries_made_at_the_next_open() {
+    let (_dir, path) = temp_state();
+    let at = t("2026-11-26T01:00:00Z");
+    let p = package(&project_scope(), "codeartsStorageExtension", "r1", 11);
+    let a = alert("decided-then-crashed", &p, 14, at);
+    {
+        let mut store = StateStore::open(&path).expect("open");
+        let cycle = store.begin_cycle(at).expect("begin");
+        store
+            .record_batch_with(Some(cycle), |_| Ok::<_, StateError>(batch_of(&p, &a, at)))
+            .expect("batch");
+        // The process dies here: no finish_recording.
+    }
+    let mut store = StateStore::open(&path).expect("reopen");
+    let pending = store.pending_deliveries().expect("pending");
+    assert_eq!(pending.len(), 2, "{pending:?}");
+    assert!(pending.iter().all(|d| d.alerts == vec![a.clone()]));
+    // Built once: the next cycle does not queue the decision again.
+    let next = store.begin_cycle(at + Duration::days(1)).expect("begin");
+    store
+        .record_batch_with(Some(next), |_| Ok::<_, StateError>(batch_of(&p, &a, at)))
+        .expect("batch");
+    assert!(store.finish_recording(next).expect("finish").is_empty());
+    assert_eq!(store.pending_deliveries().expect("pending").len(), 2);
+}
+
+#[test]
+fn a_dry_run_batch_is_decided_but_not_written() {
+    let (_dir, path) = temp_state();
+    let at = t("2026-11-26T01:00:00Z");
+    let p = package(&project_scope(), "codeartsStorageExtension", "r1", 11);
+    let a = alert("dry", &p, 14, at);
+    let mut store = StateStore::open(&path).expect("open");
+    let batch = store
+        .record_batch_with(None, |_| Ok::<_, StateError>(batch_of(&p, &a, at)))
+        .expect("dry batch");
+    assert_eq!(batch.alerts.len(), 1);
+    assert!(store.all_packages().expect("packages").is_empty());
+    assert!(store.recent_alerts(10).expect("alerts").is_empty());
 }
 
 // ---------------------------------------------------------------------------------------------

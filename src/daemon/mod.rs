@@ -325,7 +325,11 @@ impl Daemon {
         let hooks = self.hooks();
         let started_at = Utc::now();
         let work = async move {
-            let cycle = cycle::run_cycle(&runtime, &mut store, CycleOptions::default(), started_at);
+            let options = CycleOptions {
+                list_packages: false,
+                ..CycleOptions::default()
+            };
+            let cycle = cycle::run_cycle(&runtime, &mut store, options, started_at);
             let result = outbox::with_daemon_hooks(hooks, cycle).await;
             JobDone {
                 store,
@@ -584,7 +588,7 @@ pub fn summarize(report: &CycleReport) -> String {
         "{} poll(s), {} failed; {} package(s); {} alert(s); {} delivered, {} pending, {} failed",
         report.polls.len(),
         report.failed_polls(),
-        report.packages.len(),
+        report.package_count,
         report.alerts.len(),
         d.delivered,
         d.pending,
