@@ -1,6 +1,7 @@
 //! renewd: watches the renewal deadlines of Huawei Cloud CodeArts packages and tells people in
 //! time, with the renewal link in hand. See DESIGN.md for the contract.
 
+pub mod capped;
 pub mod codearts;
 pub mod commands;
 pub mod config;

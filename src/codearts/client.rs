@@ -21,7 +21,8 @@ use url::Url;
 /// Path of the package API, appended to the account's API base.
 pub const PACKAGE_INFO_PATH: &str = "/devreposerver/v5/data/package/info";
 const REQUEST_ID_HEADER: &str = "X-Request-Id";
-/// Bodies larger than this are cut off (the real answers are a few hundred bytes).
+/// The largest answer read (the real ones are a few hundred bytes, a few KiB for a big
+/// project); a larger one is refused as a whole, unread beyond this.
 const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 const USER_AGENT_VALUE: &str = concat!("renewd/", env!("CARGO_PKG_VERSION"));
 
@@ -79,6 +80,8 @@ struct RawResponse {
     status: StatusCode,
     headers: HeaderMap,
     body: Vec<u8>,
+    /// The body went on past [`MAX_BODY_BYTES`]: `body` is only its start.
+    too_large: bool,
 }
 
 /// A request that got no complete response.
@@ -276,6 +279,9 @@ impl CodeArtsClient {
                         continue;
                     }
                     self.pacer.answered();
+                    if response.too_large {
+                        return Err(self.too_large_error(scope, &response));
+                    }
                     if response.status.is_success() {
                         return self.read_success(scope, response);
                     }
@@ -331,7 +337,8 @@ impl CodeArtsClient {
         }
     }
 
-    /// One GET with the given auth headers; the body is read in full (within the timeout).
+    /// One GET with the given auth headers; the body is read in full (within the timeout), up to
+    /// [`MAX_BODY_BYTES`].
     async fn send(
         &self,
         url: &Url,
@@ -349,18 +356,14 @@ impl CodeArtsClient {
         let mut response = request.send().await.map_err(|e| self.failure(&e))?;
         let status = response.status();
         let headers = response.headers().clone();
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| self.failure(&e))? {
-            let room = MAX_BODY_BYTES.saturating_sub(body.len());
-            body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-            if room <= chunk.len() {
-                break;
-            }
-        }
+        let body = crate::capped::read(&mut response, MAX_BODY_BYTES)
+            .await
+            .map_err(|e| self.failure(&e))?;
         Ok(RawResponse {
             status,
             headers,
-            body,
+            body: body.bytes,
+            too_large: body.too_large,
         })
     }
 
@@ -395,6 +398,23 @@ impl CodeArtsClient {
 
     fn send_error(&self, scope: &Scope, failure: SendFailure) -> ApiError {
         self.error(scope, failure.kind, failure.message)
+    }
+
+    /// An answer over [`MAX_BODY_BYTES`]: not read as an answer (its start could read as a
+    /// complete one), and not retried (the same server would send the same again).
+    fn too_large_error(&self, scope: &Scope, response: &RawResponse) -> ApiError {
+        ApiError {
+            http_status: Some(response.status.as_u16()),
+            request_id: request_id_header(&response.headers),
+            ..self.error(
+                scope,
+                ApiErrorKind::Parse,
+                format!(
+                    "answer larger than {}, not read further",
+                    crate::capped::describe(MAX_BODY_BYTES)
+                ),
+            )
+        }
     }
 
     fn credentials_error(&self, scope: &Scope, error: CredentialsError) -> ApiError {

@@ -13,6 +13,9 @@ use std::time::Duration;
 
 const SUBJECT_TOKEN_HEADER: &str = "X-Subject-Token";
 const REQUEST_ID_HEADER: &str = "X-Request-Id";
+/// The largest answer read. A token answer with its service catalog is tens of KiB; a larger
+/// one is refused as a whole, unread beyond this.
+const MAX_ANSWER_BYTES: usize = 1024 * 1024;
 
 /// Who logs in, where, and to which project the token is scoped.
 #[derive(Debug, Clone)]
@@ -106,7 +109,7 @@ impl PasswordLogin {
                 .send()
                 .await;
             let (error, retry_after) = match sent {
-                Ok(response) => {
+                Ok(mut response) => {
                     let status = response.status();
                     let headers = response.headers().clone();
                     tracing::debug!(
@@ -116,12 +119,23 @@ impl PasswordLogin {
                         status = status.as_u16(),
                         "IAM answered"
                     );
-                    match response.bytes().await {
+                    match crate::capped::read(&mut response, MAX_ANSWER_BYTES).await {
+                        // Its start could read as a whole answer; the same server would send
+                        // the same again, so it is not retried either.
+                        Ok(body) if body.too_large => {
+                            return Err(self.error(
+                                Some(status.as_u16()),
+                                format!(
+                                    "IAM's answer is larger than {}, not read further",
+                                    crate::capped::describe(MAX_ANSWER_BYTES)
+                                ),
+                            ))
+                        }
                         Ok(body) if status.is_success() => {
-                            return self.issued_token(status.as_u16(), &headers, &body)
+                            return self.issued_token(status.as_u16(), &headers, &body.bytes)
                         }
                         Ok(body) => {
-                            let error = self.rejection(status.as_u16(), &headers, &body);
+                            let error = self.rejection(status.as_u16(), &headers, &body.bytes);
                             if !retry::is_transient(status) {
                                 return Err(error);
                             }

@@ -98,6 +98,10 @@ impl WebhookPayload for DingtalkPayload {
         })
     }
 
+    fn reads_answer(&self) -> bool {
+        true
+    }
+
     fn check_accepted(&self, body: &[u8]) -> Result<(), Rejection> {
         read_answer(body, &["errcode"], &["errmsg"]).verdict("DingTalk", body, RETRYABLE)
     }

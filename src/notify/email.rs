@@ -1,11 +1,11 @@
 //! The `email` receiver: one `multipart/alternative` message (plain text + HTML) per digest,
 //! over SMTP with lettre.
 //!
-//! One transport (with its connection pool) per receiver, created on the first send so that
-//! building the receivers needs no async runtime. TLS certificates are always verified; a
-//! private CA is added with `smtp.ca_file`. Outcomes: SMTP 5xx replies are permanent (a failed
-//! login says so, quoting the server), everything else that fails — connection, TLS, timeout,
-//! 4xx — is transient.
+//! One [`SmtpClient`] per receiver, which keeps a connection for the next message and bounds
+//! each delivery by `smtp.timeout` and what the server may send (see `smtp.rs`). TLS
+//! certificates are always verified; a private CA is added with `smtp.ca_file`. Outcomes: SMTP
+//! 5xx replies are permanent (a failed login says so, quoting the server), everything else
+//! that fails — connection, TLS, timeout, 4xx, a reply too large — is transient.
 //!
 //! Rendering lives in functions returning strings ([`subject`], [`text_body`], [`html_body`]),
 //! so it is tested without SMTP. Every value in the HTML is escaped, and only `https://` links
@@ -15,17 +15,16 @@ use super::render::{
     accounts_label, escape_html, expiry_label, kind_label, local_time, plural, project_label,
     remaining_label, safe_link, single_line, sorted_by_urgency, status_label, truncate,
 };
+use super::smtp::{DeliveryError, Security, SmtpClient};
 use super::{BuildError, Digest, Notifier, NotifyError, Receipt};
 use crate::config::{SmtpConfig, SmtpSecurity};
 use crate::model::{Alert, AlertKind};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::transport::smtp::AsyncSmtpTransportBuilder;
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::transport::smtp::client::{Certificate, TlsParameters};
+use lettre::Message;
 use serde::Serialize;
 use std::fmt::Write as _;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 /// Longest subject line before it is cut.
@@ -35,17 +34,20 @@ const MAX_SUBJECT_CHARS: usize = 200;
 // SMTP settings (shared by every email receiver)
 // ---------------------------------------------------------------------------------------------
 
-/// The `[smtp]` section, checked and turned into a transport builder.
+/// The `[smtp]` section, checked, with its TLS parameters and credentials ready.
 #[derive(Clone)]
 pub struct SmtpSettings {
     /// `host:port`, for messages.
     server: String,
+    host: String,
+    port: u16,
+    security: Security,
+    credentials: Option<Credentials>,
     from: Mailbox,
     username: Option<String>,
     /// Only to scrub it from any server text that might echo it.
     password: Option<crate::config::Secret>,
     timeout: Duration,
-    builder: AsyncSmtpTransportBuilder,
 }
 
 impl std::fmt::Debug for SmtpSettings {
@@ -76,30 +78,30 @@ impl SmtpSettings {
             .trim_end_matches(']')
             .to_string();
         let port = config.effective_port();
-        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host.clone())
-            .port(port)
-            .timeout(Some(config.timeout));
-        builder = match config.security {
-            SmtpSecurity::Starttls => builder.tls(Tls::Required(tls_parameters(config)?)),
-            SmtpSecurity::Tls => builder.tls(Tls::Wrapper(tls_parameters(config)?)),
+        let security = match config.security {
+            SmtpSecurity::Starttls => Security::Starttls(tls_parameters(config)?),
+            SmtpSecurity::Tls => Security::Tls(tls_parameters(config)?),
             // Config validation allows plain SMTP only to a relay on this machine.
-            SmtpSecurity::None => builder.tls(Tls::None),
+            SmtpSecurity::None => Security::Plain,
         };
-        if let Some(user) = &config.username {
+        let credentials = config.username.as_ref().map(|user| {
             let password = config
                 .password
                 .as_ref()
                 .map(|p| p.expose().to_string())
                 .unwrap_or_default();
-            builder = builder.credentials(Credentials::new(user.clone(), password));
-        }
+            Credentials::new(user.clone(), password)
+        });
         Ok(SmtpSettings {
             server: format!("{host}:{port}"),
+            host,
+            port,
+            security,
+            credentials,
             from,
             username: config.username.clone(),
             password: config.password.clone(),
             timeout: config.timeout,
-            builder,
         })
     }
 
@@ -145,7 +147,7 @@ pub struct EmailNotifier {
     to: Vec<Mailbox>,
     cc: Vec<Mailbox>,
     templates: EmailTemplates,
-    transport: OnceLock<AsyncSmtpTransport<Tokio1Executor>>,
+    client: SmtpClient,
 }
 
 impl std::fmt::Debug for EmailNotifier {
@@ -184,7 +186,13 @@ impl EmailNotifier {
             to: parse("to", to)?,
             cc: parse("cc", cc)?,
             templates,
-            transport: OnceLock::new(),
+            client: SmtpClient::new(
+                smtp.host.clone(),
+                smtp.port,
+                smtp.security.clone(),
+                smtp.credentials.clone(),
+                smtp.timeout,
+            ),
         })
     }
 
@@ -210,13 +218,26 @@ impl EmailNotifier {
             .map_err(|e| NotifyError::permanent(&self.name, format!("cannot build the email: {e}")))
     }
 
-    fn transport(&self) -> &AsyncSmtpTransport<Tokio1Executor> {
-        self.transport
-            .get_or_init(|| self.smtp.builder.clone().build())
-    }
-
-    fn classify(&self, error: lettre::transport::smtp::Error) -> NotifyError {
+    fn classify(&self, error: DeliveryError) -> NotifyError {
         let server = &self.smtp.server;
+        let error = match error {
+            DeliveryError::Smtp(error) => error,
+            DeliveryError::Connect(e) => {
+                return NotifyError::transient(
+                    &self.name,
+                    format!("cannot deliver to SMTP server {server}: {e}"),
+                )
+            }
+            DeliveryError::TimedOut => {
+                return NotifyError::transient(
+                    &self.name,
+                    format!(
+                        "SMTP server {server} did not complete the delivery within {}",
+                        humantime::format_duration(self.smtp.timeout)
+                    ),
+                )
+            }
+        };
         let message = if let Some(code) = error.status() {
             let number = u16::from(code);
             // lettre's message is "permanent error (535): <reply text>"; quote the reply itself.
@@ -288,7 +309,11 @@ impl Notifier for EmailNotifier {
 
     async fn send(&self, digest: &Digest) -> Result<Receipt, NotifyError> {
         let message = self.build_message(digest)?;
-        match self.transport().send(message).await {
+        match self
+            .client
+            .send(message.envelope(), &message.formatted())
+            .await
+        {
             Ok(response) => {
                 let text = response.message().collect::<Vec<_>>().join(" ");
                 Ok(Receipt {

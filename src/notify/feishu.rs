@@ -103,6 +103,10 @@ impl WebhookPayload for FeishuPayload {
         })
     }
 
+    fn reads_answer(&self) -> bool {
+        true
+    }
+
     fn check_accepted(&self, body: &[u8]) -> Result<(), Rejection> {
         read_answer(body, &["code", "StatusCode"], &["msg", "StatusMessage"])
             .verdict("Feishu", body, RETRYABLE)

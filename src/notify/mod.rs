@@ -18,6 +18,7 @@ pub mod outbox;
 pub mod ratelimit;
 pub mod render;
 pub mod slack;
+pub mod smtp;
 pub mod teams;
 pub mod webhook;
 pub mod wecom;

@@ -104,6 +104,10 @@ impl WebhookPayload for SlackPayload {
         })
     }
 
+    fn reads_answer(&self) -> bool {
+        true
+    }
+
     /// Slack's webhook answers exactly `ok`; anything else in a 200 is not a delivery.
     fn check_accepted(&self, body: &[u8]) -> Result<(), Rejection> {
         let text = String::from_utf8_lossy(body);

@@ -35,7 +35,9 @@ pub const USER_AGENT_VALUE: &str = concat!("renewd/", env!("CARGO_PKG_VERSION"))
 /// `t=<unix seconds>,v1=<lowercase hex HMAC-SHA256(secret, "<t>.<body>")>`. The time is part
 /// of what is signed, so a receiver can refuse old (replayed) requests.
 pub const SIGNATURE_HEADER: &str = "x-renewd-signature";
-/// How much of a response body is read (for error messages and in-body error codes).
+/// How much of a response body is read (for error messages and in-body error codes). A 2xx
+/// answer that the format reads ([`WebhookPayload::reads_answer`]) and that is larger is
+/// refused, not cut off and read as if whole.
 const MAX_RESPONSE_BODY: usize = 64 * 1024;
 /// How much of a response body an error message quotes.
 const QUOTED_BODY_CHARS: usize = 200;
@@ -86,6 +88,12 @@ pub trait WebhookPayload: Send + Sync {
     /// error code inside. The default accepts every 2xx.
     fn check_accepted(&self, _body: &[u8]) -> Result<(), Rejection> {
         Ok(())
+    }
+
+    /// Whether [`check_accepted`](Self::check_accepted) reads the body, so that a 2xx answer
+    /// too large to read whole cannot be taken as an acceptance.
+    fn reads_answer(&self) -> bool {
+        false
     }
 }
 
@@ -409,7 +417,7 @@ impl Notifier for WebhookNotifier {
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| parse_retry_after(v, now));
-        let body = match read_limited(&mut response).await {
+        let body = match crate::capped::read(&mut response, MAX_RESPONSE_BODY).await {
             Ok(body) => body,
             // A 2xx whose body cannot be read was still received; for formats that look inside
             // the body the attempt is not confirmed, so it is retried.
@@ -423,8 +431,17 @@ impl Notifier for WebhookNotifier {
                     None,
                 ));
             }
-            Err(_) => Vec::new(),
+            Err(_) => crate::capped::Body::default(),
         };
+        if body.too_large && status.is_success() && self.payload.reads_answer() {
+            return Err(self.permanent(format!(
+                "{} answered HTTP {status} with an answer larger than {}, not read further: \
+                 not taken for the platform's acceptance",
+                self.origin,
+                crate::capped::describe(MAX_RESPONSE_BODY)
+            )));
+        }
+        let body = body.bytes;
 
         match classify(status) {
             Outcome::Delivered => match self.payload.check_accepted(&body) {
@@ -513,18 +530,6 @@ pub fn origin(url: &url::Url) -> String {
         Some(port) => format!("{}://{host}:{port}", url.scheme()),
         None => format!("{}://{host}", url.scheme()),
     }
-}
-
-async fn read_limited(response: &mut reqwest::Response) -> Result<Vec<u8>, reqwest::Error> {
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await? {
-        let room = MAX_RESPONSE_BODY - body.len();
-        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if body.len() >= MAX_RESPONSE_BODY {
-            break;
-        }
-    }
-    Ok(body)
 }
 
 /// `: <start of the body>` for an error message, or nothing for an empty body.

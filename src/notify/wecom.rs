@@ -54,6 +54,10 @@ impl WebhookPayload for WecomPayload {
         })
     }
 
+    fn reads_answer(&self) -> bool {
+        true
+    }
+
     fn check_accepted(&self, body: &[u8]) -> Result<(), Rejection> {
         read_answer(body, &["errcode"], &["errmsg"]).verdict("WeCom", body, RETRYABLE)
     }

@@ -4,6 +4,7 @@ pub mod chat_receivers;
 pub mod daemon_harness;
 pub mod fake_cloud;
 pub mod harness;
+pub mod hostile;
 pub mod smtp_server;
 pub mod webhook_receiver;
 
