@@ -467,7 +467,8 @@ fn not_json_message(prefix: &str) -> String {
     format!("response is not JSON: {prefix}")
 }
 
-fn request_id_header(headers: &HeaderMap) -> Option<String> {
+/// The gateway's `X-Request-Id` of an answer, when it has a non-empty, visible-ASCII one.
+pub fn request_id_header(headers: &HeaderMap) -> Option<String> {
     headers
         .get(REQUEST_ID_HEADER)
         .and_then(|v| v.to_str().ok())
