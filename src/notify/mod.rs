@@ -19,6 +19,7 @@ pub mod ratelimit;
 pub mod render;
 pub mod slack;
 pub mod teams;
+pub mod template;
 pub mod webhook;
 pub mod wecom;
 
