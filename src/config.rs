@@ -585,6 +585,11 @@ impl Config {
         text: &str,
         env: &[(String, String)],
     ) -> Result<Config, Vec<Problem>> {
+        // Syntax first, by line and column: figment's message would quote the line, which may
+        // hold a secret (`password = "…` without its closing quote).
+        if let Err(e) = text.parse::<toml::Table>() {
+            return Err(vec![toml_syntax_problem(text, &e)]);
+        }
         let figment = Figment::from(Toml::string(text));
         let mut root: Dict = figment
             .extract::<Dict>()
@@ -626,6 +631,23 @@ impl Config {
         }
         walk(&toml::Value::Table(value))
     }
+}
+
+/// A TOML syntax error: where it is and what is wrong, never the text there.
+fn toml_syntax_problem(text: &str, error: &toml::de::Error) -> Problem {
+    let place = error
+        .span()
+        .and_then(|span| text.get(..span.start))
+        .map(|before| {
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+            format!(" at line {line}, column {column}")
+        })
+        .unwrap_or_default();
+    Problem::new(
+        "",
+        format!("TOML parse error{place}: {}", error.message().trim()),
+    )
 }
 
 /// Keys that hold secrets, each also accepted as `<key>_file`.
@@ -1476,6 +1498,20 @@ type = "log"
         let problems = load(&text, &[]).unwrap_err();
         assert_eq!(problems[0].path, "rules[0].threshold");
         assert!(problems[0].reason.contains("threshold"), "{problems:?}");
+    }
+
+    /// Found by fuzzing (fuzz/corpus/config): the parse error quoted the line it was on.
+    #[test]
+    fn a_syntax_error_names_the_line_not_its_text() {
+        let text = MINIMAL.replace("token = \"tok-123\"", "token = \"tok-123 }");
+        let problems = load(&text, &[]).unwrap_err();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        let shown = problems[0].to_string();
+        assert!(
+            shown.starts_with("TOML parse error at line 5, column "),
+            "{shown}"
+        );
+        assert!(!shown.contains("tok-123"), "{shown}");
     }
 
     #[test]

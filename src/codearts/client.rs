@@ -523,11 +523,15 @@ fn not_json_message(prefix: &str) -> String {
     format!("response is not JSON: {prefix}")
 }
 
-fn request_id_header(headers: &HeaderMap) -> Option<String> {
+/// The gateway's `X-Request-Id` of an answer, when it has a non-empty, visible-ASCII one.
+pub fn request_id_header(headers: &HeaderMap) -> Option<String> {
     headers
         .get(REQUEST_ID_HEADER)
         .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty())
+        .map(str::trim)
+        // An id is an opaque token that goes into logs: one with a tab or other control
+        // character in it is not an id worth quoting.
+        .filter(|v| !v.is_empty() && !v.chars().any(char::is_control))
         .map(str::to_string)
 }
 

@@ -19,7 +19,7 @@ const MAX_ANSWER_BYTES: usize = 1024 * 1024;
 
 /// Who logs in, where, and to which project the token is scoped.
 #[derive(Debug, Clone)]
-pub(crate) struct PasswordLogin {
+pub struct PasswordLogin {
     /// Base URL of IAM, without trailing slash.
     pub iam_base: String,
     pub domain: String,
@@ -31,7 +31,7 @@ pub(crate) struct PasswordLogin {
 
 /// A token IAM issued.
 #[derive(Debug, Clone)]
-pub(crate) struct IssuedToken {
+pub struct IssuedToken {
     pub token: Secret,
     pub expires_at: DateTime<Utc>,
 }
@@ -39,7 +39,7 @@ pub(crate) struct IssuedToken {
 /// A login that did not give a token. Never carries the password.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("IAM login of user {user:?} in account {domain:?} failed: {reason}")]
-pub(crate) struct LoginError {
+pub struct LoginError {
     pub user: String,
     pub domain: String,
     pub http_status: Option<u16>,
@@ -93,7 +93,7 @@ impl PasswordLogin {
 
     /// Logs in, retrying transient failures (5xx, 429, timeouts) like any API request; a
     /// rejection (4xx) is returned after the first attempt.
-    pub async fn login(
+    pub(crate) async fn login(
         &self,
         http: &reqwest::Client,
         timeout: Duration,
@@ -131,16 +131,12 @@ impl PasswordLogin {
                                 ),
                             ))
                         }
-                        Ok(body) if status.is_success() => {
-                            return self.issued_token(status.as_u16(), &headers, &body.bytes)
-                        }
-                        Ok(body) => {
-                            let error = self.rejection(status.as_u16(), &headers, &body.bytes);
-                            if !retry::is_transient(status) {
-                                return Err(error);
+                        Ok(body) => match self.read_answer(status.as_u16(), &headers, &body.bytes) {
+                            Err(error) if retry::is_transient(status) => {
+                                (error, retry::retry_after(&headers))
                             }
-                            (error, retry::retry_after(&headers))
-                        }
+                            answer => return answer,
+                        },
                         Err(e) => (
                             self.error(Some(status.as_u16()), transport_reason(&e)),
                             None,
@@ -164,7 +160,23 @@ impl PasswordLogin {
         }
     }
 
+    /// Reads IAM's answer to a login: a 2xx gives the token (`X-Subject-Token`) and its expiry
+    /// (`token.expires_at`), anything else the error IAM describes. No I/O.
     // The error is built once per failed login; boxing it would only add noise.
+    #[allow(clippy::result_large_err)]
+    pub fn read_answer(
+        &self,
+        status: u16,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<IssuedToken, LoginError> {
+        if (200..300).contains(&status) {
+            self.issued_token(status, headers, body)
+        } else {
+            Err(self.rejection(status, headers, body))
+        }
+    }
+
     #[allow(clippy::result_large_err)]
     fn issued_token(
         &self,

@@ -11,6 +11,8 @@ mod pacer;
 mod retry;
 pub mod signer;
 
-pub use client::{CodeArtsClient, PollResult, PACKAGE_INFO_PATH, REFUSAL_HOLD};
+pub use client::{request_id_header, CodeArtsClient, PollResult, PACKAGE_INFO_PATH, REFUSAL_HOLD};
 pub use error::{ApiError, ApiErrorKind, ClientError};
+pub use iam::{IssuedToken, LoginError, PasswordLogin};
 pub use models::BadEntry;
+pub use retry::retry_after;

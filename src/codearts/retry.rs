@@ -56,7 +56,7 @@ pub(crate) fn is_transient(status: StatusCode) -> bool {
 }
 
 /// `Retry-After` in seconds (the HTTP-date form is not used by the gateway and is ignored).
-pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?;
     value.trim().parse::<u64>().ok().map(Duration::from_secs)
 }

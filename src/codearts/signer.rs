@@ -3,21 +3,24 @@
 //! byte for byte; `tests/fixtures/signing/vectors.json` holds vectors made with it.
 //!
 //! The rules that are easy to get wrong:
-//! - **Path**: every `/`-separated segment is percent-decoded, then encoded with RFC 3986
-//!   (only `A-Z a-z 0-9 - _ . ~` stay literal), and a trailing `/` is appended when missing.
-//!   The slash is added to the *signed* path only: the request itself goes to the path without it.
+//! - **Path**: the whole path is percent-decoded first (so an encoded `%2F` becomes a separator),
+//!   then split at `/` and every segment encoded with RFC 3986 (only `A-Z a-z 0-9 - _ . ~`
+//!   stay literal), and a trailing `/` is appended when missing. The slash is added to the
+//!   *signed* path only: the request itself goes to the path without it.
 //! - **Query**: parameters are sorted by (raw) key, repeated keys by (raw) value; keys and
 //!   values are RFC 3986 encoded (a space is `%20`, never `+`), joined as `k=v` with `&`.
 //!   No query gives an empty line.
-//! - **Headers**: the signer signs *every* header present when it runs: the vectors sign
-//!   `content-type`, `host`, `x-project-id` and `x-sdk-date` when those are set. The SDK adds
-//!   `X-Project-Id` and `X-Security-Token` before signing, so both are signed too. Names are
-//!   lowercased and sorted; values are trimmed; each canonical header line ends with `\n`,
-//!   which leaves an empty line before the signed-header list.
+//! - **Headers**: the signer signs every header present when it runs whose name has no `_`
+//!   (the SDK leaves those out): the vectors sign `content-type`, `host`, `x-project-id` and
+//!   `x-sdk-date` when those are set. The SDK adds `X-Project-Id` and `X-Security-Token` before
+//!   signing, so both are signed too. Names are lowercased and sorted; values are trimmed; each
+//!   canonical header line ends with `\n`, which leaves an empty line before the signed-header
+//!   list.
 //! - **Host**: the signed `host` must be the exact `Host` header sent (`host:port` for a
 //!   non-default port).
-//! - **Body**: the lowercase hex SHA-256 of the body (`e3b0c442…` for an empty one), or the
-//!   literal `UNSIGNED-PAYLOAD` when `X-Sdk-Content-Sha256: UNSIGNED-PAYLOAD` is set.
+//! - **Body**: the hex SHA-256 of an empty body (`e3b0c442…`) whatever the headers say; for a
+//!   non-empty one the value of an `X-Sdk-Content-Sha256` header when there is one (the SDK sets
+//!   `UNSIGNED-PAYLOAD` there for a body it does not hash), else the body's lowercase hex SHA-256.
 //! - **String to sign**: `SDK-HMAC-SHA256\n<X-Sdk-Date>\n<hex sha256 of canonical request>`,
 //!   with the date in UTC as `%Y%m%dT%H%M%SZ`; the signature is hex HMAC-SHA256 keyed by the SK.
 
@@ -31,7 +34,6 @@ pub const ALGORITHM: &str = "SDK-HMAC-SHA256";
 pub const SDK_DATE_FORMAT: &str = "%Y%m%dT%H%M%SZ";
 pub const HEADER_SDK_DATE: &str = "X-Sdk-Date";
 pub const HEADER_CONTENT_SHA256: &str = "X-Sdk-Content-Sha256";
-const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
 
 /// Everything but the RFC 3986 unreserved characters is percent-encoded.
 const RFC3986: &AsciiSet = &NON_ALPHANUMERIC
@@ -70,11 +72,13 @@ pub fn encode_rfc3986(s: &str) -> String {
     utf8_percent_encode(s, RFC3986).to_string()
 }
 
-/// The canonical URI: each segment decoded then re-encoded, with a trailing slash.
+/// The canonical URI: the path decoded as a whole, then each `/`-separated segment encoded,
+/// with a trailing slash. Decoding first, as the SDK does, makes an encoded `%2F` a separator.
 pub fn canonical_uri(path: &str) -> String {
-    let mut uri = path
+    let decoded = percent_decode_str(path).decode_utf8_lossy();
+    let mut uri = decoded
         .split('/')
-        .map(|segment| encode_rfc3986(&percent_decode_str(segment).decode_utf8_lossy()))
+        .map(encode_rfc3986)
         .collect::<Vec<_>>()
         .join("/");
     if !uri.ends_with('/') {
@@ -94,10 +98,14 @@ pub fn canonical_query(query: &[(String, String)]) -> String {
         .join("&")
 }
 
-/// Lowercased, trimmed, sorted headers; a repeated name keeps its first value.
+/// The signed headers: lowercased, trimmed, sorted, without names that hold `_` (the SDK does
+/// not sign those); a repeated name keeps its first value.
 fn normalized_headers(headers: &[(String, String)]) -> Vec<(String, String)> {
     let mut normalized: Vec<(String, String)> = Vec::with_capacity(headers.len());
     for (name, value) in headers {
+        if name.contains('_') {
+            continue;
+        }
         let name = name.to_ascii_lowercase();
         if !normalized.iter().any(|(n, _)| *n == name) {
             normalized.push((name, value.trim().to_string()));
@@ -116,15 +124,17 @@ pub fn signed_headers(headers: &[(String, String)]) -> String {
         .join(";")
 }
 
-/// Hex SHA-256 of the payload (or `UNSIGNED-PAYLOAD` when the request says so).
+/// Hex SHA-256 of the payload; for a non-empty body, the `X-Sdk-Content-Sha256` value instead
+/// when the request has one (`UNSIGNED-PAYLOAD`), as the SDK does.
 fn payload_hash(headers: &[(String, String)], body: &[u8]) -> String {
-    let unsigned = headers.iter().any(|(name, value)| {
-        name.eq_ignore_ascii_case(HEADER_CONTENT_SHA256) && value.trim() == UNSIGNED_PAYLOAD
-    });
-    if unsigned {
-        UNSIGNED_PAYLOAD.to_string()
-    } else {
-        hex::encode(Sha256::digest(body))
+    let declared = headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(HEADER_CONTENT_SHA256))
+        .map(|(_, value)| value.trim())
+        .filter(|value| !value.is_empty());
+    match declared {
+        Some(value) if !body.is_empty() => value.to_string(),
+        _ => hex::encode(Sha256::digest(body)),
     }
 }
 
@@ -264,7 +274,10 @@ mod tests {
     fn path_gets_a_trailing_slash_and_rfc3986_segments() {
         assert_eq!(canonical_uri("/a/b"), "/a/b/");
         assert_eq!(canonical_uri("/a/b/"), "/a/b/");
-        assert_eq!(canonical_uri("/a b/c%2Fd"), "/a%20b/c%2Fd/");
+        // Decoded as a whole first, as the SDK does: an encoded slash separates segments.
+        assert_eq!(canonical_uri("/a b/c%2Fd"), "/a%20b/c/d/");
+        assert_eq!(canonical_uri("/a%252Fb"), "/a%252Fb/");
+        assert_eq!(canonical_uri("/%E4%B8%AD/%ff"), "/%E4%B8%AD/%EF%BF%BD/");
         assert_eq!(canonical_uri("/x~y_z.-"), "/x~y_z.-/");
     }
 
@@ -296,6 +309,40 @@ mod tests {
         assert!(cr.starts_with(
             "GET\n/p/\n\nhost:h:8080\nx-sdk-date:20240619T031005Z\n\nhost;x-sdk-date\n"
         ));
+    }
+
+    /// Found by fuzzing against the SDK (fuzz/signer_reference.py): names with `_` are not
+    /// signed; an empty body is hashed whatever `X-Sdk-Content-Sha256` says, a non-empty one
+    /// takes that header's value.
+    #[test]
+    fn underscore_headers_and_declared_payload_follow_the_sdk() {
+        let headers = |sha: &str| {
+            vec![
+                ("Host".to_string(), "h".to_string()),
+                ("X_Under".to_string(), "v".to_string()),
+                (HEADER_CONTENT_SHA256.to_string(), sha.to_string()),
+            ]
+        };
+        let signed = headers("UNSIGNED-PAYLOAD");
+        fn input<'a>(headers: &'a [(String, String)], body: &'a [u8]) -> SigningInput<'a> {
+            SigningInput {
+                method: "GET",
+                path: "/p",
+                query: &[],
+                headers,
+                body,
+            }
+        }
+        let empty = canonical_request(&input(&signed, b""));
+        assert_eq!(
+            empty,
+            "GET\n/p/\n\nhost:h\nx-sdk-content-sha256:UNSIGNED-PAYLOAD\n\n\
+             host;x-sdk-content-sha256\n\
+             e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+        assert!(canonical_request(&input(&signed, b"x")).ends_with("\nUNSIGNED-PAYLOAD"));
+        let declared = headers("abc");
+        assert!(canonical_request(&input(&declared, b"x")).ends_with("\nabc"));
     }
 
     #[test]

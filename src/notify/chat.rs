@@ -12,7 +12,7 @@ use super::{render, BuildError, Digest};
 use crate::config::WebhookFormat;
 use crate::model::{Alert, AlertKind, Severity};
 use minijinja::value::Value;
-use minijinja::{Environment, UndefinedBehavior};
+use minijinja::Environment;
 use serde::Serialize;
 use std::time::Duration;
 
@@ -160,27 +160,32 @@ impl ChatTemplate {
         dialect: Dialect,
         custom: Option<&str>,
     ) -> Result<ChatTemplate, BuildError> {
-        let mut env = Environment::new();
-        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        let mut env = super::template::environment();
         env.set_trim_blocks(true);
         env.set_lstrip_blocks(true);
         env.set_formatter(move |out, _state, value| {
             if value.is_safe() {
                 write!(out, "{value}")?;
             } else if !value.is_none() && !value.is_undefined() {
-                out.write_str(&dialect.escape(&value.to_string()))?;
+                let text = value.to_string();
+                super::template::check_len(text.len())?;
+                out.write_str(&dialect.escape(&text))?;
             }
             Ok(())
         });
         env.add_function("bold", move |text: String| {
-            Value::from_safe_string(dialect.bold(&text))
+            super::template::check_len(text.len())?;
+            Ok(Value::from_safe_string(dialect.bold(&text)))
         });
         env.add_function("link", move |url: Option<String>, text: Option<String>| {
             let text = text.unwrap_or_else(|| "Renew".into());
-            Value::from_safe_string(match url {
-                Some(url) if !url.is_empty() => dialect.link(&url, &text),
-                _ => String::new(),
-            })
+            let url = url.unwrap_or_default();
+            super::template::check_len(url.len() + text.len())?;
+            Ok(Value::from_safe_string(if url.is_empty() {
+                String::new()
+            } else {
+                dialect.link(&url, &text)
+            }))
         });
         let source = custom.unwrap_or(BUILT_IN_TEMPLATE);
         env.add_template_owned(TEMPLATE_NAME, source.to_string())
@@ -230,10 +235,7 @@ impl ChatTemplate {
                 })
                 .collect(),
         };
-        let text = self
-            .env
-            .get_template(TEMPLATE_NAME)
-            .and_then(|t| t.render(&context))
+        let text = super::template::render(&self.env, TEMPLATE_NAME, &context)
             .map_err(|e| format!("text_template failed: {e}"))?;
         Ok(text.trim().to_string())
     }

@@ -780,8 +780,7 @@ impl EmailTemplates {
         if subject.is_none() && text.is_none() && html.is_none() {
             return Ok(templates);
         }
-        let mut env = minijinja::Environment::new();
-        env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+        let mut env = super::template::environment();
         for (field, name, source) in [
             ("subject_template", SUBJECT_TEMPLATE, subject),
             ("text_template", TEXT_TEMPLATE, text),
@@ -834,9 +833,7 @@ impl EmailTemplates {
                 .collect(),
         };
         let run = |name: &str, field: &str| -> Result<String, String> {
-            env.get_template(name)
-                .and_then(|t| t.render(&context))
-                .map_err(|e| format!("{field} failed: {e}"))
+            super::template::render(env, name, &context).map_err(|e| format!("{field} failed: {e}"))
         };
         let subject_line = if self.subject {
             truncate(

@@ -20,6 +20,7 @@ pub mod render;
 pub mod slack;
 pub mod smtp;
 pub mod teams;
+pub mod template;
 pub mod webhook;
 pub mod wecom;
 
