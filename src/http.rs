@@ -1,6 +1,6 @@
 //! The optional `[http] listen` endpoint: `/metrics` (Prometheus), `/healthz` (the scheduler
-//! loop is alive) and `/readyz` (cycles are happening and the config is good). Off unless
-//! configured.
+//! loop is alive and the state store can be written) and `/readyz` (cycles are happening and
+//! the config is good). Off unless configured.
 
 use crate::metrics::{self, Metrics};
 use crate::schedule::Schedule;
@@ -34,6 +34,8 @@ pub struct Health {
     /// Milliseconds after `started` at which the scheduler loop last ran.
     heartbeat_ms: AtomicU64,
     readiness: Mutex<Readiness>,
+    /// Why the state store cannot be written now (the last write failed).
+    state_problem: Mutex<Option<String>>,
 }
 
 struct Readiness {
@@ -53,6 +55,7 @@ impl Health {
                 last_cycle_finished: None,
                 config_problem: None,
             }),
+            state_problem: Mutex::new(None),
         }
     }
 
@@ -79,6 +82,27 @@ impl Health {
     /// A reload was accepted (`None`) or rejected (the reason).
     pub fn set_config_problem(&self, problem: Option<String>) {
         self.readiness().config_problem = problem;
+    }
+
+    /// A write to the state store failed (the reason), or writes work again (`None`).
+    pub fn set_state_problem(&self, problem: Option<String>) {
+        *self.state_problem.lock().unwrap_or_else(|e| e.into_inner()) = problem;
+    }
+
+    /// Why `/healthz` fails, if it does.
+    pub fn unhealthy(&self) -> Option<String> {
+        let since = self.since_heartbeat();
+        if since > HEARTBEAT_STALE_AFTER {
+            return Some(format!(
+                "the scheduler loop has not run for {}",
+                humantime::format_duration(Duration::from_secs(since.as_secs()))
+            ));
+        }
+        self.state_problem
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(|problem| format!("the state store cannot be written: {problem}"))
     }
 
     pub fn set_schedule(&self, schedule: Schedule) {
@@ -153,18 +177,9 @@ async fn metrics_handler(State(observed): State<Arc<Observed>>) -> Response {
 }
 
 async fn healthz(State(observed): State<Arc<Observed>>) -> Response {
-    let since = observed.health.since_heartbeat();
-    if since <= HEARTBEAT_STALE_AFTER {
-        (StatusCode::OK, "ok\n").into_response()
-    } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!(
-                "the scheduler loop has not run for {}\n",
-                humantime::format_duration(Duration::from_secs(since.as_secs()))
-            ),
-        )
-            .into_response()
+    match observed.health.unhealthy() {
+        None => (StatusCode::OK, "ok\n").into_response(),
+        Some(reason) => (StatusCode::SERVICE_UNAVAILABLE, format!("{reason}\n")).into_response(),
     }
 }
 
@@ -225,5 +240,21 @@ mod tests {
         let health = Health::new(hourly());
         health.beat();
         assert!(health.since_heartbeat() < HEARTBEAT_STALE_AFTER);
+        assert_eq!(health.unhealthy(), None);
+    }
+
+    #[test]
+    fn unhealthy_while_the_state_store_cannot_be_written() {
+        let health = Health::new(hourly());
+        health.beat();
+        health.set_state_problem(Some(
+            "state file /s/state.db: database or disk is full".into(),
+        ));
+        assert_eq!(
+            health.unhealthy().as_deref(),
+            Some("the state store cannot be written: state file /s/state.db: database or disk is full")
+        );
+        health.set_state_problem(None);
+        assert_eq!(health.unhealthy(), None);
     }
 }

@@ -198,12 +198,14 @@ pub enum StateError {
         source: std::io::Error,
     },
 
-    #[error("state file {}: {what}: {source}", path.display())]
+    #[error("state file {}: {what}: {source}{hint}", path.display())]
     Sqlite {
         path: PathBuf,
         what: &'static str,
         #[source]
         source: rusqlite::Error,
+        /// What an operator should look at, for errors of the file system.
+        hint: &'static str,
     },
 
     #[error("state file {}: {what}: {source}", path.display())]
@@ -249,6 +251,28 @@ pub enum StateError {
     },
 }
 
+impl StateError {
+    /// The file system under the state file failed (full, read-only, I/O error, cannot open
+    /// a file): something that may clear up by itself or at an operator's hand, not a problem
+    /// of the file's content.
+    pub fn is_storage_failure(&self) -> bool {
+        use rusqlite::ErrorCode;
+        match self {
+            StateError::Io { .. } => true,
+            StateError::Sqlite { source, .. } => matches!(
+                source.sqlite_error_code(),
+                Some(
+                    ErrorCode::DiskFull
+                        | ErrorCode::ReadOnly
+                        | ErrorCode::SystemIoFailure
+                        | ErrorCode::CannotOpen
+                )
+            ),
+            _ => false,
+        }
+    }
+}
+
 fn in_use_message(path: &Path, holder: Option<u32>) -> String {
     if holder == Some(std::process::id()) {
         // A bug rather than an operator's mistake, but say plainly what happened.
@@ -286,7 +310,21 @@ fn sql_err<'a>(
     move |source| StateError::Sqlite {
         path: path.to_path_buf(),
         what,
+        hint: storage_hint(&source),
         source,
+    }
+}
+
+/// SQLite's words for a failing file system are terse ("disk I/O error" is also what a full
+/// disk gives when the shared-memory file cannot grow): say where to look.
+fn storage_hint(error: &rusqlite::Error) -> &'static str {
+    use rusqlite::ErrorCode;
+    match error.sqlite_error_code() {
+        Some(ErrorCode::SystemIoFailure) => {
+            " (is the file system of the state file full, read-only or failing?)"
+        }
+        Some(ErrorCode::ReadOnly) => " (is the file system of the state file read-only?)",
+        _ => "",
     }
 }
 
@@ -1528,11 +1566,9 @@ fn build_outbox(
         )
         .map_err(sql_err(path, "counting the cycle"))?;
     if counted == 0 {
-        return Err(StateError::Sqlite {
-            path: path.to_path_buf(),
-            what: "counting the cycle",
-            source: rusqlite::Error::QueryReturnedNoRows,
-        });
+        return Err(sql_err(path, "counting the cycle")(
+            rusqlite::Error::QueryReturnedNoRows,
+        ));
     }
     tracing::debug!(
         event = "state.cycle_recorded",

@@ -131,12 +131,14 @@ impl PasswordLogin {
                                 ),
                             ))
                         }
-                        Ok(body) => match self.read_answer(status.as_u16(), &headers, &body.bytes) {
-                            Err(error) if retry::is_transient(status) => {
-                                (error, retry::retry_after(&headers))
+                        Ok(body) => {
+                            match self.read_answer(status.as_u16(), &headers, &body.bytes) {
+                                Err(error) if retry::is_transient(status) => {
+                                    (error, retry::retry_after(&headers))
+                                }
+                                answer => return answer,
                             }
-                            answer => return answer,
-                        },
+                        }
                         Err(e) => (
                             self.error(Some(status.as_u16()), transport_reason(&e)),
                             None,

@@ -141,8 +141,14 @@ struct Daemon {
     config_path: PathBuf,
     runtime: Arc<Runtime>,
     clock: CycleClock,
-    /// `None` while a job holds it.
+    /// `None` while a job holds it (or after a failed reopen).
     store: Option<StateStore>,
+    /// A write failed on the file system (full, read-only, I/O error): the store is opened
+    /// afresh before the next job, whose connection may otherwise stay unusable.
+    store_broken: bool,
+    /// A write failed and no cycle has been recorded since: `/healthz` says so, and every
+    /// retry tick runs a cycle, so that the daemon recovers without waiting for the schedule.
+    state_failing: bool,
     job: Option<Job>,
     /// A tick came during a retry pass: the cycle starts when the pass ends.
     cycle_wanted: bool,
@@ -190,6 +196,8 @@ impl Daemon {
             clock: CycleClock::new(schedule, Utc::now()),
             runtime,
             store: Some(store),
+            store_broken: false,
+            state_failing: false,
             job: None,
             cycle_wanted: false,
             pending_reload: None,
@@ -283,7 +291,11 @@ impl Daemon {
         if now >= self.next_retry {
             self.next_retry = now + RETRY_INTERVAL;
             if self.job.is_none() {
-                self.start_retry();
+                if self.state_failing {
+                    self.start_cycle();
+                } else {
+                    self.start_retry();
+                }
             }
         }
     }
@@ -318,6 +330,9 @@ impl Daemon {
     }
 
     fn start_cycle(&mut self) {
+        if !self.reopen_if_broken() {
+            return;
+        }
         let Some(mut store) = self.store.take() else {
             return;
         };
@@ -345,6 +360,9 @@ impl Daemon {
     }
 
     fn start_retry(&mut self) {
+        if !self.reopen_if_broken() {
+            return;
+        }
         let Some(mut store) = self.store.take() else {
             return;
         };
@@ -372,12 +390,20 @@ impl Daemon {
         let mut store = done.store;
         match done.outcome {
             JobOutcome::Cycle(Ok(report)) => self.cycle_finished(&mut store, &report),
+            JobOutcome::Cycle(Err(CycleError::State(e))) if e.is_storage_failure() => {
+                self.state_write_failed("cycle", &e);
+                self.last_summary = Some(format!("last cycle failed: {e}"));
+                self.systemd.status(&self.status_line());
+            }
             JobOutcome::Cycle(Err(e)) => {
                 tracing::error!(event = "cycle.failed", error = %e, "cycle failed");
                 self.last_summary = Some(format!("last cycle failed: {e}"));
                 self.systemd.status(&self.status_line());
             }
             JobOutcome::Retry(Ok(_)) => {}
+            JobOutcome::Retry(Err(e)) if e.is_storage_failure() => {
+                self.state_write_failed("deliveries", &e);
+            }
             JobOutcome::Retry(Err(e)) => {
                 tracing::error!(event = "outbox.failed", error = %e, "retrying pending deliveries failed");
             }
@@ -396,8 +422,10 @@ impl Daemon {
         let finished_at = Utc::now();
         let summary = summarize(report);
         let ok = report.failed_polls() == 0;
-        if let Err(e) = store.finish_cycle(report.started_at, finished_at, ok, &summary) {
-            tracing::warn!(event = "state.write_failed", error = %e, "cannot record the end of the cycle");
+        match store.finish_cycle(report.started_at, finished_at, ok, &summary) {
+            // The cycle's decisions and deliveries were recorded: writes work again.
+            Ok(()) => self.state_recovered(),
+            Err(e) => self.state_write_failed("finishing the cycle", &e),
         }
         self.observed.metrics.record_cycle(report, finished_at);
         self.observed.health.cycle_finished(finished_at);
@@ -410,6 +438,68 @@ impl Daemon {
                 .format("%Y-%m-%d %H:%M:%S %Z")
         ));
         self.systemd.status(&self.status_line());
+    }
+
+    /// A write to the state store failed on its file system: an error that names the file,
+    /// `/healthz` unhealthy, and a fresh connection before the next job. What was recorded
+    /// stays recorded; what this job could not record, the next cycle decides again.
+    fn state_write_failed(&mut self, during: &'static str, error: &StateError) {
+        let path = &self.runtime.config.daemon.state_path;
+        tracing::error!(
+            event = "state.write_failed",
+            path = %path.display(),
+            during,
+            error = %error,
+            "the state store cannot be written; cycles are tried again at every retry tick"
+        );
+        self.observed
+            .health
+            .set_state_problem(Some(error.to_string()));
+        self.store_broken = true;
+        self.state_failing = true;
+    }
+
+    fn state_recovered(&mut self) {
+        if std::mem::take(&mut self.state_failing) {
+            tracing::info!(
+                event = "state.recovered",
+                path = %self.runtime.config.daemon.state_path.display(),
+                "the state store can be written again"
+            );
+            self.observed.health.set_state_problem(None);
+        }
+    }
+
+    /// After a failed write: drops the open store (its connection and writer lock) and opens
+    /// the file again. False when that fails too; the next job tries again.
+    fn reopen_if_broken(&mut self) -> bool {
+        if !self.store_broken {
+            return true;
+        }
+        if self.job.is_some() {
+            return false;
+        }
+        let path = self.runtime.config.daemon.state_path.clone();
+        drop(self.store.take());
+        // A file that is gone (its file system not mounted, say) is not made again here: an
+        // empty state would decide everything afresh.
+        let opened = if path.exists() {
+            StateStore::open(&path)
+        } else {
+            Err(StateError::Missing { path: path.clone() })
+        };
+        match opened {
+            Ok(store) => {
+                tracing::info!(event = "state.reopened", path = %path.display(), "state file opened again");
+                self.store = Some(store);
+                self.store_broken = false;
+                true
+            }
+            Err(e) => {
+                self.state_write_failed("reopening", &e);
+                false
+            }
+        }
     }
 
     /// `RELOADING=1`, validate the file, then `READY=1` whatever the verdict: the old config

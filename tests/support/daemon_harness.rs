@@ -146,6 +146,12 @@ impl Daemon {
         Self::start(command, notify, env)
     }
 
+    /// `renewd run` started through another program (e.g. `nsenter … -- renewd run --config …`),
+    /// with `env` on top of a scrubbed environment.
+    pub fn spawn_command(command: Command, env: &[(&str, &str)]) -> Daemon {
+        Self::start(command, None, env)
+    }
+
     /// Like systemd with `WatchdogSec=`: `WATCHDOG_USEC` and `WATCHDOG_PID` (the daemon's own
     /// pid, hence the `exec` from a shell that knows its pid).
     pub fn spawn_with_watchdog(config: &Path, notify: &NotifySocket, usec: u64) -> Daemon {

@@ -62,6 +62,18 @@ pub enum Failure {
     Raw { status: u16, body: String },
 }
 
+/// What a [`Responder`] serves for one package request.
+#[derive(Debug, Clone)]
+pub enum Served {
+    /// A success with this `result` map.
+    Packages(Value),
+    Fail(Failure),
+}
+
+/// Decides every package request (after authentication) from its project, in place of the
+/// programmed packages and failures: for tests whose data follows their own sequence.
+pub type Responder = Arc<dyn Fn(Option<&str>) -> Served + Send + Sync>;
+
 /// A failure mode and how many more requests it applies to (`None`: until cleared).
 #[derive(Debug, Clone)]
 struct FailureMode {
@@ -96,6 +108,7 @@ struct CloudState {
     /// Package requests being answered now, and the most there ever were at once.
     in_flight: u32,
     max_in_flight: u32,
+    responder: Option<Responder>,
 }
 
 impl CloudState {
@@ -139,6 +152,18 @@ impl FakeCloud {
         }
     }
 
+    /// Starts the fake on a runtime of its own, for tests that block (on child processes, say):
+    /// the runtime must live as long as the fake.
+    pub fn start_on_own_runtime() -> (FakeCloud, tokio::runtime::Runtime) {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("fake cloud runtime");
+        let cloud = runtime.block_on(FakeCloud::start());
+        (cloud, runtime)
+    }
+
     fn state(&self) -> MutexGuard<'_, CloudState> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -153,6 +178,11 @@ impl FakeCloud {
         self.state()
             .packages
             .insert(project.map(str::to_string), result);
+    }
+
+    /// Lets `responder` answer every package request from now on (see [`Responder`]).
+    pub fn set_responder(&self, responder: Responder) {
+        self.state().responder = Some(responder);
     }
 
     /// Makes every request for `project` fail this way until cleared.
@@ -411,7 +441,19 @@ async fn package_info(
         if used_up {
             s.failures.remove(&project);
         }
-        let result = s.packages.get(&project).cloned();
+        let mut result = s.packages.get(&project).cloned();
+        let mut failure = failure;
+        if let Some(responder) = s.responder.clone() {
+            // Called without the lock: a responder may take its time (it reads a database).
+            drop(s);
+            match responder(project.as_deref()) {
+                Served::Packages(value) => {
+                    result = Some(value);
+                    failure = None;
+                }
+                Served::Fail(f) => failure = Some(f),
+            }
+        }
         (request_id, failure, result)
     };
     let latency = {

@@ -3,6 +3,7 @@
 pub mod chat_receivers;
 pub mod daemon_harness;
 pub mod fake_cloud;
+pub mod flaky_webhook;
 pub mod harness;
 pub mod hostile;
 pub mod smtp_server;
@@ -30,6 +31,19 @@ pub fn inherited_vars_to_scrub() -> Vec<String> {
         .map(|(key, _)| key)
         .filter(|key| key.starts_with("RENEWD_") || OTHERS.contains(&key.as_str()))
         .collect()
+}
+
+/// The machine's monotonic clock (`CLOCK_MONOTONIC`) in nanoseconds: one time line shared with
+/// other processes (the Python SMTP server reads the same clock with `time.monotonic_ns()`).
+pub fn monotonic_ns() -> u64 {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime only writes the timespec it is given.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_MONOTONIC) failed");
+    now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64
 }
 
 /// An axum app served on 127.0.0.1 from its own thread and runtime, so it answers on real time

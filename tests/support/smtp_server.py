@@ -14,6 +14,11 @@ Two uses:
       "data_b64"}.
       `starttls` requires STARTTLS before MAIL/AUTH; `tls` is implicit TLS from the first byte.
       With --user, AUTH (LOGIN, PLAIN) is required.
+      With --fault-rate R (0 to 1), a share R of messages is refused on purpose: a 450 to RCPT,
+      a 451 to DATA, the connection dropped at DATA, or DATA held for --stall-secs and then
+      refused (a sender with a shorter timeout has given up by then). Choices follow
+      --fault-seed. A refused message is never saved; each saved one has "accepted_ns", the
+      machine's monotonic clock when it was accepted. Refusals are counted in DIR/../faults.json.
 """
 
 import argparse
@@ -21,6 +26,7 @@ import base64
 import fcntl
 import json
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -54,6 +60,7 @@ def ensure_venv(venv_dir):
 def serve(args):
     import asyncio
     import ssl
+    import time
 
     from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
@@ -61,8 +68,42 @@ def serve(args):
         def __init__(self, maildir):
             self.maildir = maildir
             self.seq = len([n for n in os.listdir(maildir) if n.endswith(".json")])
+            self.rng = random.Random(args.fault_seed)
+            self.faults = {}
+
+        def choose_fault(self):
+            """The fault to play on one message, or None."""
+            if args.fault_rate <= 0 or self.rng.random() >= args.fault_rate:
+                return None
+            return self.rng.choice(["450-rcpt", "451-data", "drop-data", "stall-data"])
+
+        def count(self, fault):
+            self.faults[fault] = self.faults.get(fault, 0) + 1
+            path = os.path.join(os.path.dirname(self.maildir), "faults.json")
+            with open(path + ".tmp", "w") as f:
+                json.dump(self.faults, f)
+            os.rename(path + ".tmp", path)
+
+        async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+            envelope.renewd_fault = self.choose_fault()
+            if envelope.renewd_fault == "450-rcpt":
+                self.count(envelope.renewd_fault)
+                return "450 4.2.1 Mailbox busy, try again later"
+            envelope.rcpt_tos.append(address)
+            return "250 OK"
 
         async def handle_DATA(self, server, session, envelope):
+            fault = getattr(envelope, "renewd_fault", None)
+            if fault:
+                self.count(fault)
+            if fault == "451-data":
+                return "451 4.3.0 Temporary failure, try again later"
+            if fault == "drop-data":
+                server.transport.abort()
+                return "421 4.3.0 Closing"
+            if fault == "stall-data":
+                await asyncio.sleep(args.stall_secs)
+                return "451 4.4.2 Took too long"
             self.seq += 1
             name = "%06d-%d" % (self.seq, os.getpid())
             record = {
@@ -71,6 +112,7 @@ def serve(args):
                 # The client's port tells whether connections were reused.
                 "peer_port": session.peer[1] if session.peer else None,
                 "data_b64": base64.b64encode(envelope.original_content or envelope.content).decode(),
+                "accepted_ns": time.monotonic_ns(),
             }
             tmp = os.path.join(self.maildir, name + ".tmp")
             with open(tmp, "w") as f:
@@ -137,6 +179,9 @@ def main():
     s.add_argument("--key")
     s.add_argument("--user")
     s.add_argument("--password", default="")
+    s.add_argument("--fault-rate", type=float, default=0.0)
+    s.add_argument("--fault-seed", type=int, default=0)
+    s.add_argument("--stall-secs", type=float, default=20.0)
     args = parser.parse_args()
     if args.command == "ensure-venv":
         ensure_venv(args.venv_dir)

@@ -39,6 +39,16 @@ impl Default for SmtpOptions {
     }
 }
 
+/// Messages refused on purpose (see smtp_server.py's `--fault-rate`).
+#[derive(Debug, Clone, Copy)]
+pub struct SmtpFaults {
+    /// Share of messages refused, 0.0 to 1.0.
+    pub rate: f64,
+    pub seed: u64,
+    /// How long a stalled DATA is held before it is refused.
+    pub stall: Duration,
+}
+
 /// One message as the server received it.
 #[derive(Debug, Clone)]
 pub struct ReceivedMail {
@@ -48,6 +58,8 @@ pub struct ReceivedMail {
     pub peer_port: Option<u16>,
     /// The raw message (headers and body) as sent.
     pub data: Vec<u8>,
+    /// When it was accepted, on the machine's monotonic clock (`super::monotonic_ns`).
+    pub accepted_ns: Option<u64>,
 }
 
 impl ReceivedMail {
@@ -61,11 +73,17 @@ pub struct SmtpServer {
     port: u16,
     dir: tempfile::TempDir,
     child: Option<Child>,
+    faults: Option<SmtpFaults>,
 }
 
 impl SmtpServer {
     /// Starts a server on a free port (STARTTLS + AUTH with the default options).
     pub fn start(options: SmtpOptions) -> SmtpServer {
+        Self::start_flaky(options, None)
+    }
+
+    /// Starts a server that refuses some messages on purpose (`None`: none).
+    pub fn start_flaky(options: SmtpOptions, faults: Option<SmtpFaults>) -> SmtpServer {
         let dir = tempfile::tempdir().expect("temp dir for the SMTP server");
         std::fs::create_dir(dir.path().join("mail")).expect("mail dir");
         write_certificates(dir.path());
@@ -74,6 +92,7 @@ impl SmtpServer {
             port: 0,
             dir,
             child: None,
+            faults,
         };
         server.spawn();
         server
@@ -119,6 +138,19 @@ impl SmtpServer {
         self.spawn();
     }
 
+    /// Changes the faults; takes effect at the next [`SmtpServer::restart`].
+    pub fn set_faults(&mut self, faults: Option<SmtpFaults>) {
+        self.faults = faults;
+    }
+
+    /// How many messages the running server refused on purpose, by fault.
+    pub fn faults_played(&self) -> std::collections::BTreeMap<String, u64> {
+        std::fs::read_to_string(self.dir.path().join("faults.json"))
+            .ok()
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .unwrap_or_default()
+    }
+
     /// Every message received so far, in arrival order.
     pub fn messages(&self) -> Vec<ReceivedMail> {
         let mail_dir = self.dir.path().join("mail");
@@ -150,6 +182,7 @@ impl SmtpServer {
                     data: base64::engine::general_purpose::STANDARD
                         .decode(value["data_b64"].as_str().unwrap_or_default())
                         .expect("base64 message data"),
+                    accepted_ns: value["accepted_ns"].as_u64(),
                 }
             })
             .collect()
@@ -200,6 +233,15 @@ impl SmtpServer {
                 .arg(user)
                 .arg("--password")
                 .arg(password);
+        }
+        if let Some(faults) = &self.faults {
+            command
+                .arg("--fault-rate")
+                .arg(faults.rate.to_string())
+                .arg("--fault-seed")
+                .arg(faults.seed.to_string())
+                .arg("--stall-secs")
+                .arg(faults.stall.as_secs_f64().to_string());
         }
         let stderr_log = std::fs::File::create(dir.join("server.log")).expect("server log");
         let mut child = command
