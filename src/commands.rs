@@ -501,7 +501,9 @@ fn print_packages(rows: &[PackageRow], out: &mut dyn Write) -> std::io::Result<(
         "DECIDED".into(),
     ]];
     let mut rows: Vec<&PackageRow> = rows.iter().collect();
-    rows.sort_by_key(|r| (r.remain_days, r.account.clone(), r.package.clone()));
+    rows.sort_by(|a, b| {
+        (a.remain_days, &a.account, &a.package).cmp(&(b.remain_days, &b.account, &b.package))
+    });
     for r in rows {
         let mut decided = r.decisions.join(", ");
         if decided.is_empty() {

@@ -42,34 +42,40 @@ pub struct PackageState {
     pub rules: BTreeMap<String, RuleProgress>,
 }
 
-/// What one rule has already said about one package in its current cycle.
+/// What one rule has already said about one package in its current cycle. Fields at their
+/// default are left out of the stored JSON (they read back as the default): a state is
+/// written for every package at every cycle.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RuleProgress {
     /// The tightest threshold alerted in this cycle.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notified_threshold: Option<i64>,
     /// The status for which `expired` was last sent in this cycle.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expired_status: Option<i64>,
     /// Whether `expired` was sent in this cycle (also for remainDays <= 0 with an active status).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub expired_notified: bool,
     /// An `expiring` or `expired` alert was sent in this cycle (a renewal then gets a `renewed`
     /// notice, and reminders may follow).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub alerted: bool,
     /// When the last `expiring`/`expired` alert or reminder went out (for `repeat_every`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_alert_at: Option<DateTime<Utc>>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub vanished_notified: bool,
     /// Every status `expired` was sent for in this cycle: it is sent once per status, even when
     /// the status flaps back (grace -> retention -> grace).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub expired_statuses: Vec<i64>,
     /// Reminders sent in this cycle; numbers each reminder's id.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub reminders_sent: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl RuleProgress {

@@ -62,7 +62,11 @@ impl Pacer {
             state.next_slot = slot + Duration::from_secs_f64(1.0 / state.rate);
             slot
         };
-        tokio::time::sleep_until(slot).await;
+        // A timer, even one already due, waits for the timer wheel's next turn (a
+        // millisecond): only a slot that is really ahead is slept for.
+        if slot > Instant::now() {
+            tokio::time::sleep_until(slot).await;
+        }
     }
 
     /// The gateway answered 429: nothing more goes for `retry_after` (or a second), and the
