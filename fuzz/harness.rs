@@ -7,9 +7,10 @@
 //! lines skipped), so every byte string is a valid case.
 #![allow(dead_code)]
 
-use renewd::codearts::models::{read_body, Body};
-use renewd::codearts::signer;
-use renewd::codearts::{request_id_header, retry_after, PasswordLogin};
+use renewd::sources::codearts::models::{read_body, Body};
+use renewd::huawei::signer;
+use renewd::huawei::{retry_after, PasswordLogin};
+use renewd::sources::codearts::request_id_header;
 use renewd::config::{Config, Secret};
 use renewd::model::Scope;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};

@@ -1,7 +1,8 @@
 //! One cycle: poll every account/project → evaluate every package → record decisions and their
 //! pending deliveries in one transaction → deliver. Each step logs a structured event.
 
-use crate::codearts::{ApiError, CodeArtsClient, PollResult};
+use crate::huawei::ApiError;
+use crate::sources::codearts::{CodeArtsClient, PollResult};
 use crate::config::Config;
 use crate::model::{package_status_name, Alert, Package, PackageId, Scope};
 use crate::notify::outbox::{self, DeliveryReport, RetryPolicy};

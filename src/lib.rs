@@ -2,19 +2,20 @@
 //! time, with the renewal link in hand. See DESIGN.md for the contract.
 
 pub mod capped;
-pub mod codearts;
 pub mod commands;
 pub mod config;
 pub mod cycle;
 pub mod daemon;
 pub mod demo;
 pub mod http;
+pub mod huawei;
 pub mod logging;
 pub mod metrics;
 pub mod model;
 pub mod notify;
 pub mod rules;
 pub mod schedule;
+pub mod sources;
 pub mod state;
 
 /// An error and its sources, `a: b: c`, without repeating a source that its parent already

@@ -3,7 +3,8 @@
 
 mod support;
 
-use renewd::codearts::{ApiError, ApiErrorKind, CodeArtsClient};
+use renewd::huawei::{ApiError, ApiErrorKind};
+use renewd::sources::codearts::CodeArtsClient;
 use renewd::config::{AccountConfig, AuthConfig, Secret};
 use renewd::model::Scope;
 use serde_json::json;
@@ -728,7 +729,7 @@ async fn a_client_needs_its_secret() {
 /// minutes off, as the real one does; the client always signs with the current time.
 #[tokio::test]
 async fn the_gateway_refuses_a_signature_dated_outside_its_15_minute_window() {
-    use renewd::codearts::signer::{sdk_date, sign, SigningInput};
+    use renewd::huawei::signer::{sdk_date, sign, SigningInput};
     let fake = FakeCloud::start().await;
     fake.add_access_key(AK, SK);
     let host = fake.url().trim_start_matches("http://").to_string();

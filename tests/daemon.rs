@@ -557,7 +557,7 @@ fn refused_credentials_are_not_sent_again_for_a_while_across_cycles() {
         setup.cloud.request_count(Some(PROJECT)),
         1,
         "one refused request, then none for {} minutes: {failed:?}",
-        renewd::codearts::REFUSAL_HOLD.as_secs() / 60
+        renewd::sources::codearts::REFUSAL_HOLD.as_secs() / 60
     );
     for later in &failed[1..] {
         let error = later["error"].as_str().expect("error");

@@ -7,7 +7,7 @@
 //! be switched into a failure mode, and requests, logins and the last headers are recorded.
 //!
 //! The signature check is written here from the specification on purpose, independently of
-//! `renewd::codearts::signer`, so that the two check each other.
+//! `renewd::huawei::signer`, so that the two check each other.
 
 use axum::body::Bytes;
 use axum::extract::State;

@@ -1,0 +1,16 @@
+//! What every Huawei Cloud API renewd calls shares: the three ways of authenticating (static
+//! IAM token, IAM password login, AK/SK signing), the error shapes and how errors are told,
+//! retries with backoff, and the pace of one account's requests. See docs/design.md,
+//! "Authentication".
+
+pub(crate) mod auth;
+mod error;
+mod iam;
+pub(crate) mod pacer;
+pub(crate) mod retry;
+pub mod signer;
+
+pub use error::{sanitized_prefix, ApiError, ApiErrorKind, ClientError};
+pub(crate) use error::transport_reason;
+pub use iam::{IssuedToken, LoginError, PasswordLogin};
+pub use retry::retry_after;

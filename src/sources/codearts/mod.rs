@@ -1,0 +1,8 @@
+//! The CodeArts package API: `GET /devreposerver/v5/data/package/info` per account and project,
+//! authenticated as [`crate::huawei`] says. See docs/design.md, "The CodeArts API".
+
+mod client;
+pub mod models;
+
+pub use client::{request_id_header, CodeArtsClient, PollResult, PACKAGE_INFO_PATH, REFUSAL_HOLD};
+pub use models::BadEntry;
