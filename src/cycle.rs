@@ -1,13 +1,13 @@
 //! One cycle: poll every account/project → evaluate every package → record decisions and their
 //! pending deliveries in one transaction → deliver. Each step logs a structured event.
 
-use crate::huawei::ApiError;
-use crate::sources::codearts::{CodeArtsClient, PollResult};
 use crate::config::Config;
+use crate::huawei::ApiError;
 use crate::model::{package_status_name, Alert, Package, PackageId, Scope};
 use crate::notify::outbox::{self, DeliveryReport, RetryPolicy};
 use crate::notify::Notifiers;
 use crate::rules::{self, Observation, PackageState, PollHealth, RuleSet};
+use crate::sources::codearts::{CodeArtsClient, PollResult};
 use crate::state::{BatchReads, CycleBatch, CycleId, StateError, StateStore};
 use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt};

@@ -2,8 +2,8 @@
 //! name, scoped to a project; IAM answers `201` with the token in `X-Subject-Token` and its
 //! expiry in `token.expires_at`.
 
-use super::error::transport_reason;
 use super::error::sanitized_prefix;
+use super::error::transport_reason;
 use super::retry::{self, RetryPolicy};
 use crate::config::Secret;
 use chrono::{DateTime, Utc};

@@ -10,7 +10,7 @@ pub(crate) mod pacer;
 pub(crate) mod retry;
 pub mod signer;
 
-pub use error::{sanitized_prefix, ApiError, ApiErrorKind, ClientError};
 pub(crate) use error::transport_reason;
+pub use error::{sanitized_prefix, ApiError, ApiErrorKind, ClientError};
 pub use iam::{IssuedToken, LoginError, PasswordLogin};
 pub use retry::retry_after;

@@ -1,14 +1,14 @@
 //! The CodeArts API client of one account: one `package/info` call per project, with bounded
 //! retries of transient failures and the account's authentication applied to every request.
 
-use crate::huawei::auth::{check_base_url, Authenticator, CredentialsError};
-use crate::huawei::{transport_reason, ApiError, ApiErrorKind, ClientError};
-use crate::huawei::LoginError;
 use super::models::{self, BadEntry, Body, ErrorBody};
+use crate::config::AccountConfig;
+use crate::huawei::auth::{check_base_url, Authenticator, CredentialsError};
 use crate::huawei::pacer::Pacer;
 use crate::huawei::retry::{self, RetryPolicy};
 use crate::huawei::signer::encode_rfc3986;
-use crate::config::AccountConfig;
+use crate::huawei::LoginError;
+use crate::huawei::{transport_reason, ApiError, ApiErrorKind, ClientError};
 use crate::model::{Package, Scope};
 use chrono::{DateTime, TimeDelta, Utc};
 use reqwest::header::{HeaderMap, ACCEPT, USER_AGENT};
