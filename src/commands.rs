@@ -1,10 +1,10 @@
 //! What each subcommand does. `main.rs` parses the command line and maps the results to exit
 //! codes; everything else lives here so tests can drive it in-process.
 
+use crate::app::{App, BuildError};
 use crate::config::{AuthConfig, Config, ConfigError, ReceiverConfig};
-use crate::cycle::{self, CycleOptions, CycleReport, PackageRow, Runtime};
+use crate::cycle::{self, CycleOptions, CycleReport, PackageRow};
 use crate::notify::outbox::{self, Selection};
-use crate::schedule::Schedule;
 use crate::state::{StateError, StateStore};
 use chrono::Utc;
 use std::io::Write;
@@ -22,6 +22,9 @@ pub enum CommandError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     State(#[from] StateError),
+    /// Parts of the app that cannot be built on this machine (no CA certificates).
+    #[error(transparent)]
+    Build(BuildError),
     #[error(transparent)]
     Cycle(#[from] cycle::CycleError),
     #[error("cannot write output: {0}")]
@@ -36,26 +39,33 @@ impl CommandError {
     pub fn exit_code(&self) -> u8 {
         match self {
             CommandError::Config(_) => EXIT_CONFIG,
-            // Receivers, rules or accounts that cannot be built are config problems too.
-            CommandError::Cycle(
-                cycle::CycleError::Client { .. }
-                | cycle::CycleError::Notifiers(_)
-                | cycle::CycleError::Rules(_)
-                // The HTTP client cannot be built; in practice, the system has no CA
-                // certificates. A restart will not fix that either.
-                | cycle::CycleError::Http(_),
-            ) => EXIT_CONFIG,
+            // The HTTP client cannot be built; in practice, the system has no CA
+            // certificates. A restart will not fix that either.
+            CommandError::Build(_) => EXIT_CONFIG,
             CommandError::Usage(_) => EXIT_USAGE,
             _ => EXIT_FAILURE,
         }
     }
 }
 
-/// Loads and validates the config at `path` (or `RENEWD_CONFIG`, or the default path).
-pub fn load_config(path: Option<&Path>) -> Result<(PathBuf, Config), CommandError> {
+/// Loads the config at `path` (or `RENEWD_CONFIG`, or the default path) and builds the app
+/// from it: every problem of either step is a config problem, named with its key.
+pub fn load_app(path: Option<&Path>) -> Result<(PathBuf, App), CommandError> {
     let path = crate::config::resolve_path(path);
     let config = Config::load(&path)?;
-    Ok((path, config))
+    let app = build_app(&path, config)?;
+    Ok((path, app))
+}
+
+/// [`App::build`], its problems reported as the config file's.
+pub fn build_app(path: &Path, config: Config) -> Result<App, CommandError> {
+    App::build(config).map_err(|e| match e {
+        BuildError::Invalid(problems) => CommandError::Config(ConfigError::Invalid {
+            path: path.to_path_buf(),
+            problems,
+        }),
+        other => CommandError::Build(other),
+    })
 }
 
 /// Warns when a file holding inline secrets can be read by group or others.
@@ -86,16 +96,15 @@ pub fn warn_if_secrets_exposed(path: &Path) {
 // ---------------------------------------------------------------------------------------------
 
 /// `renewd check`: what the config says, in words, never a secret.
-pub fn check(path: &Path, config: &Config, out: &mut dyn Write) -> Result<u8, CommandError> {
+pub fn check(path: &Path, app: &App, out: &mut dyn Write) -> Result<u8, CommandError> {
+    let config = &app.config;
     writeln!(out, "config {} is valid", path.display())?;
     let d = &config.daemon;
     writeln!(out, "\ndaemon")?;
     writeln!(out, "  schedule      {} ({})", d.schedule, d.timezone)?;
-    if let Ok(schedule) = Schedule::from_config(d) {
-        for (i, t) in schedule.upcoming(Utc::now(), 3).iter().enumerate() {
-            let label = if i == 0 { "next runs" } else { "" };
-            writeln!(out, "  {label:<13} {}", t.format("%Y-%m-%d %H:%M:%S %Z"))?;
-        }
+    for (i, t) in app.schedule.upcoming(Utc::now(), 3).iter().enumerate() {
+        let label = if i == 0 { "next runs" } else { "" };
+        writeln!(out, "  {label:<13} {}", t.format("%Y-%m-%d %H:%M:%S %Z"))?;
     }
     writeln!(out, "  run_on_start  {}", d.run_on_start)?;
     writeln!(out, "  state_path    {}", d.state_path.display())?;
@@ -368,13 +377,13 @@ fn describe_receiver(receiver: &ReceiverConfig) -> String {
 /// `renewd once`: retry what is pending, run one cycle, print every package. Exit 1 when a
 /// poll failed or a delivery is still pending.
 pub async fn once(
-    config: Config,
+    app: App,
     dry_run: bool,
     json: bool,
     out: &mut dyn Write,
 ) -> Result<u8, CommandError> {
-    let state_path = config.daemon.state_path.clone();
-    let runtime = Runtime::new(config)?;
+    let state_path = app.config.daemon.state_path.clone();
+    let runtime = app;
     // A dry run reads what is known but never creates or changes the state file (one created
     // by root for a trial run would lock out the service user).
     let _scratch;
@@ -563,7 +572,8 @@ pub fn write_table(rows: &[Vec<String>], out: &mut dyn Write) -> std::io::Result
 // ---------------------------------------------------------------------------------------------
 
 /// `renewd status`: what the state store knows. Opens it read-only, so it works while the daemon runs.
-pub fn status(config: &Config, json: bool, out: &mut dyn Write) -> Result<u8, CommandError> {
+pub fn status(app: &App, json: bool, out: &mut dyn Write) -> Result<u8, CommandError> {
+    let config = &app.config;
     let store = StateStore::open_read_only(&config.daemon.state_path)?;
     let packages = store.all_packages()?;
     let pending = store.pending_deliveries()?;
@@ -694,10 +704,11 @@ pub fn status(config: &Config, json: bool, out: &mut dyn Write) -> Result<u8, Co
 
 /// `renewd test-notify <receiver>`: one `test` message through one receiver, and what it answered.
 pub async fn test_notify(
-    config: Config,
+    app: App,
     receiver: &str,
     out: &mut dyn Write,
 ) -> Result<u8, CommandError> {
+    let config = &app.config;
     if !config.receivers.contains_key(receiver) {
         let known: Vec<&str> = config.receivers.keys().map(String::as_str).collect();
         return Err(CommandError::Failed(format!(
@@ -706,8 +717,7 @@ pub async fn test_notify(
         )));
     }
     let tz = config.daemon.tz();
-    let runtime = Runtime::new(config)?;
-    let notifier = runtime
+    let notifier = app
         .notifiers
         .get(receiver)
         .ok_or_else(|| CommandError::Failed(format!("receiver {receiver:?} could not be built")))?;
@@ -734,7 +744,7 @@ pub async fn demo(out: &mut dyn Write) -> Result<u8, CommandError> {
     let dir = tempfile::tempdir()?;
     let state_path = dir.path().join("state.db");
     let text = crate::demo::demo_config_toml(&endpoint.url(), &state_path);
-    let config = Config::from_toml_with_env(&text, &[]).map_err(|problems| {
+    let invalid = |problems: Vec<crate::config::Problem>| {
         CommandError::Failed(format!(
             "built-in demo config is invalid: {}",
             problems
@@ -743,6 +753,11 @@ pub async fn demo(out: &mut dyn Write) -> Result<u8, CommandError> {
                 .collect::<Vec<_>>()
                 .join("; ")
         ))
+    };
+    let config = Config::from_toml_with_env(&text, &[]).map_err(invalid)?;
+    let app = App::build(config).map_err(|e| match e {
+        BuildError::Invalid(problems) => invalid(problems),
+        other => CommandError::Build(other),
     })?;
     writeln!(
         out,
@@ -750,14 +765,13 @@ pub async fn demo(out: &mut dyn Write) -> Result<u8, CommandError> {
          state in a temporary file, alerts to the log receiver (on stderr).\n",
         endpoint.url()
     )?;
-    let runtime = Runtime::new(config)?;
     let mut store = StateStore::open(&state_path)?;
     let mut code = EXIT_OK;
     for n in 1..=2 {
         writeln!(out, "== cycle {n} ==")?;
         out.flush()?;
         let report =
-            cycle::run_cycle(&runtime, &mut store, CycleOptions::default(), Utc::now()).await?;
+            cycle::run_cycle(&app, &mut store, CycleOptions::default(), Utc::now()).await?;
         print_report(&report, store.pending_deliveries()?.len(), out)?;
         if n == 2 && report.alerts.is_empty() {
             writeln!(out, "\nThe second cycle decided nothing new, so nothing was sent: every step is told once.")?;

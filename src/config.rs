@@ -515,14 +515,15 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("invalid config {path}:\n{}", list(.problems))]
+    #[error("invalid config {path}:\n{}", list_problems(.problems))]
     Invalid {
         path: PathBuf,
         problems: Vec<Problem>,
     },
 }
 
-fn list(problems: &[Problem]) -> String {
+/// The problems, one indented line each.
+pub fn list_problems(problems: &[Problem]) -> String {
     problems
         .iter()
         .map(|p| format!("  {p}"))
@@ -997,22 +998,6 @@ pub fn is_loopback_host(host: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// Parses a cron expression the way the scheduler does: seconds required.
-pub fn parse_schedule(expr: &str) -> Result<croner::Cron, String> {
-    let fields = expr.split_whitespace().count();
-    if fields == 5 {
-        return Err(format!(
-            "{expr:?} has 5 fields; renewd's cron needs seconds first (6 fields), e.g. \"0 {expr}\""
-        ));
-    }
-    croner::parser::CronParser::builder()
-        .seconds(croner::parser::Seconds::Required)
-        .dom_and_dow(true)
-        .build()
-        .parse(expr)
-        .map_err(|e| format!("{expr:?} is not a valid cron expression: {e}"))
-}
-
 fn is_project_id(s: &str) -> bool {
     s.len() == 32
         && s.chars()
@@ -1025,22 +1010,6 @@ impl Config {
         let mut problems = Vec::new();
         let mut push = |path: String, reason: String| problems.push(Problem::new(path, reason));
 
-        match crate::schedule::Schedule::from_config(&self.daemon) {
-            Err(e) => push("daemon.schedule".into(), e),
-            Ok(schedule) if schedule.next_after(chrono::Utc::now()).is_none() => push(
-                "daemon.schedule".into(),
-                format!("{:?} never fires (no such date)", self.daemon.schedule),
-            ),
-            Ok(_) => {}
-        }
-        if let Some(level) = &self.log.level {
-            if let Err(e) = crate::logging::parse_filter(level) {
-                push(
-                    "log.level".into(),
-                    format!("{level:?} is not a log level or filter (e.g. \"info\", \"warn,renewd=debug\"): {e}"),
-                );
-            }
-        }
         if self.daemon.timezone.parse::<chrono_tz::Tz>().is_err() {
             push(
                 "daemon.timezone".into(),
@@ -1193,23 +1162,7 @@ impl Config {
         for (name, receiver) in &self.receivers {
             let p = format!("receivers.{name}");
             match receiver {
-                ReceiverConfig::Email {
-                    to,
-                    cc,
-                    subject_template,
-                    text_template,
-                    html_template,
-                } => {
-                    // Templates are compiled and rendered against the example package here, so
-                    // a broken one is refused by every command, not at the first alert.
-                    if let Err((field, reason)) = crate::notify::email_templates_render(
-                        name,
-                        subject_template.as_deref(),
-                        text_template.as_deref(),
-                        html_template.as_deref(),
-                    ) {
-                        push(format!("{p}.{field}"), reason);
-                    }
+                ReceiverConfig::Email { to, cc, .. } => {
                     if self.smtp.is_none() {
                         push(
                             format!("{p}.type"),
@@ -1236,16 +1189,9 @@ impl Config {
                     secret,
                     rate_limit_per_minute,
                     headers,
-                    text_template,
+                    text_template: _,
                     ..
                 } => {
-                    if let Some(source) = text_template {
-                        if let Err(reason) =
-                            crate::notify::chat::validate_text_template(*format, source)
-                        {
-                            push(format!("{p}.text_template"), reason);
-                        }
-                    }
                     // A secret that nothing uses would look like signing that is not there.
                     if secret.is_some()
                         && !matches!(
@@ -1379,20 +1325,6 @@ impl Config {
                 if !self.receivers.contains_key(r) {
                     let _ = j;
                     push(format!("{p}.receivers"), format!("no receiver named {r:?}"));
-                }
-            }
-            for (field, globs) in [
-                ("accounts", &rule.accounts),
-                ("projects", &rule.projects),
-                ("packages", &rule.packages),
-            ] {
-                for (j, g) in globs.iter().enumerate() {
-                    if let Err(e) = glob::Pattern::new(g) {
-                        push(
-                            format!("{p}.{field}[{j}]"),
-                            format!("{g:?} is not a valid glob: {e}"),
-                        );
-                    }
                 }
             }
             match (rule.repeat_below, rule.repeat_every) {
@@ -1531,13 +1463,6 @@ type = "log"
         assert!(!Config::has_inline_secrets(
             "# password here\n[smtp]\npassword_file = \"/x\"\n"
         ));
-    }
-
-    #[test]
-    fn five_field_cron_gets_a_hint() {
-        let e = parse_schedule("0 9 * * *").unwrap_err();
-        assert!(e.contains("seconds"), "{e}");
-        assert!(parse_schedule("0 0 9 * * *").is_ok());
     }
 
     #[test]

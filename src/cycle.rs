@@ -1,94 +1,25 @@
 //! One cycle: poll every account/project → evaluate every package → record decisions and their
 //! pending deliveries in one transaction → deliver. Each step logs a structured event.
 
-use crate::config::Config;
+use crate::app::App;
 use crate::huawei::ApiError;
 use crate::model::{package_status_name, Alert, Package, PackageId, Scope};
-use crate::notify::outbox::{self, DeliveryReport, RetryPolicy};
-use crate::notify::Notifiers;
-use crate::rules::{self, Observation, PackageState, PollHealth, RuleSet};
+use crate::notify::outbox::{self, DeliveryReport};
+use crate::rules::{self, Observation, PackageState, PollHealth};
 use crate::sources::codearts::{CodeArtsClient, PollResult};
 use crate::state::{BatchReads, CycleBatch, CycleId, StateError, StateStore};
 use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
-use std::sync::Arc;
 use std::time::Instant;
 
+/// A cycle stops only when the state store fails: everything else (a poll, a delivery) is an
+/// outcome the cycle records and reports.
 #[derive(Debug, thiserror::Error)]
 pub enum CycleError {
     #[error(transparent)]
     State(#[from] StateError),
-    #[error("cannot set up account {account}: {message}")]
-    Client { account: String, message: String },
-    #[error("cannot set up receivers: {0}")]
-    Notifiers(String),
-    #[error("cannot compile rules: {0}")]
-    Rules(String),
-    #[error("cannot build the HTTP client: {0}")]
-    Http(String),
-}
-
-/// Everything built once from a config and reused by every cycle: rules, API clients (with their
-/// cached logins) and receivers. A reload builds a new one.
-pub struct Runtime {
-    pub config: Arc<Config>,
-    pub rules: RuleSet,
-    pub clients: Vec<CodeArtsClient>,
-    pub notifiers: Notifiers,
-}
-
-impl Runtime {
-    pub fn new(config: Config) -> Result<Runtime, CycleError> {
-        let http = http_client()?;
-        let rules = RuleSet::new(&config.rules).map_err(|e| CycleError::Rules(e.to_string()))?;
-        let clients = config
-            .accounts
-            .iter()
-            .map(|account| {
-                CodeArtsClient::new(account, http.clone(), config.daemon.timeout).map_err(|e| {
-                    CycleError::Client {
-                        account: account.name.clone(),
-                        message: e.to_string(),
-                    }
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let notifiers = Notifiers::from_config(&config, http)
-            .map_err(|e| CycleError::Notifiers(e.to_string()))?;
-        Ok(Runtime {
-            config: Arc::new(config),
-            rules,
-            clients,
-            notifiers,
-        })
-    }
-
-    pub fn retry_policy(&self) -> RetryPolicy {
-        RetryPolicy::new(self.config.daemon.max_delivery_age)
-    }
-}
-
-/// The shared HTTP client (rustls with ring; no proxy guessing beyond the environment).
-pub fn http_client() -> Result<reqwest::Client, CycleError> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .user_agent(concat!("renewd/", env!("CARGO_PKG_VERSION")))
-        // A redirect could carry X-Auth-Token to another host: report 3xx instead of following.
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|e| {
-            let mut reason = crate::error_chain(&e);
-            // rustls-platform-verifier reads the system's CA store; a minimal image may have none.
-            if reason.contains("certificates") {
-                reason.push_str(
-                    " (renewd verifies servers against the system's CA certificates: install them, \
-                     e.g. Debian's ca-certificates package, or point SSL_CERT_FILE at a bundle)",
-                );
-            }
-            CycleError::Http(reason)
-        })
 }
 
 /// One row of the `once` table and of `once --json`: a package and what was decided about it.
@@ -175,13 +106,13 @@ const BATCH_SCOPES: usize = 500;
 /// each answer as it comes, records the results in batches, then builds the outbox and
 /// delivers. Nothing is sent before every decision of the cycle is recorded.
 pub async fn run_cycle(
-    runtime: &Runtime,
+    app: &App,
     store: &mut StateStore,
     options: CycleOptions,
     now: DateTime<Utc>,
 ) -> Result<CycleReport, CycleError> {
     let clock = Instant::now();
-    let scopes: Vec<(&CodeArtsClient, Scope)> = runtime
+    let scopes: Vec<(&CodeArtsClient, Scope)> = app
         .clients
         .iter()
         .flat_map(|c| c.scopes().into_iter().map(move |s| (c, s)))
@@ -213,7 +144,7 @@ pub async fn run_cycle(
             let result = client.fetch(&scope).await;
             (scope, result)
         })
-        .buffer_unordered(runtime.config.daemon.concurrency.max(1));
+        .buffer_unordered(app.config.daemon.concurrency.max(1));
     let mut answered = Vec::with_capacity(BATCH_SCOPES);
     loop {
         let next = results.next().await;
@@ -221,7 +152,7 @@ pub async fn run_cycle(
         answered.extend(next);
         if answered.len() == BATCH_SCOPES || (done && !answered.is_empty()) {
             record_batch(
-                runtime,
+                app,
                 store,
                 cycle,
                 std::mem::take(&mut answered),
@@ -252,9 +183,9 @@ pub async fn run_cycle(
         store.finish_recording(cycle)?;
         report.deliveries = outbox::deliver_due(
             store,
-            &runtime.notifiers,
-            &runtime.retry_policy(),
-            runtime.config.daemon.tz(),
+            &app.notifiers,
+            &app.retry_policy(),
+            app.config.daemon.tz(),
         )
         .await?;
     }
@@ -277,7 +208,7 @@ pub async fn run_cycle(
 /// Evaluates a batch of answered polls against the state their scopes had, records the
 /// results in one transaction (not in a dry run), and logs the decisions.
 fn record_batch(
-    runtime: &Runtime,
+    app: &App,
     store: &mut StateStore,
     cycle: Option<CycleId>,
     answered: Vec<(Scope, Result<PollResult, ApiError>)>,
@@ -288,9 +219,7 @@ fn record_batch(
     let batch = store.record_batch_with(cycle, |reads| {
         let mut batch = CycleBatch::default();
         for (scope, result) in answered {
-            evaluate_poll_result(
-                runtime, reads, &scope, result, now, options, &mut batch, report,
-            )?;
+            evaluate_poll_result(app, reads, &scope, result, now, options, &mut batch, report)?;
         }
         Ok::<_, CycleError>(batch)
     })?;
@@ -304,7 +233,7 @@ fn record_batch(
 /// Health and packages of one scope's poll, into the batch and the report.
 #[allow(clippy::too_many_arguments)]
 fn evaluate_poll_result(
-    runtime: &Runtime,
+    app: &App,
     store: &BatchReads<'_>,
     scope: &Scope,
     result: Result<PollResult, ApiError>,
@@ -327,11 +256,11 @@ fn evaluate_poll_result(
         }
     };
     let health = rules::evaluate_poll(
-        &runtime.rules,
+        &app.rules,
         scope,
         previous_health.as_ref(),
         outcome,
-        runtime.config.daemon.failure_alert_after,
+        app.config.daemon.failure_alert_after,
         now,
     );
     batch.alerts.extend(health.alerts);
@@ -355,7 +284,7 @@ fn evaluate_poll_result(
             });
             let previous: BTreeMap<PackageId, PackageState> =
                 store.package_states(scope)?.into_iter().collect();
-            evaluate_scope(runtime, &poll, &previous, now, batch, &mut rows);
+            evaluate_scope(app, &poll, &previous, now, batch, &mut rows);
         }
         Err(error) => {
             tracing::error!(
@@ -436,7 +365,7 @@ fn log_poll_success(poll: &PollResult) {
 
 /// Evaluates every package of one successful poll, and every known package it no longer lists.
 fn evaluate_scope(
-    runtime: &Runtime,
+    app: &App,
     poll: &PollResult,
     previous: &BTreeMap<PackageId, PackageState>,
     now: DateTime<Utc>,
@@ -448,7 +377,7 @@ fn evaluate_scope(
         let id = package.identity();
         seen.insert(id.clone());
         let Some(evaluation) = rules::evaluate(
-            &runtime.rules,
+            &app.rules,
             previous.get(&id),
             Observation::Seen(package),
             now,
@@ -480,7 +409,7 @@ fn evaluate_scope(
             continue;
         }
         if let Some(evaluation) =
-            rules::evaluate(&runtime.rules, Some(state), Observation::Missing, now)
+            rules::evaluate(&app.rules, Some(state), Observation::Missing, now)
         {
             rows.push(row(&state.last, &evaluation.alerts, true));
             batch.alerts.extend(evaluation.alerts);

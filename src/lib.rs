@@ -1,6 +1,7 @@
 //! renewd: watches the renewal deadlines of Huawei Cloud CodeArts packages and tells people in
 //! time, with the renewal link in hand. See DESIGN.md for the contract.
 
+pub mod app;
 pub mod capped;
 pub mod commands;
 pub mod config;
@@ -17,6 +18,9 @@ pub mod rules;
 pub mod schedule;
 pub mod sources;
 pub mod state;
+
+/// The `User-Agent` of every request renewd makes (HTTP APIs, webhooks, SMTP's mailer header).
+pub const USER_AGENT: &str = concat!("renewd/", env!("CARGO_PKG_VERSION"));
 
 /// An error and its sources, `a: b: c`, without repeating a source that its parent already
 /// printed (reqwest and lettre wrap the error that says what happened in generic ones).

@@ -1,7 +1,7 @@
 //! Log output: text for people, JSON (one flat object per line) for log shippers, journald under
 //! systemd. Every event renewd emits carries a stable `event` field.
 
-use crate::config::{LogConfig, LogFormat};
+use crate::config::LogFormat;
 use std::io::IsTerminal;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
@@ -31,20 +31,23 @@ pub enum LoggingError {
     AlreadyInstalled,
 }
 
-/// The filter: `RENEWD_LOG`, else `RUST_LOG`, else `[log] level`, else `info`; secret-bearing
-/// third-party crates capped at `info`.
-pub fn filter(config: &LogConfig) -> Result<Targets, LoggingError> {
-    let level = std::env::var("RENEWD_LOG")
-        .ok()
-        .filter(|s| !s.is_empty())
-        .or_else(|| std::env::var("RUST_LOG").ok().filter(|s| !s.is_empty()))
-        .or_else(|| config.level.clone())
-        .unwrap_or_else(|| "info".to_string());
-    let mut directives = level.clone();
-    for krate in CAPPED_CRATES {
-        directives.push_str(&format!(",{krate}=info"));
-    }
-    parse_filter(&directives).map_err(|reason| LoggingError::BadLevel { level, reason })
+/// The filter: `RENEWD_LOG`, else `RUST_LOG`, else the configured one (`[log] level`, built
+/// with the app), else `info`; secret-bearing third-party crates capped at `info`.
+pub fn filter(configured: Option<&Targets>) -> Result<Targets, LoggingError> {
+    let from_env = ["RENEWD_LOG", "RUST_LOG"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok().filter(|s| !s.is_empty()));
+    let targets = match from_env {
+        Some(level) => {
+            parse_filter(&level).map_err(|reason| LoggingError::BadLevel { level, reason })?
+        }
+        None => configured
+            .cloned()
+            .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO)),
+    };
+    Ok(CAPPED_CRATES.iter().fold(targets, |targets, krate| {
+        targets.with_target(*krate, tracing::Level::INFO)
+    }))
 }
 
 /// Parses `level[,target=level…]` (e.g. `info` or `warn,renewd=debug`). Stricter than
@@ -104,8 +107,8 @@ fn stderr_is_journal() -> bool {
 }
 
 /// Installs the global subscriber. Logs go to stderr (stdout is for command output).
-pub fn init(config: &LogConfig) -> Result<(), LoggingError> {
-    let filter = filter(config)?;
+pub fn init(format: LogFormat, configured: Option<&Targets>) -> Result<(), LoggingError> {
+    let filter = filter(configured)?;
     let text = || {
         fmt::layer()
             .with_writer(std::io::stderr)
@@ -116,7 +119,7 @@ pub fn init(config: &LogConfig) -> Result<(), LoggingError> {
     // `auto` picked the journal, but its socket cannot be reached (e.g. a mount namespace
     // without /run/systemd/journal): text still reaches the journal through stderr.
     let mut journal_unreachable = None;
-    let layer: Box<dyn Layer<Registry> + Send + Sync> = match effective_format(config.format) {
+    let layer: Box<dyn Layer<Registry> + Send + Sync> = match effective_format(format) {
         LogFormat::Json => fmt::layer()
             .json()
             .flatten_event(true)
@@ -126,7 +129,7 @@ pub fn init(config: &LogConfig) -> Result<(), LoggingError> {
             .boxed(),
         LogFormat::Journald => match tracing_journald::layer() {
             Ok(layer) => layer.with_syslog_identifier("renewd".into()).boxed(),
-            Err(e) if config.format == LogFormat::Auto => {
+            Err(e) if format == LogFormat::Auto => {
                 journal_unreachable = Some(e);
                 text()
             }

@@ -64,7 +64,7 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<u8> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    renewd::app::install_crypto_provider();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -72,12 +72,12 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
 
     let code = match cli.command {
         Command::Run => {
-            let (path, config) = load(cli.config)?;
+            let (path, app) = load(cli.config)?;
             let result = runtime.block_on(async {
                 // Handlers first: the daemon announces readiness, and a SIGTERM after that
                 // must find them installed.
                 let control = renewd::daemon::forward_unix_signals()?;
-                renewd::daemon::run(path, config, control).await
+                renewd::daemon::run(path, app, control).await
             });
             match result {
                 Ok(()) => commands::EXIT_OK,
@@ -89,40 +89,43 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Demo => {
             // The demo shows its tables and the log receiver's alerts; set RENEWD_LOG=info for every event.
-            init_logging(&renewd::config::LogConfig {
-                level: Some("warn".into()),
-                ..Default::default()
-            })?;
+            let warn =
+                tracing_subscriber::filter::Targets::new().with_default(tracing::Level::WARN);
+            init_logging(renewd::config::LogFormat::Auto, Some(&warn))?;
             runtime.block_on(commands::demo(&mut stdout))?
         }
         Command::Check => {
-            let (path, config) = load(cli.config)?;
-            commands::check(&path, &config, &mut stdout)?
+            let (path, app) = load(cli.config)?;
+            commands::check(&path, &app, &mut stdout)?
         }
         Command::Once { dry_run, json } => {
-            let (_, config) = load(cli.config)?;
-            runtime.block_on(commands::once(config, dry_run, json, &mut stdout))?
+            let (_, app) = load(cli.config)?;
+            runtime.block_on(commands::once(app, dry_run, json, &mut stdout))?
         }
         Command::Status { json } => {
-            let (_, config) = load(cli.config)?;
-            commands::status(&config, json, &mut stdout)?
+            let (_, app) = load(cli.config)?;
+            commands::status(&app, json, &mut stdout)?
         }
         Command::TestNotify { receiver } => {
-            let (_, config) = load(cli.config)?;
-            runtime.block_on(commands::test_notify(config, &receiver, &mut stdout))?
+            let (_, app) = load(cli.config)?;
+            runtime.block_on(commands::test_notify(app, &receiver, &mut stdout))?
         }
     };
     Ok(code)
 }
 
-/// Loads the config (exit 78 when it is refused), then starts logging as it says.
-fn load(path: Option<PathBuf>) -> anyhow::Result<(PathBuf, renewd::config::Config)> {
-    let (path, config) = commands::load_config(path.as_deref())?;
-    init_logging(&config.log)?;
+/// Loads the config and builds the app (exit 78 when either is refused), then starts logging
+/// as the config says.
+fn load(path: Option<PathBuf>) -> anyhow::Result<(PathBuf, renewd::app::App)> {
+    let (path, app) = commands::load_app(path.as_deref())?;
+    init_logging(app.config.log.format, app.log_filter.as_ref())?;
     commands::warn_if_secrets_exposed(&path);
-    Ok((path, config))
+    Ok((path, app))
 }
 
-fn init_logging(config: &renewd::config::LogConfig) -> anyhow::Result<()> {
-    renewd::logging::init(config).map_err(|e| CommandError::Failed(e.to_string()).into())
+fn init_logging(
+    format: renewd::config::LogFormat,
+    filter: Option<&tracing_subscriber::filter::Targets>,
+) -> anyhow::Result<()> {
+    renewd::logging::init(format, filter).map_err(|e| CommandError::Failed(e.to_string()).into())
 }

@@ -18,13 +18,9 @@ impl Schedule {
     /// Parses `expr` (cron with seconds) for zone `tz`.
     pub fn new(expr: &str, tz: Tz) -> Result<Schedule, String> {
         Ok(Schedule {
-            cron: crate::config::parse_schedule(expr)?,
+            cron: parse_schedule(expr)?,
             tz,
         })
-    }
-
-    pub fn from_config(daemon: &crate::config::DaemonConfig) -> Result<Schedule, String> {
-        Schedule::new(&daemon.schedule, daemon.tz())
     }
 
     pub fn timezone(&self) -> Tz {
@@ -124,9 +120,32 @@ impl Schedule {
     }
 }
 
+/// Parses a cron expression the way the scheduler does: seconds required.
+pub fn parse_schedule(expr: &str) -> Result<croner::Cron, String> {
+    let fields = expr.split_whitespace().count();
+    if fields == 5 {
+        return Err(format!(
+            "{expr:?} has 5 fields; renewd's cron needs seconds first (6 fields), e.g. \"0 {expr}\""
+        ));
+    }
+    croner::parser::CronParser::builder()
+        .seconds(croner::parser::Seconds::Required)
+        .dom_and_dow(true)
+        .build()
+        .parse(expr)
+        .map_err(|e| format!("{expr:?} is not a valid cron expression: {e}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn five_field_cron_gets_a_hint() {
+        let e = parse_schedule("0 9 * * *").unwrap_err();
+        assert!(e.contains("seconds"), "{e}");
+        assert!(parse_schedule("0 0 9 * * *").is_ok());
+    }
     use chrono::TimeZone;
 
     fn utc(s: &str) -> DateTime<Utc> {

@@ -5,8 +5,9 @@
 mod support;
 
 use chrono::Utc;
+use renewd::app::App;
 use renewd::config::Config;
-use renewd::cycle::{self, CycleOptions, Runtime};
+use renewd::cycle::{self, CycleOptions};
 use renewd::state::StateStore;
 use serde_json::{json, Value};
 use support::fake_cloud::{Failure, FakeCloud};
@@ -132,7 +133,7 @@ async fn first_cycle_sends_one_json_digest_with_every_alert() {
 async fn an_unchanged_cycle_sends_nothing_in_the_same_process_or_a_new_one() {
     let s = Setup::new().await;
     let config = Config::load_with_env(&s.ws.config_path(), &[]).expect("config");
-    let runtime = Runtime::new(config).expect("runtime");
+    let runtime = App::build(config).expect("runtime");
     let mut store = StateStore::open(s.ws.state_path()).expect("state");
 
     let first = cycle::run_cycle(&runtime, &mut store, CycleOptions::default(), Utc::now())

@@ -6,8 +6,9 @@
 mod support;
 
 use chrono::Utc;
+use renewd::app::App;
 use renewd::config::Config;
-use renewd::cycle::{self, CycleOptions, Runtime};
+use renewd::cycle::{self, CycleOptions};
 use renewd::state::StateStore;
 use serde_json::Value;
 use support::fake_cloud::{Failure, FakeCloud};
@@ -187,7 +188,7 @@ async fn the_daemon_reuses_its_login_and_logs_in_again_when_the_token_expires() 
         &hook,
         "",
     ));
-    let runtime = Runtime::new(Config::load_with_env(&ws.config_path(), &[]).expect("config"))
+    let runtime = App::build(Config::load_with_env(&ws.config_path(), &[]).expect("config"))
         .expect("runtime");
     let mut store = StateStore::open(ws.state_path()).expect("state");
 

@@ -8,8 +8,9 @@
 mod support;
 
 use chrono::{DateTime, TimeDelta, Utc};
+use renewd::app::App;
 use renewd::config::Config;
-use renewd::cycle::{self, CycleOptions, CycleReport, Runtime};
+use renewd::cycle::{self, CycleOptions, CycleReport};
 use renewd::model::AlertKind;
 use renewd::state::StateStore;
 use support::fake_cloud::FakeCloud;
@@ -49,14 +50,14 @@ impl Setup {
     fn start(&self) -> Daemon {
         let config = Config::load_with_env(&self.ws.config_path(), &[]).expect("config");
         Daemon {
-            runtime: Runtime::new(config).expect("runtime"),
+            runtime: App::build(config).expect("runtime"),
             store: StateStore::open(self.ws.state_path()).expect("state"),
         }
     }
 }
 
 struct Daemon {
-    runtime: Runtime,
+    runtime: App,
     store: StateStore,
 }
 

@@ -14,9 +14,10 @@ pub use clock::CycleClock;
 pub use signals::forward_unix_signals;
 pub use systemd::Systemd;
 
-use crate::commands::{EXIT_CONFIG, EXIT_FAILURE};
+use crate::app::{App, BuildError};
+use crate::commands::EXIT_FAILURE;
 use crate::config::Config;
-use crate::cycle::{self, CycleError, CycleOptions, CycleReport, Runtime};
+use crate::cycle::{self, CycleError, CycleOptions, CycleReport};
 use crate::http::{self, Health, HttpError, Observed};
 use crate::metrics::Metrics;
 use crate::notify::outbox::{self, DaemonHooks, DeliveryReport, OutcomeObserver};
@@ -56,9 +57,7 @@ pub enum DaemonError {
     #[error(transparent)]
     State(#[from] StateError),
     #[error(transparent)]
-    Setup(#[from] CycleError),
-    #[error("daemon.schedule: {0}")]
-    Schedule(String),
+    Cycle(#[from] CycleError),
     #[error(transparent)]
     Http(#[from] HttpError),
     #[error("cannot install the {signal} handler: {source}")]
@@ -69,20 +68,10 @@ pub enum DaemonError {
 }
 
 impl DaemonError {
-    /// 78 (`EX_CONFIG`, which the unit does not restart on) when the config cannot work as
-    /// written; 1 for what a restart may fix.
+    /// 1: the config was valid when the daemon started (what is not exits 78 before), so a
+    /// restart may fix what went wrong (a state file on a disk that failed, a port taken).
     pub fn exit_code(&self) -> u8 {
-        match self {
-            DaemonError::Schedule(_)
-            | DaemonError::Setup(
-                CycleError::Client { .. }
-                | CycleError::Notifiers(_)
-                | CycleError::Rules(_)
-                // No usable CA certificates on the system: a restart will not fix it either.
-                | CycleError::Http(_),
-            ) => EXIT_CONFIG,
-            _ => EXIT_FAILURE,
-        }
+        EXIT_FAILURE
     }
 }
 
@@ -90,10 +79,10 @@ impl DaemonError {
 /// ([`forward_unix_signals`]): `READY=1` is sent from here.
 pub async fn run(
     config_path: PathBuf,
-    config: Config,
+    app: App,
     control: mpsc::Receiver<Control>,
 ) -> Result<(), DaemonError> {
-    let result = match Daemon::start(config_path, config).await {
+    let result = match Daemon::start(config_path, app).await {
         Ok(daemon) => daemon.run(control).await,
         Err(e) => Err(e),
     };
@@ -129,7 +118,7 @@ enum JobOutcome {
 
 /// A validated new config, ready to replace the old one between cycles.
 struct Reload {
-    runtime: Arc<Runtime>,
+    runtime: Arc<App>,
     schedule: Schedule,
     /// The store at a new `state_path`, opened while validating.
     store: Option<StateStore>,
@@ -139,7 +128,7 @@ struct Reload {
 
 struct Daemon {
     config_path: PathBuf,
-    runtime: Arc<Runtime>,
+    runtime: Arc<App>,
     clock: CycleClock,
     /// `None` while a job holds it (or after a failed reopen).
     store: Option<StateStore>,
@@ -167,11 +156,11 @@ struct Daemon {
 impl Daemon {
     /// Everything `READY=1` promises: config loaded, state store open, clients and receivers
     /// built, the listener bound.
-    async fn start(config_path: PathBuf, config: Config) -> Result<Daemon, DaemonError> {
-        let schedule = Schedule::from_config(&config.daemon).map_err(DaemonError::Schedule)?;
-        let store = StateStore::open(&config.daemon.state_path)?;
-        let listen = config.http.listen;
-        let runtime = Arc::new(Runtime::new(config)?);
+    async fn start(config_path: PathBuf, app: App) -> Result<Daemon, DaemonError> {
+        let schedule = app.schedule.clone();
+        let store = StateStore::open(&app.config.daemon.state_path)?;
+        let listen = app.config.http.listen;
+        let runtime = Arc::new(app);
         let observed = Arc::new(Observed {
             metrics: Arc::new(Metrics::new()),
             health: Health::new(schedule.clone()),
@@ -535,7 +524,6 @@ impl Daemon {
 
     fn prepare_reload(&mut self) -> Result<Reload, String> {
         let config = Config::load(&self.config_path).map_err(|e| e.to_string())?;
-        let schedule = Schedule::from_config(&config.daemon)?;
         let new_path = config.daemon.state_path.clone();
         let old = &self.runtime.config;
         let mut restart_required = Vec::new();
@@ -546,7 +534,15 @@ impl Daemon {
             restart_required.push("log");
         }
         let moved = !same_state_file(&new_path, &old.daemon.state_path);
-        let runtime = Runtime::new(config).map_err(|e| e.to_string())?;
+        let runtime = App::build(config).map_err(|e| match e {
+            BuildError::Invalid(problems) => crate::config::ConfigError::Invalid {
+                path: self.config_path.clone(),
+                problems,
+            }
+            .to_string(),
+            other => other.to_string(),
+        })?;
+        let schedule = runtime.schedule.clone();
         // Last, once nothing else can fail: a file is opened (and its writer lock taken) once.
         // A reload still waiting for the running job may hold the new file already.
         let store = if !moved {

@@ -7,6 +7,7 @@
 //! package key or an account name can never add a link or markup. Markup comes only from the
 //! template's own text and the `bold()` and `link()` functions.
 
+use super::template::TemplateError;
 use super::webhook::Rejection;
 use super::{render, BuildError, Digest};
 use crate::config::WebhookFormat;
@@ -210,7 +211,7 @@ impl ChatTemplate {
     }
 
     /// The text listing the `shown` most urgent alerts of the digest (and how many were left out).
-    pub fn render(&self, digest: &Digest, shown: usize) -> Result<String, String> {
+    pub fn render(&self, digest: &Digest, shown: usize) -> Result<String, TemplateError> {
         let sorted = render::sorted_by_urgency(&digest.alerts);
         let shown = shown.min(sorted.len());
         let context = ChatContext {
@@ -235,8 +236,13 @@ impl ChatTemplate {
                 })
                 .collect(),
         };
-        let text = super::template::render(&self.env, TEMPLATE_NAME, &context)
-            .map_err(|e| format!("text_template failed: {e}"))?;
+        let text =
+            super::template::render(&self.env, TEMPLATE_NAME, &context).map_err(|reason| {
+                TemplateError {
+                    field: "text_template",
+                    reason,
+                }
+            })?;
         Ok(text.trim().to_string())
     }
 }
@@ -258,7 +264,7 @@ pub fn validate_text_template(format: WebhookFormat, source: &str) -> Result<(),
     template
         .render(&digest, digest.alerts.len())
         .map(|_| ())
-        .map_err(|e| e.trim_start_matches("text_template failed: ").to_string())
+        .map_err(|e| e.reason)
 }
 
 /// One line saying what the digest is about, starting with "renewd".

@@ -69,7 +69,11 @@ impl WebhookPayload for DingtalkPayload {
         let title = super::render::truncate(&chat::headline(digest), MAX_TITLE_CHARS);
         let body = chat::fit(
             digest.alerts.len(),
-            |shown| self.template.render(digest, shown),
+            |shown| {
+                self.template
+                    .render(digest, shown)
+                    .map_err(|e| e.to_string())
+            },
             |_, text| {
                 let text = text.replace('\n', "  \n  ");
                 serde_json::to_vec(&json!({

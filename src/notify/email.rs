@@ -16,6 +16,7 @@ use super::render::{
     remaining_label, safe_link, single_line, sorted_by_urgency, status_label, truncate,
 };
 use super::smtp::{DeliveryError, Security, SmtpClient};
+use super::template::TemplateError;
 use super::{BuildError, Digest, Notifier, NotifyError, Receipt};
 use crate::config::{SmtpConfig, SmtpSecurity};
 use crate::model::{Alert, AlertKind};
@@ -201,7 +202,7 @@ impl EmailNotifier {
         let (subject, text, html) = self
             .templates
             .render(digest)
-            .map_err(|e| NotifyError::permanent(&self.name, e))?;
+            .map_err(|e| NotifyError::permanent(&self.name, e.to_string()))?;
         let mut builder = Message::builder()
             .from(self.smtp.from.clone())
             .subject(subject)
@@ -810,7 +811,7 @@ impl EmailTemplates {
     }
 
     /// Subject, text part and HTML part of one digest.
-    pub fn render(&self, digest: &Digest) -> Result<(String, String, String), String> {
+    pub fn render(&self, digest: &Digest) -> Result<(String, String, String), TemplateError> {
         let Some(env) = &self.env else {
             return Ok((subject(digest), text_body(digest), html_body(digest)));
         };
@@ -832,8 +833,9 @@ impl EmailTemplates {
                 })
                 .collect(),
         };
-        let run = |name: &str, field: &str| -> Result<String, String> {
-            super::template::render(env, name, &context).map_err(|e| format!("{field} failed: {e}"))
+        let run = |name: &str, field: &'static str| -> Result<String, TemplateError> {
+            super::template::render(env, name, &context)
+                .map_err(|reason| TemplateError { field, reason })
         };
         let subject_line = if self.subject {
             truncate(

@@ -72,7 +72,11 @@ impl WebhookPayload for FeishuPayload {
         let colour = header_colour(digest);
         let body = chat::fit(
             digest.alerts.len(),
-            |shown| self.template.render(digest, shown),
+            |shown| {
+                self.template
+                    .render(digest, shown)
+                    .map_err(|e| e.to_string())
+            },
             |_, text| {
                 let mut body = json!({
                     "msg_type": "interactive",

@@ -262,6 +262,41 @@ impl Notifiers {
     }
 }
 
+/// Renders every receiver's own templates once against the example digest, so that a
+/// broken one is refused by every command (with its key), not at the first alert.
+pub fn check_templates(config: &Config, problems: &mut Vec<crate::config::Problem>) {
+    for (name, receiver) in &config.receivers {
+        let found = match receiver {
+            ReceiverConfig::Email {
+                subject_template,
+                text_template,
+                html_template,
+                ..
+            } => email_templates_render(
+                name,
+                subject_template.as_deref(),
+                text_template.as_deref(),
+                html_template.as_deref(),
+            )
+            .err(),
+            ReceiverConfig::Webhook {
+                format,
+                text_template: Some(source),
+                ..
+            } => chat::validate_text_template(*format, source)
+                .err()
+                .map(|reason| ("text_template".to_string(), reason)),
+            _ => None,
+        };
+        if let Some((field, reason)) = found {
+            problems.push(crate::config::Problem::new(
+                format!("receivers.{name}.{field}"),
+                reason,
+            ));
+        }
+    }
+}
+
 /// Compiles a receiver's email templates and renders them against the example package, for
 /// config validation. The error is the template's key (`subject_template`, …) and the reason.
 pub fn email_templates_render(
@@ -279,13 +314,10 @@ pub fn email_templates_render(
             other => ("type".to_string(), other.to_string()),
         })?;
     let digest = test_digest(receiver, Utc::now(), chrono_tz::UTC);
-    templates.render(&digest).map(|_| ()).map_err(|message| {
-        // `EmailTemplates::render` says "<key> failed: <reason>".
-        match message.split_once(" failed: ") {
-            Some((field, reason)) => (field.to_string(), reason.to_string()),
-            None => ("text_template".to_string(), message),
-        }
-    })
+    templates
+        .render(&digest)
+        .map(|_| ())
+        .map_err(|e| (e.field.to_string(), e.reason))
 }
 
 /// The documented example package, used by the test message.

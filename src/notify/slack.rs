@@ -91,7 +91,11 @@ impl WebhookPayload for SlackPayload {
         };
         let fitted = chat::fit(
             digest.alerts.len(),
-            |shown| self.template.render(digest, shown),
+            |shown| {
+                self.template
+                    .render(digest, shown)
+                    .map_err(|e| e.to_string())
+            },
             build,
             |c| c.blocks <= MAX_BLOCKS && c.chars <= MAX_TOTAL_CHARS,
         )?;

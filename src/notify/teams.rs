@@ -105,7 +105,11 @@ impl WebhookPayload for TeamsPayload {
     fn render(&self, digest: &Digest, _now: DateTime<Utc>) -> Result<RenderedRequest, String> {
         let body = chat::fit(
             digest.alerts.len(),
-            |shown| self.template.render(digest, shown),
+            |shown| {
+                self.template
+                    .render(digest, shown)
+                    .map_err(|e| e.to_string())
+            },
             |shown, text| {
                 serde_json::to_vec(&Self::message(digest, shown, text))
                     .map_err(|e| format!("cannot encode the Teams body: {e}"))

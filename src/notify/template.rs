@@ -13,6 +13,15 @@ pub const FUEL: u64 = 1_000_000;
 /// hundred).
 pub const MAX_OUTPUT_BYTES: usize = 4 * 1024 * 1024;
 
+/// A template that did not render: which key of the receiver holds it, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field} failed: {reason}")]
+pub struct TemplateError {
+    /// The receiver's key, e.g. `text_template`.
+    pub field: &'static str,
+    pub reason: String,
+}
+
 /// An environment with strict undefined variables and [`FUEL`].
 pub fn environment() -> Environment<'static> {
     let mut env = Environment::new();

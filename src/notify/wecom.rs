@@ -37,7 +37,11 @@ impl WebhookPayload for WecomPayload {
     fn render(&self, digest: &Digest, _now: DateTime<Utc>) -> Result<RenderedRequest, String> {
         let content = chat::fit(
             digest.alerts.len(),
-            |shown| self.template.render(digest, shown),
+            |shown| {
+                self.template
+                    .render(digest, shown)
+                    .map_err(|e| e.to_string())
+            },
             |_, text| Ok(text.to_string()),
             |content| content.len() <= MAX_CONTENT_BYTES,
         )?;

@@ -1,0 +1,33 @@
+//! The rules engine: a pure function from (package observation, previous state, now) to
+//! decisions and the next state. No I/O, no clock: everything it needs is passed in.
+//! Semantics: DESIGN.md, "Rules and their semantics".
+//!
+//! Every decision gets an id derived from what makes it unique (package identity, rule, kind,
+//! stage or status, renewal cycle, and for repeatable decisions a counter or the time of the
+//! observation that preceded it), so the same decision always carries the same id and two
+//! different decisions never share one.
+
+mod packages;
+mod polls;
+mod ruleset;
+mod state;
+#[cfg(test)]
+mod tests;
+mod wording;
+
+use chrono::TimeDelta;
+
+pub use packages::{evaluate, Evaluation, Observation};
+pub use polls::{evaluate_poll, HealthEvaluation};
+pub use ruleset::{Rule, RuleDefinition, RuleSet, RulesError};
+pub use state::{PackageState, PollHealth, RuleProgress};
+use wording::*;
+
+/// The status value the API uses for an active package.
+const STATUS_ACTIVE: i64 = 2;
+
+/// How much earlier than `repeat_every` a reminder may go out. Polls run on a schedule whose
+/// start jitters by milliseconds to seconds; without this, a daily reminder on a daily schedule
+/// would skip every day whose poll ran a moment earlier than the last one. Capped at 1% of the
+/// interval, so a reminder is never noticeably early.
+const REMINDER_SLACK: TimeDelta = TimeDelta::minutes(2);

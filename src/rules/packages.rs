@@ -1,0 +1,388 @@
+//! A package's observation against the rules that match it: stages, expiry, renewal, status
+//! changes, vanishing and reminders.
+
+use super::*;
+use crate::model::{
+    decision_id, is_expired_status, package_status_name, Alert, AlertKind, Package, Severity,
+};
+use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+
+/// What one successful poll says about one known or new package.
+#[derive(Debug, Clone, Copy)]
+pub enum Observation<'a> {
+    Seen(&'a Package),
+    /// Absent from a successful response of its scope.
+    Missing,
+}
+
+/// The outcome of evaluating one package: its next state and the alerts to deliver.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evaluation {
+    pub state: PackageState,
+    pub alerts: Vec<Alert>,
+}
+
+/// One package, one poll. `previous` is None the first time the package is seen.
+/// Returns None only for `Missing` with no previous state (nothing known, nothing to say).
+pub fn evaluate(
+    rules: &RuleSet,
+    previous: Option<&PackageState>,
+    observation: Observation<'_>,
+    now: DateTime<Utc>,
+) -> Option<Evaluation> {
+    match observation {
+        Observation::Seen(package) => Some(evaluate_seen(rules, previous, package, now)),
+        Observation::Missing => previous.map(|prev| evaluate_missing(rules, prev, now)),
+    }
+}
+
+pub(super) fn evaluate_seen(
+    rules: &RuleSet,
+    previous: Option<&PackageState>,
+    package: &Package,
+    now: DateTime<Utc>,
+) -> Evaluation {
+    let renewed = previous.is_some_and(|prev| is_renewal(&prev.last, package));
+    let epoch = previous.map_or(0, |prev| {
+        if renewed {
+            prev.epoch.saturating_add(1)
+        } else {
+            prev.epoch
+        }
+    });
+    // (previous status, when the package was last seen): the latter tells repeated identical
+    // changes apart in their ids.
+    let status_change = previous
+        .filter(|prev| prev.last.package_status != package.package_status)
+        .map(|prev| (prev.last.package_status, prev.last_seen));
+    let expired = is_expired(package);
+    let ctx = PackageContext {
+        package,
+        epoch,
+        now,
+    };
+
+    let mut alerts = Vec::new();
+    let mut progress_by_rule = BTreeMap::new();
+    for rule in rules.matching_package(package) {
+        let old = previous
+            .and_then(|prev| prev.rules.get(rule.name()))
+            .cloned()
+            .unwrap_or_default();
+        let mut progress = if renewed {
+            RuleProgress::default()
+        } else {
+            old.clone()
+        };
+        progress.vanished_notified = false;
+
+        if renewed && old.alerted && rule.notify_renewed {
+            alerts.push(ctx.alert(
+                rule,
+                AlertKind::Renewed,
+                Severity::Info,
+                "renewed",
+                format!(
+                    "{} was renewed: {}",
+                    package.key,
+                    days_left(package.remain_days)
+                ),
+            ));
+        }
+
+        let mut raised_condition = false;
+        let mut raised_expired = false;
+        if expired {
+            let new_expired_status = package
+                .package_status
+                .filter(|s| is_expired_status(Some(*s)) && !progress.expired_sent_for(*s));
+            if !progress.expired_notified || new_expired_status.is_some() {
+                alerts.push(ctx.expired_alert(rule, &progress, false));
+                progress.expired_notified = true;
+                progress.expired_status = package.package_status;
+                if let Some(status) = package.package_status {
+                    if !progress.expired_statuses.contains(&status) {
+                        progress.expired_statuses.push(status);
+                    }
+                }
+                raised_condition = true;
+                raised_expired = true;
+            }
+        } else if !progress.expired_notified {
+            // Once `expired` went out in this cycle, no `expiring` may follow it: expired is the
+            // most urgent stage there is.
+            if let Some(stage) = rule.stage(package.remain_days) {
+                if progress.notified_threshold.is_none_or(|sent| stage < sent) {
+                    alerts.push(ctx.expiring_alert(rule, &progress, stage, false));
+                    progress.notified_threshold = Some(stage);
+                    raised_condition = true;
+                }
+            }
+        }
+        if raised_condition {
+            progress.alerted = true;
+            progress.last_alert_at = Some(now);
+        }
+
+        if let Some((previous_status, previous_seen)) = status_change {
+            // An `expired` alert for the new status already reports the change.
+            if !raised_expired {
+                let mut alert = ctx.alert(
+                    rule,
+                    AlertKind::StatusChanged,
+                    status_change_severity(package.package_status),
+                    &format!(
+                        "status:{}->{}:{}",
+                        status_id(previous_status),
+                        status_id(package.package_status),
+                        timestamp_id(previous_seen)
+                    ),
+                    format!(
+                        "{} status changed from {} to {}",
+                        package.key,
+                        status_label(previous_status),
+                        status_label(package.package_status)
+                    ),
+                );
+                alert.previous_status = previous_status;
+                alerts.push(alert);
+            }
+        }
+
+        if !raised_condition && reminder_due(rule, &progress, package, expired, now) {
+            let alert = if expired {
+                ctx.expired_alert(rule, &progress, true)
+            } else {
+                let stage = rule
+                    .stage(package.remain_days)
+                    .or(progress.notified_threshold);
+                match stage {
+                    Some(stage) => ctx.expiring_alert(rule, &progress, stage, true),
+                    None => ctx.expiring_reminder_without_stage(rule, &progress),
+                }
+            };
+            alerts.push(alert);
+            progress.reminders_sent = progress.reminders_sent.saturating_add(1);
+            progress.last_alert_at = Some(now);
+        }
+
+        progress_by_rule.insert(rule.name().to_string(), progress);
+    }
+
+    let state = PackageState {
+        last: package.clone(),
+        epoch,
+        vanished: false,
+        first_seen: previous.map_or(now, |prev| prev.first_seen),
+        last_seen: now,
+        rules: progress_by_rule,
+    };
+    Evaluation {
+        state,
+        alerts: merge_shared(alerts),
+    }
+}
+
+pub(super) fn evaluate_missing(
+    rules: &RuleSet,
+    prev: &PackageState,
+    now: DateTime<Utc>,
+) -> Evaluation {
+    let package = &prev.last;
+    let ctx = PackageContext {
+        package,
+        epoch: prev.epoch,
+        now,
+    };
+    // The time it was last seen names this disappearance: a later one gets another id.
+    let detail = format!("vanished:{}", timestamp_id(prev.last_seen));
+    let mut alerts = Vec::new();
+    let mut progress_by_rule = BTreeMap::new();
+    for rule in rules.matching_package(package) {
+        let mut progress = prev.rules.get(rule.name()).cloned().unwrap_or_default();
+        if !progress.vanished_notified {
+            progress.vanished_notified = true;
+            alerts.push(ctx.alert(
+                rule,
+                AlertKind::Vanished,
+                Severity::Warning,
+                &detail,
+                format!("{} is no longer reported by the API", package.key),
+            ));
+        }
+        progress_by_rule.insert(rule.name().to_string(), progress);
+    }
+    let state = PackageState {
+        vanished: true,
+        rules: progress_by_rule,
+        ..prev.clone()
+    };
+    Evaluation {
+        state,
+        alerts: merge_shared(alerts),
+    }
+}
+
+/// Expired by days or by status.
+pub(super) fn is_expired(package: &Package) -> bool {
+    package.remain_days <= 0 || is_expired_status(package.package_status)
+}
+
+/// A renewal adds at least a month: a rise of 2 days or more. A rise of one day can be a clock
+/// boundary, unless the package also left an expired status for active.
+pub(super) fn is_renewal(previous: &Package, current: &Package) -> bool {
+    let rise = current.remain_days.saturating_sub(previous.remain_days);
+    rise >= 2
+        || (rise >= 1
+            && is_expired_status(previous.package_status)
+            && current.package_status == Some(STATUS_ACTIVE))
+}
+
+pub(super) fn reminder_due(
+    rule: &Rule,
+    progress: &RuleProgress,
+    package: &Package,
+    expired: bool,
+    now: DateTime<Utc>,
+) -> bool {
+    let every = if expired {
+        rule.expired_every
+    } else {
+        rule.repeat
+            .filter(|r| package.remain_days <= r.below)
+            .map(|r| r.every)
+    };
+    let (Some(every), Some(last)) = (every, progress.last_alert_at) else {
+        return false;
+    };
+    let slack = REMINDER_SLACK.min(every / 100);
+    progress.alerted && now - last + slack >= every
+}
+
+/// Builds the alerts of one package evaluation.
+pub(super) struct PackageContext<'a> {
+    package: &'a Package,
+    epoch: u32,
+    now: DateTime<Utc>,
+}
+
+impl PackageContext<'_> {
+    pub(super) fn alert(
+        &self,
+        rule: &Rule,
+        kind: AlertKind,
+        severity: Severity,
+        detail: &str,
+        summary: String,
+    ) -> Alert {
+        let p = self.package;
+        let id = decision_id(&[
+            &p.scope.account,
+            p.scope.project_label(),
+            &p.key,
+            &p.resource_id,
+            rule_in_id(rule, kind),
+            kind.as_str(),
+            detail,
+            &format!("epoch:{}", self.epoch),
+        ]);
+        Alert {
+            id,
+            kind,
+            severity,
+            rule: rule.name().to_string(),
+            account: p.scope.account.clone(),
+            project_id: p.scope.project_id.clone(),
+            package: Some(p.key.clone()),
+            resource_id: Some(p.resource_id.clone()),
+            service_type: p.service_type.clone(),
+            package_status: p.package_status,
+            package_status_name: Some(package_status_name(p.package_status).to_string()),
+            remain_days: Some(p.remain_days),
+            threshold: None,
+            next_action_url: p.next_action_url.clone(),
+            summary,
+            raised_at: self.now,
+            previous_status: None,
+            reminder: false,
+            error: None,
+            receivers: rule.receivers().to_vec(),
+        }
+    }
+
+    pub(super) fn expiring_alert(
+        &self,
+        rule: &Rule,
+        progress: &RuleProgress,
+        stage: i64,
+        reminder: bool,
+    ) -> Alert {
+        let summary = format!(
+            "{} expires in {}",
+            self.package.key,
+            plural_days(self.package.remain_days)
+        );
+        let mut alert = self.alert(
+            rule,
+            AlertKind::Expiring,
+            rule.condition_severity(Severity::for_remain_days(self.package.remain_days)),
+            &reminder_detail(format!("threshold:{stage}"), progress, reminder),
+            reminder_summary(summary, reminder),
+        );
+        alert.threshold = Some(stage);
+        alert.reminder = reminder;
+        alert
+    }
+
+    /// A reminder at or below `repeat_below` after the package left its stage by a one-day rise.
+    pub(super) fn expiring_reminder_without_stage(
+        &self,
+        rule: &Rule,
+        progress: &RuleProgress,
+    ) -> Alert {
+        let summary = format!(
+            "{} expires in {}",
+            self.package.key,
+            plural_days(self.package.remain_days)
+        );
+        let mut alert = self.alert(
+            rule,
+            AlertKind::Expiring,
+            rule.condition_severity(Severity::for_remain_days(self.package.remain_days)),
+            &reminder_detail("threshold:none".to_string(), progress, true),
+            reminder_summary(summary, true),
+        );
+        alert.reminder = true;
+        alert
+    }
+
+    pub(super) fn expired_alert(
+        &self,
+        rule: &Rule,
+        progress: &RuleProgress,
+        reminder: bool,
+    ) -> Alert {
+        let p = self.package;
+        let summary = match p.package_status.and_then(expired_phase) {
+            Some(phase) => format!("{} expired ({phase})", p.key),
+            None if p.remain_days < 0 => {
+                format!("{} expired {} ago", p.key, plural_days(-p.remain_days))
+            }
+            None => format!("{} expired (0 days left)", p.key),
+        };
+        let mut alert = self.alert(
+            rule,
+            AlertKind::Expired,
+            rule.condition_severity(Severity::Critical),
+            &reminder_detail(
+                format!("status:{}", status_id(p.package_status)),
+                progress,
+                reminder,
+            ),
+            reminder_summary(summary, reminder),
+        );
+        alert.reminder = reminder;
+        alert
+    }
+}

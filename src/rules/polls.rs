@@ -1,0 +1,164 @@
+//! The health of one account/project's polls: `poll_failed` after so many failures in a
+//! row, `poll_recovered` once it works again.
+
+use super::*;
+use crate::model::{decision_id, Alert, AlertKind, PollErrorInfo, Scope, Severity};
+use chrono::{DateTime, Utc};
+
+/// The outcome of one poll of one account/project for its health.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HealthEvaluation {
+    pub health: PollHealth,
+    pub alerts: Vec<Alert>,
+}
+
+/// Counts consecutive failed polls of `scope`; after `failure_alert_after` of them one
+/// `poll_failed` (to the receivers of every matching rule), and one `poll_recovered` on the
+/// next success.
+pub fn evaluate_poll(
+    rules: &RuleSet,
+    scope: &Scope,
+    previous: Option<&PollHealth>,
+    outcome: Result<(), &PollErrorInfo>,
+    failure_alert_after: u32,
+    now: DateTime<Utc>,
+) -> HealthEvaluation {
+    let mut health = previous.cloned().unwrap_or_default();
+    health.last_attempt_at = Some(now);
+    let mut alerts = Vec::new();
+    match outcome {
+        Err(info) => {
+            if health.consecutive_failures == 0 || health.failing_since.is_none() {
+                health.failing_since = Some(now);
+            }
+            health.consecutive_failures = health.consecutive_failures.saturating_add(1);
+            let error = PollErrorInfo {
+                consecutive_failures: health.consecutive_failures,
+                ..info.clone()
+            };
+            if !health.failing_notified && health.consecutive_failures >= failure_alert_after.max(1)
+            {
+                let episode = episode_key(health.failing_since);
+                let summary = format!(
+                    "polling {scope} failed {} times in a row: {}",
+                    health.consecutive_failures,
+                    describe_poll_error(&error)
+                );
+                for rule in rules.matching_scope(scope) {
+                    let mut alert = scope_alert(
+                        rule,
+                        scope,
+                        AlertKind::PollFailed,
+                        Severity::Critical,
+                        &episode,
+                        summary.clone(),
+                        now,
+                    );
+                    alert.error = Some(error.clone());
+                    alerts.push(alert);
+                }
+                // With no rule to tell, keep watching: a rule added later still hears of it.
+                health.failing_notified = !alerts.is_empty();
+            }
+            health.last_error = Some(error);
+        }
+        Ok(()) => {
+            if health.failing_notified {
+                let episode = episode_key(health.failing_since);
+                let summary = format!(
+                    "polling {scope} works again after {} failed attempts",
+                    health.consecutive_failures
+                );
+                for rule in rules.matching_scope(scope) {
+                    alerts.push(scope_alert(
+                        rule,
+                        scope,
+                        AlertKind::PollRecovered,
+                        Severity::Info,
+                        &episode,
+                        summary.clone(),
+                        now,
+                    ));
+                }
+            }
+            health = PollHealth {
+                consecutive_failures: 0,
+                failing_notified: false,
+                last_error: None,
+                last_success_at: Some(now),
+                last_attempt_at: Some(now),
+                failing_since: None,
+            };
+        }
+    }
+    HealthEvaluation {
+        health,
+        alerts: merge_shared(alerts),
+    }
+}
+
+/// Alerts about a scope rather than a package (`poll_failed`, `poll_recovered`).
+pub(super) fn scope_alert(
+    rule: &Rule,
+    scope: &Scope,
+    kind: AlertKind,
+    severity: Severity,
+    episode: &str,
+    summary: String,
+    now: DateTime<Utc>,
+) -> Alert {
+    let id = decision_id(&[
+        &scope.account,
+        scope.project_label(),
+        "",
+        "",
+        rule_in_id(rule, kind),
+        kind.as_str(),
+        episode,
+    ]);
+    Alert {
+        id,
+        kind,
+        severity,
+        rule: rule.name().to_string(),
+        account: scope.account.clone(),
+        project_id: scope.project_id.clone(),
+        package: None,
+        resource_id: None,
+        service_type: None,
+        package_status: None,
+        package_status_name: None,
+        remain_days: None,
+        threshold: None,
+        next_action_url: None,
+        summary,
+        raised_at: now,
+        previous_status: None,
+        reminder: false,
+        error: None,
+        receivers: rule.receivers().to_vec(),
+    }
+}
+
+/// A readable one-line account of a failed poll: HTTP status, code, message, request id.
+pub(super) fn describe_poll_error(error: &PollErrorInfo) -> String {
+    let mut parts = Vec::new();
+    if let Some(status) = error.http_status {
+        parts.push(format!("HTTP {status}"));
+    }
+    if let Some(code) = &error.error_code {
+        parts.push(code.clone());
+    }
+    if !error.error_msg.is_empty() {
+        parts.push(error.error_msg.clone());
+    }
+    let mut text = if parts.is_empty() {
+        "unknown error".to_string()
+    } else {
+        parts.join(" ")
+    };
+    if let Some(request_id) = &error.request_id {
+        text.push_str(&format!(" (request id {request_id})"));
+    }
+    text
+}
