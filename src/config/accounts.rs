@@ -1,0 +1,244 @@
+//! `[[accounts]]`: which Huawei Cloud accounts are watched, and how each authenticates.
+
+use super::checks::is_project_id;
+use super::*;
+use serde::Deserialize;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountConfig {
+    pub name: String,
+    /// Huawei Cloud region, e.g. `cn-north-4`; gives the API and IAM endpoints.
+    pub region: Option<String>,
+    /// Overrides the CodeArts endpoint derived from the region (`https://…`).
+    pub endpoint: Option<String>,
+    /// CodeArts project ids; when empty, the account as a whole is asked.
+    #[serde(default)]
+    pub projects: Vec<String>,
+    /// The most API requests a second for this account, shared by all of its projects.
+    #[serde(default = "default_max_requests_per_second")]
+    pub max_requests_per_second: f64,
+    pub auth: AuthConfig,
+}
+
+/// Huawei's API gateway throttles per API and per user, with limits CodeArts does not
+/// publish: 20 a second stays well below what gateways commonly allow, and polls 10,000
+/// projects in under nine minutes.
+pub const DEFAULT_MAX_REQUESTS_PER_SECOND: f64 = 20.0;
+
+pub(super) fn default_max_requests_per_second() -> f64 {
+    DEFAULT_MAX_REQUESTS_PER_SECOND
+}
+
+impl AccountConfig {
+    /// The CodeArts base URL: the `endpoint` override, else the region's (validated at load).
+    pub fn api_base(&self) -> String {
+        if let Some(endpoint) = &self.endpoint {
+            return endpoint.trim_end_matches('/').to_string();
+        }
+        let region = self.region.as_deref().unwrap_or_default();
+        match codearts_host(region) {
+            Some(host) => format!("https://{host}"),
+            None => String::new(),
+        }
+    }
+
+    /// The IAM base URL: `iam_endpoint` when given, else `https://iam.<region>.myhuaweicloud.com`.
+    pub fn iam_base(&self) -> Option<String> {
+        if let AuthConfig::Password {
+            iam_endpoint: Some(e),
+            ..
+        } = &self.auth
+        {
+            return Some(e.trim_end_matches('/').to_string());
+        }
+        self.region
+            .as_ref()
+            .map(|r| format!("https://iam.{r}.myhuaweicloud.com"))
+    }
+}
+
+/// The CodeArts host of a region (DESIGN.md, "The CodeArts API").
+pub fn codearts_host(region: &str) -> Option<String> {
+    const EXT: &[&str] = &[
+        "cn-east-3",
+        "cn-east-2",
+        "cn-north-1",
+        "cn-north-4",
+        "cn-southwest-2",
+        "cn-south-2",
+        "sa-brazil-1",
+        "la-south-2",
+        "la-north-2",
+        "tr-west-1",
+    ];
+    const ARTIFACT: &[&str] = &[
+        "cn-south-1",
+        "ap-southeast-3",
+        "me-east-1",
+        "af-south-1",
+        "af-north-1",
+    ];
+    if EXT.contains(&region) {
+        Some(format!("cloudartifacts-ext.{region}.myhuaweicloud.com"))
+    } else if ARTIFACT.contains(&region) {
+        Some(format!("artifact.{region}.myhuaweicloud.com"))
+    } else {
+        None
+    }
+}
+
+/// How an account authenticates. Each secret can be inline or read from `<name>_file`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "method", rename_all = "lowercase", deny_unknown_fields)]
+pub enum AuthConfig {
+    /// A static IAM token sent as `X-Auth-Token`.
+    Token {
+        token: Option<Secret>,
+        token_file: Option<PathBuf>,
+    },
+    /// IAM user + password, exchanged for a token at `POST /v3/auth/tokens`.
+    Password {
+        domain: String,
+        user: String,
+        password: Option<Secret>,
+        password_file: Option<PathBuf>,
+        /// IAM project name the token is scoped to; default the account's region.
+        project: Option<String>,
+        iam_endpoint: Option<String>,
+    },
+    /// Access key / secret key with `SDK-HMAC-SHA256` signing.
+    Aksk {
+        ak: String,
+        sk: Option<Secret>,
+        sk_file: Option<PathBuf>,
+        security_token: Option<Secret>,
+        security_token_file: Option<PathBuf>,
+        /// Sent as `X-Project-Id`.
+        project_id: Option<String>,
+    },
+}
+
+impl AuthConfig {
+    pub fn method(&self) -> &'static str {
+        match self {
+            AuthConfig::Token { .. } => "token",
+            AuthConfig::Password { .. } => "password",
+            AuthConfig::Aksk { .. } => "aksk",
+        }
+    }
+}
+
+impl AccountConfig {
+    /// One `[[accounts]]` table's checks (`p` is its key path).
+    pub(super) fn check(&self, p: &str, problems: &mut Vec<Problem>) {
+        let mut push = |path: String, reason: String| problems.push(Problem::new(path, reason));
+        match (&self.endpoint, &self.region) {
+            (Some(endpoint), _) => {
+                if let Err(e) = check_endpoint(endpoint) {
+                    push(format!("{p}.endpoint"), e);
+                }
+            }
+            (None, Some(region)) => {
+                if codearts_host(region).is_none() {
+                    push(
+                        format!("{p}.region"),
+                        format!("unknown region {region:?}; set `endpoint` for a region renewd does not know"),
+                    );
+                }
+            }
+            (None, None) => push(format!("{p}.region"), "give `region` or `endpoint`".into()),
+        }
+        let rate = self.max_requests_per_second;
+        if !(rate.is_finite() && (0.01..=100_000.0).contains(&rate)) {
+            push(
+                format!("{p}.max_requests_per_second"),
+                format!("{rate} is not between 0.01 and 100000"),
+            );
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (j, project) in self.projects.iter().enumerate() {
+            if !is_project_id(project) {
+                push(
+                    format!("{p}.projects[{j}]"),
+                    format!(
+                        "{project:?} is not a CodeArts project id (32 lowercase hex characters)"
+                    ),
+                );
+            } else if !seen.insert(project) {
+                push(
+                    format!("{p}.projects[{j}]"),
+                    format!("duplicate project {project:?}"),
+                );
+            }
+        }
+        let a = format!("{p}.auth");
+        match &self.auth {
+            AuthConfig::Token { token, .. } => {
+                if token.as_ref().is_none_or(Secret::is_empty) {
+                    push(format!("{a}.token"), "give `token` or `token_file`".into());
+                }
+            }
+            AuthConfig::Password {
+                domain,
+                user,
+                password,
+                iam_endpoint,
+                project,
+                ..
+            } => {
+                if domain.trim().is_empty() {
+                    push(format!("{a}.domain"), "must not be empty".into());
+                }
+                if user.trim().is_empty() {
+                    push(format!("{a}.user"), "must not be empty".into());
+                }
+                if password.as_ref().is_none_or(Secret::is_empty) {
+                    push(
+                        format!("{a}.password"),
+                        "give `password` or `password_file`".into(),
+                    );
+                }
+                match iam_endpoint {
+                    Some(e) => {
+                        if let Err(e) = check_endpoint(e) {
+                            push(format!("{a}.iam_endpoint"), e);
+                        }
+                    }
+                    None if self.region.is_none() => push(
+                        format!("{a}.iam_endpoint"),
+                        "give the account a `region` or set `iam_endpoint`".into(),
+                    ),
+                    None => {}
+                }
+                if project.is_none() && self.region.is_none() {
+                    push(
+                        format!("{a}.project"),
+                        "give the account a `region` or set the IAM `project` name".into(),
+                    );
+                }
+            }
+            AuthConfig::Aksk {
+                ak, sk, project_id, ..
+            } => {
+                if ak.trim().is_empty() {
+                    push(format!("{a}.ak"), "must not be empty".into());
+                }
+                if sk.as_ref().is_none_or(Secret::is_empty) {
+                    push(format!("{a}.sk"), "give `sk` or `sk_file`".into());
+                }
+                if let Some(pid) = project_id {
+                    if !is_project_id(pid) {
+                        push(
+                            format!("{a}.project_id"),
+                            format!(
+                                "{pid:?} is not an IAM project id (32 lowercase hex characters)"
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

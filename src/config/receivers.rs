@@ -1,0 +1,260 @@
+//! `[receivers.NAME]` and `[smtp]`: who is told, and how.
+
+use super::*;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    pub host: String,
+    /// Default by `security`: 587 (starttls), 465 (tls), 25 (none).
+    pub port: Option<u16>,
+    #[serde(default)]
+    pub security: SmtpSecurity,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    pub password_file: Option<PathBuf>,
+    pub from: String,
+    #[serde(default = "default_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+    /// PEM file of a private CA that signs the relay's certificate.
+    pub ca_file: Option<PathBuf>,
+}
+
+impl SmtpConfig {
+    pub fn effective_port(&self) -> u16 {
+        self.port.unwrap_or(match self.security {
+            SmtpSecurity::Starttls => 587,
+            SmtpSecurity::Tls => 465,
+            SmtpSecurity::None => 25,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpSecurity {
+    #[default]
+    Starttls,
+    Tls,
+    None,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum ReceiverConfig {
+    Email {
+        to: Vec<String>,
+        #[serde(default)]
+        cc: Vec<String>,
+        /// minijinja template of the subject; the built-in default when absent.
+        subject_template: Option<String>,
+        text_template: Option<String>,
+        html_template: Option<String>,
+    },
+    Webhook {
+        /// May embed a key (DingTalk's `access_token`), so it is held as a secret.
+        url: Option<Secret>,
+        url_file: Option<PathBuf>,
+        #[serde(default)]
+        format: WebhookFormat,
+        /// Signing secret (json, dingtalk, feishu).
+        secret: Option<Secret>,
+        secret_file: Option<PathBuf>,
+        #[serde(default)]
+        /// Values are held as secrets: custom headers often carry tokens.
+        headers: BTreeMap<String, Secret>,
+        /// Messages per minute; the platform's quota when absent.
+        rate_limit_per_minute: Option<u32>,
+        /// minijinja template of the chat text.
+        text_template: Option<String>,
+    },
+    Log {
+        /// Level of the alert events: `warn` (default) or `error`.
+        #[serde(default)]
+        level: LogLevel,
+    },
+}
+
+impl ReceiverConfig {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ReceiverConfig::Email { .. } => "email",
+            ReceiverConfig::Webhook { .. } => "webhook",
+            ReceiverConfig::Log { .. } => "log",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    #[default]
+    Warn,
+    Error,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WebhookFormat {
+    #[default]
+    Json,
+    Alertmanager,
+    Slack,
+    Teams,
+    Dingtalk,
+    Feishu,
+    Wecom,
+}
+
+impl WebhookFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebhookFormat::Json => "json",
+            WebhookFormat::Alertmanager => "alertmanager",
+            WebhookFormat::Slack => "slack",
+            WebhookFormat::Teams => "teams",
+            WebhookFormat::Dingtalk => "dingtalk",
+            WebhookFormat::Feishu => "feishu",
+            WebhookFormat::Wecom => "wecom",
+        }
+    }
+}
+
+impl ReceiverConfig {
+    /// One `[receivers.NAME]` table's checks (`p` is its key path).
+    pub(super) fn check(&self, p: &str, has_smtp: bool, problems: &mut Vec<Problem>) {
+        let mut push = |path: String, reason: String| problems.push(Problem::new(path, reason));
+        match self {
+            ReceiverConfig::Email { to, cc, .. } => {
+                if !has_smtp {
+                    push(
+                        format!("{p}.type"),
+                        "an email receiver needs an [smtp] section".into(),
+                    );
+                }
+                if to.is_empty() {
+                    push(format!("{p}.to"), "at least one address is required".into());
+                }
+                for (field, list) in [("to", to), ("cc", cc)] {
+                    for (j, addr) in list.iter().enumerate() {
+                        if addr.parse::<lettre::message::Mailbox>().is_err() {
+                            push(
+                                format!("{p}.{field}[{j}]"),
+                                format!("{addr:?} is not an email address"),
+                            );
+                        }
+                    }
+                }
+            }
+            ReceiverConfig::Webhook {
+                url,
+                format,
+                secret,
+                rate_limit_per_minute,
+                headers,
+                text_template: _,
+                ..
+            } => {
+                // A secret that nothing uses would look like signing that is not there.
+                if secret.is_some()
+                    && !matches!(
+                        format,
+                        WebhookFormat::Json | WebhookFormat::Dingtalk | WebhookFormat::Feishu
+                    )
+                {
+                    push(
+                        format!("{p}.secret"),
+                        format!(
+                            "the {} format has no signing; `secret` is for json, dingtalk and feishu",
+                            format.as_str()
+                        ),
+                    );
+                }
+                match url {
+                    None => push(format!("{p}.url"), "give `url` or `url_file`".into()),
+                    Some(u) => {
+                        // The URL may embed a key: describe the problem without echoing it.
+                        if let Err(e) = check_endpoint(u.expose()) {
+                            let _ = e;
+                            push(
+                                format!("{p}.url"),
+                                "must be an https:// URL (http:// only on a loopback address)"
+                                    .into(),
+                            );
+                        }
+                    }
+                }
+                if *rate_limit_per_minute == Some(0) {
+                    push(
+                        format!("{p}.rate_limit_per_minute"),
+                        "must be at least 1".into(),
+                    );
+                }
+                for (header, value) in headers {
+                    if reqwest::header::HeaderName::from_bytes(header.as_bytes()).is_err() {
+                        push(
+                            format!("{p}.headers"),
+                            format!("{header:?} is not a valid header name"),
+                        );
+                    }
+                    // The value may be a token: say what is wrong without echoing it.
+                    if reqwest::header::HeaderValue::from_str(value.expose()).is_err() {
+                        push(
+                            format!("{p}.headers.{header}"),
+                            "the value holds characters a header cannot carry (control characters or non-ASCII)".into(),
+                        );
+                    }
+                }
+            }
+            ReceiverConfig::Log { .. } => {}
+        }
+    }
+}
+
+impl SmtpConfig {
+    /// `[smtp]`'s checks.
+    pub(super) fn check(&self, problems: &mut Vec<Problem>) {
+        let mut push = |path: String, reason: String| problems.push(Problem::new(path, reason));
+        if self.timeout.is_zero() {
+            push("smtp.timeout".into(), "must be more than 0".into());
+        }
+        if self.host.trim().is_empty() {
+            push("smtp.host".into(), "must not be empty".into());
+        }
+        if self.from.parse::<lettre::message::Mailbox>().is_err() {
+            push(
+                "smtp.from".into(),
+                format!(
+                    "{:?} is not an email address (e.g. \"renewd <renewd@example.com>\")",
+                    self.from
+                ),
+            );
+        }
+        if self.security == SmtpSecurity::None && !is_loopback_host(self.host.trim()) {
+            push(
+                "smtp.security".into(),
+                format!(
+                    "\"none\" (mail and any SMTP password in clear text) is allowed only \
+                     for a relay on this machine (localhost, 127.0.0.1, ::1), not {:?}: use \
+                     \"starttls\" or \"tls\" (with ca_file for a private CA)",
+                    self.host.trim()
+                ),
+            );
+        }
+        if self.password.is_some() && self.username.is_none() {
+            push("smtp.username".into(), "a password needs a username".into());
+        }
+        if let Some(ca) = &self.ca_file {
+            if !ca.is_file() {
+                push(
+                    "smtp.ca_file".into(),
+                    format!("{} is not a readable file", ca.display()),
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,107 @@
+use super::*;
+use std::path::PathBuf;
+use std::time::Duration;
+
+const MINIMAL: &str = r#"
+[[accounts]]
+name = "prod"
+region = "cn-north-4"
+auth = { method = "token", token = "tok-123" }
+
+[[rules]]
+name = "default"
+thresholds = [30, 7]
+receivers = ["log"]
+
+[receivers.log]
+type = "log"
+"#;
+
+fn load(text: &str, env: &[(&str, &str)]) -> Result<Config, Vec<Problem>> {
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Config::from_toml_with_env(text, &env)
+}
+
+#[test]
+fn minimal_config_loads_with_defaults() {
+    let c = load(MINIMAL, &[]).unwrap();
+    assert_eq!(c.daemon.schedule, "0 0 9 * * *");
+    assert_eq!(c.daemon.timeout, Duration::from_secs(30));
+    assert_eq!(
+        c.accounts[0].api_base(),
+        "https://cloudartifacts-ext.cn-north-4.myhuaweicloud.com"
+    );
+}
+
+#[test]
+fn environment_overrides_nested_keys_and_accounts_by_name() {
+    let c = load(
+        MINIMAL,
+        &[
+            ("RENEWD_DAEMON__STATE_PATH", "/tmp/x.db"),
+            ("RENEWD_DAEMON__CONCURRENCY", "9"),
+            ("RENEWD_ACCOUNTS__PROD__AUTH__TOKEN", "0123"),
+            ("RENEWD_LOG", "debug"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(c.daemon.state_path, PathBuf::from("/tmp/x.db"));
+    assert_eq!(c.daemon.concurrency, 9);
+    match &c.accounts[0].auth {
+        AuthConfig::Token { token, .. } => assert_eq!(token.as_ref().unwrap().expose(), "0123"),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn unknown_keys_are_errors_with_their_path() {
+    let text = MINIMAL.replace(
+        "thresholds = [30, 7]",
+        "thresholds = [30, 7]\nthreshold = 3",
+    );
+    let problems = load(&text, &[]).unwrap_err();
+    assert_eq!(problems[0].path, "rules[0].threshold");
+    assert!(problems[0].reason.contains("threshold"), "{problems:?}");
+}
+
+/// Found by fuzzing (fuzz/corpus/config): the parse error quoted the line it was on.
+#[test]
+fn a_syntax_error_names_the_line_not_its_text() {
+    let text = MINIMAL.replace("token = \"tok-123\"", "token = \"tok-123 }");
+    let problems = load(&text, &[]).unwrap_err();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    let shown = problems[0].to_string();
+    assert!(
+        shown.starts_with("TOML parse error at line 5, column "),
+        "{shown}"
+    );
+    assert!(!shown.contains("tok-123"), "{shown}");
+}
+
+#[test]
+fn secret_debug_is_redacted() {
+    let c = load(MINIMAL, &[]).unwrap();
+    let dump = format!("{c:?}");
+    assert!(!dump.contains("tok-123"), "{dump}");
+    assert!(dump.contains("redacted"));
+}
+
+#[test]
+fn inline_secrets_are_detected() {
+    assert!(Config::has_inline_secrets(MINIMAL));
+    assert!(Config::has_inline_secrets(
+        "[receivers.x]\nheaders = { Authorization = \"Bearer t\" }\n"
+    ));
+    assert!(!Config::has_inline_secrets(
+        "# password here\n[smtp]\npassword_file = \"/x\"\n"
+    ));
+}
+
+#[test]
+fn paths_format_array_indices() {
+    let p = format_path(&["rules".into(), "0".into(), "receivers".into()]);
+    assert_eq!(p, "rules[0].receivers");
+}
