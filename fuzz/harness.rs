@@ -268,7 +268,9 @@ fn walk_toml(value: &toml::Value, secret: bool, clean: &mut bool, uses: &mut usi
                 if key.contains(SECRET_MARK) {
                     *clean = false;
                 }
-                let secret_here = SECRET_KEYS.contains(&key.as_str()) || key == "headers";
+                // A secret key naming a table is a name (`[receivers.password]`), not a secret.
+                let secret_here =
+                    (SECRET_KEYS.contains(&key.as_str()) && !v.is_table()) || key == "headers";
                 // Inside a secret key only strings (and arrays of them) stay secret.
                 walk_toml(v, secret_here || (secret && !v.is_table()), clean, uses);
             }
