@@ -1,0 +1,286 @@
+//! `renewd check`: what the config says, in words, never a secret.
+
+use super::CommandError;
+use super::EXIT_OK;
+use crate::app::App;
+use crate::config::AuthConfig;
+use crate::config::ReceiverConfig;
+use chrono::Utc;
+use std::io::Write;
+use std::path::Path;
+use std::path::PathBuf;
+
+/// `renewd check`: what the config says, in words, never a secret.
+pub fn check(path: &Path, app: &App, out: &mut dyn Write) -> Result<u8, CommandError> {
+    let config = &app.config;
+    writeln!(out, "config {} is valid", path.display())?;
+    let d = &config.daemon;
+    writeln!(out, "\ndaemon")?;
+    writeln!(out, "  schedule      {} ({})", d.schedule, d.timezone)?;
+    for (i, t) in app.schedule.upcoming(Utc::now(), 3).iter().enumerate() {
+        let label = if i == 0 { "next runs" } else { "" };
+        writeln!(out, "  {label:<13} {}", t.format("%Y-%m-%d %H:%M:%S %Z"))?;
+    }
+    writeln!(out, "  run_on_start  {}", d.run_on_start)?;
+    writeln!(out, "  state_path    {}", d.state_path.display())?;
+    writeln!(
+        out,
+        "  polling       timeout {}, concurrency {}, poll_failed after {} failed cycles",
+        humantime::format_duration(d.timeout),
+        d.concurrency,
+        d.failure_alert_after
+    )?;
+    writeln!(
+        out,
+        "  deliveries    retried for {}",
+        humantime::format_duration(d.max_delivery_age)
+    )?;
+
+    writeln!(out, "\naccounts")?;
+    for a in &config.accounts {
+        writeln!(out, "  {}", a.name)?;
+        writeln!(out, "    endpoint    {}", a.api_base())?;
+        if let Some(r) = &a.region {
+            writeln!(out, "    region      {r}")?;
+        }
+        if a.projects.is_empty() {
+            writeln!(out, "    projects    (the account as a whole)")?;
+        } else {
+            writeln!(out, "    projects    {}", a.projects.join(", "))?;
+        }
+        writeln!(out, "    auth        {}", describe_auth(a))?;
+    }
+
+    writeln!(out, "\nrules")?;
+    for r in &config.rules {
+        let all = |v: &Vec<String>| {
+            if v.is_empty() {
+                "*".to_string()
+            } else {
+                v.join(", ")
+            }
+        };
+        let mut thresholds = r.thresholds.clone();
+        thresholds.sort_unstable_by(|a, b| b.cmp(a));
+        writeln!(out, "  {}", r.name)?;
+        writeln!(
+            out,
+            "    matches     accounts {} / projects {} / packages {}",
+            all(&r.accounts),
+            all(&r.projects),
+            all(&r.packages)
+        )?;
+        writeln!(
+            out,
+            "    thresholds  {} days",
+            thresholds
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )?;
+        writeln!(out, "    receivers   {}", r.receivers.join(", "))?;
+        if let (Some(below), Some(every)) = (r.repeat_below, r.repeat_every) {
+            writeln!(
+                out,
+                "    reminders   every {} at or below {below} days",
+                humantime::format_duration(every)
+            )?;
+        }
+        if let Some(every) = r.repeat_expired_every.or(r.repeat_every) {
+            writeln!(
+                out,
+                "    expired     reminded every {}",
+                humantime::format_duration(every)
+            )?;
+        }
+        if let Some(s) = r.severity {
+            writeln!(out, "    severity    {s} (override)")?;
+        }
+        if !r.notify_renewed {
+            writeln!(out, "    renewed     not notified")?;
+        }
+    }
+
+    writeln!(out, "\nreceivers")?;
+    for (name, receiver) in &config.receivers {
+        writeln!(out, "  {name:<14}{}", describe_receiver(receiver))?;
+    }
+    if let Some(smtp) = &config.smtp {
+        writeln!(out, "\nsmtp")?;
+        writeln!(
+            out,
+            "  server        {}:{} ({:?})",
+            smtp.host,
+            smtp.effective_port(),
+            smtp.security
+        )?;
+        writeln!(out, "  from          {}", smtp.from)?;
+        let login = match (&smtp.username, &smtp.password) {
+            (Some(u), Some(_)) => format!("{u} (password set)"),
+            (Some(u), None) => format!("{u} (no password)"),
+            _ => "none".into(),
+        };
+        writeln!(out, "  login         {login}")?;
+        if let Some(ca) = &smtp.ca_file {
+            writeln!(out, "  ca_file       {}", ca.display())?;
+        }
+    }
+    if let Some(listen) = config.http.listen {
+        writeln!(out, "\nhttp\n  listen        {listen}")?;
+    }
+    Ok(EXIT_OK)
+}
+
+fn secret_source(inline: bool, file: Option<&PathBuf>) -> String {
+    match (file, inline) {
+        (Some(f), _) => format!("from {}", f.display()),
+        (None, true) => "inline".into(),
+        (None, false) => "missing".into(),
+    }
+}
+
+fn describe_auth(account: &crate::config::AccountConfig) -> String {
+    match &account.auth {
+        AuthConfig::Token { token, token_file } => {
+            format!(
+                "token ({})",
+                secret_source(token.is_some(), token_file.as_ref())
+            )
+        }
+        AuthConfig::Password {
+            domain,
+            user,
+            password,
+            password_file,
+            project,
+            ..
+        } => format!(
+            "IAM password: user {user} in domain {domain}, scoped to {}, via {} (password {})",
+            project
+                .as_deref()
+                .or(account.region.as_deref())
+                .unwrap_or("?"),
+            account.iam_base().unwrap_or_default(),
+            secret_source(password.is_some(), password_file.as_ref())
+        ),
+        AuthConfig::Aksk {
+            ak,
+            sk,
+            sk_file,
+            security_token,
+            project_id,
+            ..
+        } => {
+            let mut s = format!(
+                "AK/SK: access key {} (secret key {})",
+                mask_key(ak),
+                secret_source(sk.is_some(), sk_file.as_ref())
+            );
+            if security_token.is_some() {
+                s.push_str(", temporary (security token set)");
+            }
+            if let Some(p) = project_id {
+                s.push_str(&format!(", X-Project-Id {p}"));
+            }
+            s
+        }
+    }
+}
+
+/// An access key id is not the secret, but there is no need to print all of it.
+fn mask_key(key: &str) -> String {
+    let chars: Vec<char> = key.chars().collect();
+    if chars.len() <= 8 {
+        return "****".into();
+    }
+    let head: String = chars[..4].iter().collect();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("{head}…{tail}")
+}
+
+/// Scheme and host only: webhook URLs often carry a key in the path or query.
+pub fn redacted_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(u) => format!(
+            "{}://{}{}/…",
+            u.scheme(),
+            u.host_str().unwrap_or("?"),
+            u.port().map(|p| format!(":{p}")).unwrap_or_default()
+        ),
+        Err(_) => "<invalid url>".into(),
+    }
+}
+
+fn describe_receiver(receiver: &ReceiverConfig) -> String {
+    match receiver {
+        ReceiverConfig::Email {
+            to,
+            cc,
+            subject_template,
+            text_template,
+            html_template,
+        } => {
+            let mut s = format!("email to {}", to.join(", "));
+            if !cc.is_empty() {
+                s.push_str(&format!(", cc {}", cc.join(", ")));
+            }
+            let custom: Vec<&str> = [
+                ("subject_template", subject_template),
+                ("text_template", text_template),
+                ("html_template", html_template),
+            ]
+            .iter()
+            .filter(|(_, t)| t.is_some())
+            .map(|(key, _)| *key)
+            .collect();
+            if !custom.is_empty() {
+                // Config validation rendered them against the example package already.
+                s.push_str(&format!(
+                    ", {} render against the example package",
+                    custom.join(", ")
+                ));
+            }
+            s
+        }
+        ReceiverConfig::Webhook {
+            url,
+            format,
+            secret,
+            headers,
+            rate_limit_per_minute,
+            text_template,
+            ..
+        } => {
+            let mut s = format!(
+                "webhook ({}) {}",
+                format.as_str(),
+                url.as_ref()
+                    .map(|u| redacted_url(u.expose()))
+                    .unwrap_or_default()
+            );
+            if secret.is_some() {
+                s.push_str(", signed");
+            }
+            if !headers.is_empty() {
+                s.push_str(&format!(
+                    ", headers {}",
+                    headers.keys().cloned().collect::<Vec<_>>().join(", ")
+                ));
+            }
+            let quotas = crate::notify::ratelimit::quotas_for(*format, *rate_limit_per_minute);
+            if !quotas.is_empty() {
+                let quotas: Vec<String> = quotas.iter().map(ToString::to_string).collect();
+                s.push_str(&format!(", at most {}", quotas.join(" and ")));
+            }
+            if text_template.is_some() {
+                // Config validation rendered it against the example package already.
+                s.push_str(", text_template renders against the example package");
+            }
+            s
+        }
+        ReceiverConfig::Log { level } => {
+            format!("log (alerts as log events at {level:?})").to_lowercase()
+        }
+    }
+}
