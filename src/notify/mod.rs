@@ -18,7 +18,6 @@ pub mod outbox;
 pub mod ratelimit;
 pub mod render;
 pub mod slack;
-pub mod smtp;
 pub mod teams;
 pub mod template;
 pub mod webhook;

@@ -1,0 +1,153 @@
+//! Optional user templates (`subject_template`, `text_template`, `html_template`).
+
+use super::bodies::{html_body, subject, text_body, MAX_SUBJECT_CHARS};
+use crate::model::Alert;
+use crate::notify::render::{
+    expiry_label, local_time, project_label, remaining_label, safe_link, single_line,
+    sorted_by_urgency, status_label, truncate,
+};
+use crate::notify::template::TemplateError;
+use crate::notify::{BuildError, Digest};
+use serde::Serialize;
+
+const SUBJECT_TEMPLATE: &str = "subject.txt";
+const TEXT_TEMPLATE: &str = "body.txt";
+/// The `.html` name turns on minijinja's HTML auto-escaping for this template.
+const HTML_TEMPLATE: &str = "body.html";
+
+/// The receiver's own templates, where configured; the built-in rendering otherwise.
+pub struct EmailTemplates {
+    env: Option<minijinja::Environment<'static>>,
+    subject: bool,
+    text: bool,
+    html: bool,
+}
+
+/// What a template sees: `receiver`, `sent_at` (local time), `timezone`, `subject` (the
+/// built-in one), `count` and `alerts` (renewd's JSON fields plus `expiry_date`,
+/// `renew_link` — set only for `https://` links —, `status_label`, `remaining`, `project`).
+#[derive(Serialize)]
+struct TemplateContext<'a> {
+    receiver: &'a str,
+    sent_at: String,
+    timezone: &'a str,
+    subject: String,
+    count: usize,
+    alerts: Vec<TemplateAlert<'a>>,
+}
+
+#[derive(Serialize)]
+struct TemplateAlert<'a> {
+    #[serde(flatten)]
+    alert: &'a Alert,
+    expiry_date: String,
+    renew_link: Option<&'a str>,
+    status_label: String,
+    remaining: String,
+    project: &'a str,
+}
+
+impl std::fmt::Debug for EmailTemplates {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmailTemplates")
+            .field("subject", &self.subject)
+            .field("text", &self.text)
+            .field("html", &self.html)
+            .finish()
+    }
+}
+
+impl EmailTemplates {
+    /// Compiles the configured templates; a syntax error names the config key.
+    pub fn new(
+        receiver: &str,
+        subject: Option<&str>,
+        text: Option<&str>,
+        html: Option<&str>,
+    ) -> Result<EmailTemplates, BuildError> {
+        let mut templates = EmailTemplates {
+            env: None,
+            subject: subject.is_some(),
+            text: text.is_some(),
+            html: html.is_some(),
+        };
+        if subject.is_none() && text.is_none() && html.is_none() {
+            return Ok(templates);
+        }
+        let mut env = crate::notify::template::environment();
+        for (field, name, source) in [
+            ("subject_template", SUBJECT_TEMPLATE, subject),
+            ("text_template", TEXT_TEMPLATE, text),
+            ("html_template", HTML_TEMPLATE, html),
+        ] {
+            if let Some(source) = source {
+                env.add_template_owned(name, source.to_string())
+                    .map_err(|e| BuildError::InvalidTemplate {
+                        receiver: receiver.to_string(),
+                        field: field.to_string(),
+                        reason: e.to_string(),
+                    })?;
+            }
+        }
+        templates.env = Some(env);
+        Ok(templates)
+    }
+
+    /// The built-in rendering only.
+    pub fn built_in() -> EmailTemplates {
+        EmailTemplates {
+            env: None,
+            subject: false,
+            text: false,
+            html: false,
+        }
+    }
+
+    /// Subject, text part and HTML part of one digest.
+    pub fn render(&self, digest: &Digest) -> Result<(String, String, String), TemplateError> {
+        let Some(env) = &self.env else {
+            return Ok((subject(digest), text_body(digest), html_body(digest)));
+        };
+        let context = TemplateContext {
+            receiver: &digest.receiver,
+            sent_at: local_time(digest.sent_at, digest.timezone),
+            timezone: digest.timezone.name(),
+            subject: subject(digest),
+            count: digest.alerts.len(),
+            alerts: sorted_by_urgency(&digest.alerts)
+                .into_iter()
+                .map(|alert| TemplateAlert {
+                    alert,
+                    expiry_date: expiry_label(alert),
+                    renew_link: safe_link(alert),
+                    status_label: status_label(alert),
+                    remaining: remaining_label(alert),
+                    project: project_label(alert),
+                })
+                .collect(),
+        };
+        let run = |name: &str, field: &'static str| -> Result<String, TemplateError> {
+            crate::notify::template::render(env, name, &context)
+                .map_err(|reason| TemplateError { field, reason })
+        };
+        let subject_line = if self.subject {
+            truncate(
+                &single_line(run(SUBJECT_TEMPLATE, "subject_template")?.trim()),
+                MAX_SUBJECT_CHARS,
+            )
+        } else {
+            context.subject.clone()
+        };
+        let text = if self.text {
+            run(TEXT_TEMPLATE, "text_template")?
+        } else {
+            text_body(digest)
+        };
+        let html = if self.html {
+            run(HTML_TEMPLATE, "html_template")?
+        } else {
+            html_body(digest)
+        };
+        Ok((subject_line, text, html))
+    }
+}

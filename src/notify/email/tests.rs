@@ -1,0 +1,228 @@
+use super::*;
+use crate::config::{SmtpConfig, SmtpSecurity};
+use crate::model::{Alert, AlertKind, PollErrorInfo, Severity};
+use crate::notify::render::tests::{alert, digest, sent_at};
+use std::time::Duration;
+
+fn of_kind(package: &str, kind: AlertKind, days: i64) -> Alert {
+    let mut a = alert(package, Some(days), Severity::for_remain_days(days));
+    a.kind = kind;
+    a
+}
+
+#[test]
+fn subjects_say_what_happened() {
+    let d = digest(vec![
+        of_kind("a", AlertKind::Expiring, 11),
+        of_kind("b", AlertKind::Expiring, 9),
+    ]);
+    assert_eq!(
+        subject(&d),
+        "[renewd] 2 CodeArts packages expire within 14 days (prod)"
+    );
+    let d = digest(vec![
+        of_kind("a", AlertKind::Expiring, 11),
+        of_kind("b", AlertKind::Expiring, 9),
+        of_kind("c", AlertKind::Expired, 0),
+    ]);
+    assert_eq!(
+        subject(&d),
+        "[renewd] 1 expired, 2 expiring CodeArts packages (prod)"
+    );
+    let d = digest(vec![of_kind("a", AlertKind::Expiring, 11)]);
+    assert_eq!(
+        subject(&d),
+        "[renewd] CodeArts package a expires in 11 days (prod)"
+    );
+    let d = digest(vec![
+        of_kind("a", AlertKind::Expired, 0),
+        of_kind("b", AlertKind::Expired, -2),
+    ]);
+    assert_eq!(subject(&d), "[renewd] 2 CodeArts packages expired (prod)");
+    let mut failed = of_kind("x", AlertKind::PollFailed, 0);
+    failed.package = None;
+    failed.project_id = Some("p1".into());
+    assert_eq!(
+        subject(&digest(vec![failed.clone()])),
+        "[renewd] cannot check the CodeArts packages of prod/p1 (prod)"
+    );
+    let d = digest(vec![failed, of_kind("c", AlertKind::Expired, 0)]);
+    assert_eq!(
+        subject(&d),
+        "[renewd] 1 CodeArts package expired; cannot check 1 account/project (prod)"
+    );
+    let test = crate::notify::test_digest("ops", sent_at(), chrono_tz::UTC);
+    assert_eq!(subject(&test), "[renewd] test message");
+}
+
+#[test]
+fn subject_is_one_line_even_with_hostile_keys() {
+    let d = digest(vec![of_kind(
+        "evil\r\nBcc: x@example.com",
+        AlertKind::Expiring,
+        3,
+    )]);
+    let s = subject(&d);
+    assert!(!s.contains('\n') && !s.contains('\r'), "{s:?}");
+}
+
+#[test]
+fn html_escapes_values_and_links_only_https() {
+    let mut evil = of_kind("<script>alert(1)</script>", AlertKind::Expiring, 3);
+    evil.next_action_url = Some("javascript:alert(1)".into());
+    evil.account = "a&b\"c".into();
+    let good = of_kind("good", AlertKind::Expiring, 5);
+    let html = html_body(&digest(vec![evil, good]));
+    assert!(!html.contains("<script>"), "{html}");
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(html.contains("a&amp;b&quot;c"));
+    assert!(!html.contains("href=\"javascript:"), "{html}");
+    assert!(html.contains("<code>javascript:alert(1)</code>"));
+    assert_eq!(html.matches(">Renew</a>").count(), 1);
+    assert!(html.contains("<a href=\"https://example.com/renew\">Renew</a>"));
+}
+
+#[test]
+fn html_table_is_sorted_and_shows_status_and_expiry() {
+    let html = html_body(&digest(vec![
+        of_kind("later", AlertKind::Expiring, 20),
+        of_kind("sooner", AlertKind::Expiring, 2),
+    ]));
+    let sooner = html.find("sooner").unwrap();
+    let later = html.find("later").unwrap();
+    assert!(sooner < later);
+    assert!(html.contains("active (2)"));
+    // 2026-11-26 in Shanghai + 2 days.
+    assert!(html.contains("2026-11-28"), "{html}");
+}
+
+#[test]
+fn text_part_has_one_block_per_alert_with_the_url_on_its_own_line() {
+    let mut insecure = of_kind("plain", AlertKind::Expiring, 4);
+    insecure.next_action_url = Some("http://example.com/x".into());
+    let mut failed = of_kind("x", AlertKind::PollFailed, 0);
+    failed.package = None;
+    failed.remain_days = None;
+    failed.package_status = None;
+    failed.package_status_name = None;
+    failed.next_action_url = None;
+    failed.error = Some(PollErrorInfo {
+        http_status: Some(401),
+        error_code: Some("APIG.0301".into()),
+        error_msg: "token expired".into(),
+        request_id: Some("req-1".into()),
+        consecutive_failures: 3,
+    });
+    let text = text_body(&digest(vec![
+        of_kind("a", AlertKind::Expiring, 11),
+        insecure,
+        failed,
+    ]));
+    assert!(
+        text.lines()
+            .any(|l| l.trim() == "https://example.com/renew"),
+        "{text}"
+    );
+    assert!(text.contains("Renewal address (not https"), "{text}");
+    assert!(text
+        .contains("HTTP 401 APIG.0301 token expired (request id req-1); 3 failed polls in a row"));
+    assert!(
+        text.contains("Expires:     2026-12-07 (estimated)"),
+        "{text}"
+    );
+    assert_eq!(text.matches("\n1. ").count(), 1);
+    assert_eq!(text.matches("\n3. ").count(), 1);
+}
+
+#[test]
+fn message_id_is_stable_for_the_same_alerts() {
+    let a = digest(vec![
+        of_kind("a", AlertKind::Expiring, 11),
+        of_kind("b", AlertKind::Expiring, 3),
+    ]);
+    let mut b = a.clone();
+    b.alerts.reverse();
+    b.sent_at = sent_at() + chrono::TimeDelta::hours(5);
+    assert_eq!(message_id(&a, "example.com"), message_id(&b, "example.com"));
+    assert!(message_id(&a, "example.com").ends_with(".renewd@example.com>"));
+    let c = digest(vec![of_kind("a", AlertKind::Expiring, 11)]);
+    assert_ne!(message_id(&a, "example.com"), message_id(&c, "example.com"));
+}
+
+#[test]
+fn templates_render_with_html_escaping() {
+    let t = EmailTemplates::new(
+        "ops",
+        Some("{{ count }} alerts for {{ receiver }}"),
+        None,
+        Some("{% for a in alerts %}<b>{{ a.package }}</b>{{ a.renew_link }}{% endfor %}"),
+    )
+    .unwrap();
+    let (s, text, html) = t
+        .render(&digest(vec![of_kind("<i>x</i>", AlertKind::Expiring, 3)]))
+        .unwrap();
+    assert_eq!(s, "1 alerts for ops");
+    assert!(text.contains("renewd:"));
+    assert!(html.contains("<b>&lt;i&gt;x&lt;&#x2f;i&gt;</b>"), "{html}");
+    let err = EmailTemplates::new("ops", Some("{% if %}"), None, None).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("receivers.ops.subject_template:"),
+        "{err}"
+    );
+}
+
+fn smtp_config(ca_file: Option<std::path::PathBuf>) -> SmtpConfig {
+    SmtpConfig {
+        host: "smtp.example.com".into(),
+        port: None,
+        security: SmtpSecurity::Starttls,
+        username: Some("renewd".into()),
+        password: Some(crate::config::Secret::new("pw-secret-1")),
+        password_file: None,
+        from: "renewd <renewd@example.com>".into(),
+        timeout: Duration::from_secs(30),
+        ca_file,
+    }
+}
+
+#[test]
+fn a_ca_file_without_a_certificate_is_refused_at_startup() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ca.pem");
+    std::fs::write(&path, "not a certificate").unwrap();
+    let err = SmtpSettings::from_config(&smtp_config(Some(path.clone()))).unwrap_err();
+    assert!(matches!(err, BuildError::CaFile { .. }), "{err:?}");
+    assert!(err.to_string().starts_with("smtp.ca_file:"), "{err}");
+    let missing = dir.path().join("missing.pem");
+    let err = SmtpSettings::from_config(&smtp_config(Some(missing))).unwrap_err();
+    assert!(matches!(err, BuildError::CaFile { .. }), "{err:?}");
+}
+
+#[test]
+fn settings_pick_the_port_and_never_show_the_password() {
+    let settings = SmtpSettings::from_config(&smtp_config(None)).unwrap();
+    assert_eq!(settings.server, "smtp.example.com:587");
+    let n = EmailNotifier::new(
+        "ops",
+        &settings,
+        &["ops@example.com".into()],
+        &[],
+        EmailTemplates::built_in(),
+    )
+    .unwrap();
+    assert!(!format!("{n:?}").contains("pw-secret-1"));
+    assert_eq!(settings.scrub("echo pw-secret-1".into()), "echo <redacted>");
+    let err = EmailNotifier::new(
+        "ops",
+        &settings,
+        &["not an address".into()],
+        &[],
+        EmailTemplates::built_in(),
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "receivers.ops.to[0]: \"not an address\" is not an email address"
+    );
+}
