@@ -5,7 +5,7 @@
 //! through here, so what `check` accepts is exactly what runs.
 
 use crate::config::{Config, Problem, RuleConfig};
-use crate::notify::outbox::RetryPolicy;
+use crate::notify::outbox::DeliveryPolicy;
 use crate::notify::Notifiers;
 use crate::rules::{RuleDefinition, RuleSet};
 use crate::schedule::Schedule;
@@ -75,8 +75,8 @@ impl App {
         }
     }
 
-    pub fn retry_policy(&self) -> RetryPolicy {
-        RetryPolicy::new(self.config.daemon.max_delivery_age)
+    pub fn retry_policy(&self) -> DeliveryPolicy {
+        DeliveryPolicy::new(self.config.daemon.max_delivery_age)
     }
 }
 
