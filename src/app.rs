@@ -43,6 +43,7 @@ impl App {
         let rules = build_rules(&config.rules, &mut problems);
         let schedule = build_schedule(&config, &mut problems);
         let log_filter = build_log_filter(&config, &mut problems);
+        crate::notify::webhook::check_formats(&config, &mut problems);
         crate::notify::check_templates(&config, &mut problems);
         if !problems.is_empty() {
             return Err(BuildError::Invalid(problems));

@@ -1,7 +1,9 @@
-//! Text helpers shared by every receiver: ordering, dates, labels, escaping and safe links.
-//! Pure functions over [`Alert`]s, so each message format renders the same facts the same way.
+//! The wording shared by every receiver: ordering, dates, labels, headline, plurals, escaping
+//! and safe links. Pure functions over [`Alert`]s, so each message format renders the same
+//! facts the same way; receivers use this module, never one another.
 
-use crate::model::{Alert, AlertKind};
+use super::Digest;
+use crate::model::{Alert, AlertKind, Severity};
 use chrono::{DateTime, NaiveDate, Utc};
 use std::collections::BTreeSet;
 
@@ -79,6 +81,40 @@ pub fn kind_label(alert: &Alert) -> String {
     )
 }
 
+/// One line saying what the digest is about, starting with "renewd": the subject's wording
+/// (which still lives beside the email receiver until email.rs is split; it belongs here).
+pub fn headline(digest: &Digest) -> String {
+    let subject = super::email::subject(digest);
+    format!(
+        "renewd: {}",
+        subject.strip_prefix("[renewd] ").unwrap_or(&subject)
+    )
+}
+
+/// The most severe alert's severity, or `None` when every alert reports a problem solved.
+pub fn worst_severity(digest: &Digest) -> Option<Severity> {
+    if digest.alerts.iter().all(|a| a.kind.is_resolution()) {
+        return None;
+    }
+    digest
+        .alerts
+        .iter()
+        .filter(|a| !a.kind.is_resolution())
+        .map(|a| a.severity)
+        .max()
+}
+
+/// The name of what an alert is about: the package key, or the account/project.
+pub fn subject_name(alert: &Alert) -> String {
+    match (&alert.package, alert.kind) {
+        (Some(p), _) => p.clone(),
+        (None, AlertKind::PollFailed | AlertKind::PollRecovered) => {
+            format!("{}/{}", alert.account, project_label(alert))
+        }
+        (None, _) => alert.account.clone(),
+    }
+}
+
 /// The accounts of the alerts, for a subject line: `prod`, `prod, test` or `3 accounts`.
 pub fn accounts_label(alerts: &[Alert]) -> String {
     let accounts: BTreeSet<&str> = alerts.iter().map(|a| a.account.as_str()).collect();
@@ -138,8 +174,6 @@ pub fn truncate(text: &str, max: usize) -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::model::Severity;
-    use crate::notify::Digest;
 
     /// The fixed instant the test alerts are raised and sent at: 2026-11-26 01:00 UTC (09:00 in
     /// GMT+08:00). Never the wall clock: dates computed from it are asserted.

@@ -8,10 +8,10 @@
 //! long block messages as `msg_blocks_too_long` well below 50 × 3000 characters (around 13,000
 //! in practice), so all sections together are kept within 12,000 characters.
 
-use super::chat::{self, ChatTemplate};
-use super::webhook::{Rejection, RenderedRequest, WebhookPayload};
-use super::Digest;
-use crate::config::WebhookFormat;
+use super::chat::Dialect;
+use super::format::{Rejection, ReceiverSetup, RenderedRequest, SizeLimit, WebhookFormat};
+use crate::notify::ratelimit::Quota;
+use crate::notify::{render, Digest};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
@@ -23,16 +23,12 @@ pub const MAX_BLOCKS: usize = 50;
 pub const MAX_TOTAL_CHARS: usize = 12_000;
 /// Characters of the fallback `text`.
 const MAX_FALLBACK_CHARS: usize = 300;
+const LIMIT: SizeLimit = SizeLimit {
+    max: MAX_TOTAL_CHARS,
+    counted: "characters of text, in at most 50 blocks",
+};
 
-pub struct SlackPayload {
-    template: ChatTemplate,
-}
-
-impl SlackPayload {
-    pub fn new(template: ChatTemplate) -> Self {
-        SlackPayload { template }
-    }
-}
+pub struct Slack;
 
 /// Lines packed into sections of at most [`MAX_SECTION_CHARS`]; a longer line is cut.
 pub fn sections(text: &str) -> Vec<String> {
@@ -40,7 +36,7 @@ pub fn sections(text: &str) -> Vec<String> {
     let mut current = String::new();
     let mut current_chars = 0;
     for line in text.lines() {
-        let line = super::render::truncate(line, MAX_SECTION_CHARS - 1);
+        let line = render::truncate(line, MAX_SECTION_CHARS - 1);
         let chars = line.chars().count();
         let needed = if current.is_empty() { chars } else { chars + 1 };
         if current_chars + needed > MAX_SECTION_CHARS && !current.is_empty() {
@@ -66,14 +62,34 @@ struct Candidate {
     chars: usize,
 }
 
-impl WebhookPayload for SlackPayload {
-    fn format(&self) -> WebhookFormat {
-        WebhookFormat::Slack
+impl WebhookFormat for Slack {
+    fn name(&self) -> &'static str {
+        "slack"
     }
 
-    fn render(&self, digest: &Digest, _now: DateTime<Utc>) -> Result<RenderedRequest, String> {
-        let fallback = super::render::truncate(
-            &self.template.dialect().escape(&chat::headline(digest)),
+    fn dialect(&self) -> Option<Dialect> {
+        Some(Dialect::SlackMrkdwn)
+    }
+
+    /// About one message per second per incoming webhook (rate limits page, "Incoming
+    /// webhooks … 1 per second, short bursts allowed").
+    fn default_quotas(&self) -> Vec<Quota> {
+        vec![Quota::per_second(1)]
+    }
+
+    fn size_limit(&self) -> Option<SizeLimit> {
+        Some(LIMIT)
+    }
+
+    fn render(
+        &self,
+        receiver: &ReceiverSetup,
+        digest: &Digest,
+        _now: DateTime<Utc>,
+    ) -> Result<RenderedRequest, String> {
+        let template = receiver.text()?;
+        let fallback = render::truncate(
+            &template.dialect().escape(&render::headline(digest)),
             MAX_FALLBACK_CHARS,
         );
         let build = |_shown: usize, text: &str| -> Result<Candidate, String> {
@@ -89,23 +105,13 @@ impl WebhookPayload for SlackPayload {
                 body: json!({"text": fallback, "blocks": blocks}),
             })
         };
-        let fitted = chat::fit(
-            digest.alerts.len(),
-            |shown| {
-                self.template
-                    .render(digest, shown)
-                    .map_err(|e| e.to_string())
-            },
-            build,
-            |c| c.blocks <= MAX_BLOCKS && c.chars <= MAX_TOTAL_CHARS,
-        )?;
-        Ok(RenderedRequest {
-            body: serde_json::to_vec(&fitted.body)
+        let fitted = template.fit(digest, build, |c| {
+            c.blocks <= MAX_BLOCKS && c.chars <= LIMIT.max
+        })?;
+        Ok(RenderedRequest::json(
+            serde_json::to_vec(&fitted.body)
                 .map_err(|e| format!("cannot encode the Slack body: {e}"))?,
-            content_type: "application/json",
-            headers: Vec::new(),
-            query: Vec::new(),
-        })
+        ))
     }
 
     fn reads_answer(&self) -> bool {
@@ -122,7 +128,7 @@ impl WebhookPayload for SlackPayload {
             code: String::new(),
             message: format!(
                 "Slack answered {:?} instead of \"ok\"",
-                super::render::truncate(&super::render::single_line(text.trim()), 200)
+                render::truncate(&render::single_line(text.trim()), 200)
             ),
             retryable: false,
             retry_after: None,

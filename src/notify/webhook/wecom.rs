@@ -7,10 +7,10 @@
 //! frequency out of limit) and `-1` (system busy) are worth retrying, the rest (`93000`
 //! invalid webhook URL, `40058` bad content, …) are permanent. WeCom robots have no signing.
 
-use super::chat::{self, read_answer, ChatTemplate};
-use super::webhook::{Rejection, RenderedRequest, WebhookPayload};
-use super::Digest;
-use crate::config::WebhookFormat;
+use super::chat::{read_answer, Dialect};
+use super::format::{ReceiverSetup, Rejection, RenderedRequest, SizeLimit, WebhookFormat};
+use crate::notify::ratelimit::Quota;
+use crate::notify::Digest;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use std::time::Duration;
@@ -19,29 +19,37 @@ use std::time::Duration;
 pub const MAX_CONTENT_BYTES: usize = 4096;
 const RETRYABLE: &[(i64, Option<Duration>)] = &[(45009, None), (-1, None)];
 
-pub struct WecomPayload {
-    template: ChatTemplate,
-}
+pub struct Wecom;
 
-impl WecomPayload {
-    pub fn new(template: ChatTemplate) -> Self {
-        WecomPayload { template }
-    }
-}
-
-impl WebhookPayload for WecomPayload {
-    fn format(&self) -> WebhookFormat {
-        WebhookFormat::Wecom
+impl WebhookFormat for Wecom {
+    fn name(&self) -> &'static str {
+        "wecom"
     }
 
-    fn render(&self, digest: &Digest, _now: DateTime<Utc>) -> Result<RenderedRequest, String> {
-        let content = chat::fit(
-            digest.alerts.len(),
-            |shown| {
-                self.template
-                    .render(digest, shown)
-                    .map_err(|e| e.to_string())
-            },
+    fn dialect(&self) -> Option<Dialect> {
+        Some(Dialect::Markdown)
+    }
+
+    /// 20 messages per minute per robot (group robot docs, "消息发送频率限制").
+    fn default_quotas(&self) -> Vec<Quota> {
+        vec![Quota::per_minute(20)]
+    }
+
+    fn size_limit(&self) -> Option<SizeLimit> {
+        Some(SizeLimit {
+            max: MAX_CONTENT_BYTES,
+            counted: "bytes of the markdown content",
+        })
+    }
+
+    fn render(
+        &self,
+        receiver: &ReceiverSetup,
+        digest: &Digest,
+        _now: DateTime<Utc>,
+    ) -> Result<RenderedRequest, String> {
+        let content = receiver.text()?.fit(
+            digest,
             |_, text| Ok(text.to_string()),
             |content| content.len() <= MAX_CONTENT_BYTES,
         )?;
@@ -50,12 +58,7 @@ impl WebhookPayload for WecomPayload {
             "markdown": {"content": content},
         }))
         .map_err(|e| format!("cannot encode the WeCom body: {e}"))?;
-        Ok(RenderedRequest {
-            body,
-            content_type: "application/json",
-            headers: Vec::new(),
-            query: Vec::new(),
-        })
+        Ok(RenderedRequest::json(body))
     }
 
     fn reads_answer(&self) -> bool {

@@ -12,10 +12,10 @@
 //! throttled. Measured payloads have been refused from about 21 KB, so renewd keeps the whole
 //! request body within [`MAX_BODY_BYTES`].
 
-use super::chat::{self, ChatTemplate};
-use super::webhook::{RenderedRequest, WebhookPayload};
-use super::Digest;
-use crate::config::WebhookFormat;
+use super::chat::Dialect;
+use super::format::{ReceiverSetup, RenderedRequest, SizeLimit, WebhookFormat};
+use crate::notify::ratelimit::Quota;
+use crate::notify::{render, Digest};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
@@ -26,21 +26,15 @@ pub const MAX_ACTIONS: usize = 6;
 /// Characters of an action's title.
 const MAX_TITLE_CHARS: usize = 40;
 
-pub struct TeamsPayload {
-    template: ChatTemplate,
-}
+pub struct Teams;
 
-impl TeamsPayload {
-    pub fn new(template: ChatTemplate) -> Self {
-        TeamsPayload { template }
-    }
-
+impl Teams {
     fn actions(digest: &Digest, shown: usize) -> Vec<Value> {
         // The listed alerts are the `shown` most urgent ones.
-        let listed: Vec<_> = super::render::sorted_by_urgency(&digest.alerts)
+        let listed: Vec<_> = render::sorted_by_urgency(&digest.alerts)
             .into_iter()
             .take(shown)
-            .filter_map(|a| super::render::safe_link(a).map(|url| (a, url)))
+            .filter_map(|a| render::safe_link(a).map(|url| (a, url)))
             .collect();
         let open = |title: String, url: &str| json!({"type": "Action.OpenUrl", "title": title, "url": url});
         match listed.as_slice() {
@@ -48,8 +42,8 @@ impl TeamsPayload {
             several if several.len() > MAX_ACTIONS => {
                 let (alert, url) = several[0];
                 vec![open(
-                    super::render::truncate(
-                        &format!("Renew {} (most urgent)", chat::subject_name(alert)),
+                    render::truncate(
+                        &format!("Renew {} (most urgent)", render::subject_name(alert)),
                         MAX_TITLE_CHARS,
                     ),
                     url,
@@ -59,8 +53,8 @@ impl TeamsPayload {
                 .iter()
                 .map(|(alert, url)| {
                     open(
-                        super::render::truncate(
-                            &format!("Renew {}", chat::subject_name(alert)),
+                        render::truncate(
+                            &format!("Renew {}", render::subject_name(alert)),
                             MAX_TITLE_CHARS,
                         ),
                         url,
@@ -97,30 +91,38 @@ impl TeamsPayload {
     }
 }
 
-impl WebhookPayload for TeamsPayload {
-    fn format(&self) -> WebhookFormat {
-        WebhookFormat::Teams
+impl WebhookFormat for Teams {
+    fn name(&self) -> &'static str {
+        "teams"
     }
 
-    fn render(&self, digest: &Digest, _now: DateTime<Utc>) -> Result<RenderedRequest, String> {
-        let body = chat::fit(
-            digest.alerts.len(),
-            |shown| {
-                self.template
-                    .render(digest, shown)
-                    .map_err(|e| e.to_string())
-            },
+    fn dialect(&self) -> Option<Dialect> {
+        Some(Dialect::Markdown)
+    }
+
+    /// More than four requests per second are throttled (incoming webhook docs).
+    fn default_quotas(&self) -> Vec<Quota> {
+        vec![Quota::per_second(4)]
+    }
+
+    fn size_limit(&self) -> Option<SizeLimit> {
+        Some(SizeLimit::body_bytes(MAX_BODY_BYTES))
+    }
+
+    fn render(
+        &self,
+        receiver: &ReceiverSetup,
+        digest: &Digest,
+        _now: DateTime<Utc>,
+    ) -> Result<RenderedRequest, String> {
+        let body = receiver.text()?.fit(
+            digest,
             |shown, text| {
                 serde_json::to_vec(&Self::message(digest, shown, text))
                     .map_err(|e| format!("cannot encode the Teams body: {e}"))
             },
             |body| body.len() <= MAX_BODY_BYTES,
         )?;
-        Ok(RenderedRequest {
-            body,
-            content_type: "application/json",
-            headers: Vec::new(),
-            query: Vec::new(),
-        })
+        Ok(RenderedRequest::json(body))
     }
 }

@@ -17,10 +17,13 @@
 //! body is kept within [`MAX_BODY_BYTES`] (DingTalk documents no exact limit; messages around
 //! 20 KB are refused).
 
-use super::chat::{self, read_answer, ChatTemplate};
-use super::webhook::{hmac_sha256, Rejection, RenderedRequest, WebhookPayload};
-use super::Digest;
-use crate::config::{Secret, WebhookFormat};
+use super::chat::{read_answer, Dialect};
+use super::format::{
+    hmac_sha256, ReceiverSetup, Rejection, RenderedRequest, SizeLimit, WebhookFormat,
+};
+use crate::config::Secret;
+use crate::notify::ratelimit::Quota;
+use crate::notify::{render, Digest};
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -37,16 +40,7 @@ const RETRYABLE: &[(i64, Option<Duration>)] = &[
     (-1, None),
 ];
 
-pub struct DingtalkPayload {
-    template: ChatTemplate,
-    secret: Option<Secret>,
-}
-
-impl DingtalkPayload {
-    pub fn new(template: ChatTemplate, secret: Option<Secret>) -> Self {
-        DingtalkPayload { template, secret }
-    }
-}
+pub struct Dingtalk;
 
 /// `(timestamp, sign)` for DingTalk's query, `sign` before URL encoding (the URL builder
 /// encodes it).
@@ -60,20 +54,37 @@ pub fn sign(secret: &Secret, now: DateTime<Utc>) -> (String, String) {
     )
 }
 
-impl WebhookPayload for DingtalkPayload {
-    fn format(&self) -> WebhookFormat {
-        WebhookFormat::Dingtalk
+impl WebhookFormat for Dingtalk {
+    fn name(&self) -> &'static str {
+        "dingtalk"
     }
 
-    fn render(&self, digest: &Digest, now: DateTime<Utc>) -> Result<RenderedRequest, String> {
-        let title = super::render::truncate(&chat::headline(digest), MAX_TITLE_CHARS);
-        let body = chat::fit(
-            digest.alerts.len(),
-            |shown| {
-                self.template
-                    .render(digest, shown)
-                    .map_err(|e| e.to_string())
-            },
+    fn dialect(&self) -> Option<Dialect> {
+        Some(Dialect::Markdown)
+    }
+
+    fn signs(&self) -> bool {
+        true
+    }
+
+    /// 20 messages per minute per robot (custom robot docs, "消息发送频率限制").
+    fn default_quotas(&self) -> Vec<Quota> {
+        vec![Quota::per_minute(20)]
+    }
+
+    fn size_limit(&self) -> Option<SizeLimit> {
+        Some(SizeLimit::body_bytes(MAX_BODY_BYTES))
+    }
+
+    fn render(
+        &self,
+        receiver: &ReceiverSetup,
+        digest: &Digest,
+        now: DateTime<Utc>,
+    ) -> Result<RenderedRequest, String> {
+        let title = render::truncate(&render::headline(digest), MAX_TITLE_CHARS);
+        let body = receiver.text()?.fit(
+            digest,
             |_, text| {
                 let text = text.replace('\n', "  \n  ");
                 serde_json::to_vec(&json!({
@@ -84,7 +95,7 @@ impl WebhookPayload for DingtalkPayload {
             },
             |body| body.len() <= MAX_BODY_BYTES,
         )?;
-        let query = match &self.secret {
+        let query = match &receiver.secret {
             Some(secret) => {
                 let (timestamp, sign) = sign(secret, now);
                 vec![
@@ -95,10 +106,8 @@ impl WebhookPayload for DingtalkPayload {
             None => Vec::new(),
         };
         Ok(RenderedRequest {
-            body,
-            content_type: "application/json",
-            headers: Vec::new(),
             query,
+            ..RenderedRequest::json(body)
         })
     }
 

@@ -17,10 +17,9 @@
 //!   the `resolved` alert of a renewal carries the fingerprint of the `firing` ones before it,
 //!   whichever rule raised them (a status change is raised once for all matching rules).
 
-use super::webhook::{RenderedRequest, WebhookPayload};
-use super::{chat, render, Digest};
-use crate::config::WebhookFormat;
+use super::format::{ReceiverSetup, RenderedRequest, WebhookFormat};
 use crate::model::{Alert, AlertKind};
+use crate::notify::{render, Digest};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -28,19 +27,7 @@ use std::collections::BTreeMap;
 /// Go's zero `time.Time`, which Alertmanager sends as `endsAt` of a firing alert.
 pub const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
-pub struct AlertmanagerPayload;
-
-impl AlertmanagerPayload {
-    pub fn new() -> Self {
-        AlertmanagerPayload
-    }
-}
-
-impl Default for AlertmanagerPayload {
-    fn default() -> Self {
-        Self::new()
-    }
-}
+pub struct Alertmanager;
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -155,7 +142,7 @@ fn annotations(alert: &Alert) -> BTreeMap<String, String> {
 fn description(alert: &Alert) -> String {
     let mut parts = vec![format!(
         "{} in {}/{}",
-        chat::subject_name(alert),
+        render::subject_name(alert),
         alert.account,
         render::project_label(alert)
     )];
@@ -196,61 +183,60 @@ fn common(maps: &[&BTreeMap<String, String>]) -> BTreeMap<String, String> {
         .collect()
 }
 
-impl AlertmanagerPayload {
-    pub fn body(digest: &Digest) -> Result<Vec<u8>, String> {
-        let alerts: Vec<AmAlert> = render::sorted_by_urgency(&digest.alerts)
-            .into_iter()
-            .map(|alert| {
-                let status = status_of(alert);
-                AmAlert {
-                    status,
-                    labels: labels(alert),
-                    annotations: annotations(alert),
-                    starts_at: time(alert.raised_at),
-                    ends_at: if status == "resolved" {
-                        time(alert.raised_at)
-                    } else {
-                        ZERO_TIME.to_string()
-                    },
-                    generator_url: render::safe_link(alert).unwrap_or_default().to_string(),
-                    fingerprint: fingerprint(alert),
-                }
-            })
-            .collect();
-        let status = if alerts.iter().any(|a| a.status == "firing") {
-            "firing"
-        } else {
-            "resolved"
-        };
-        let message = Message {
-            version: "4",
-            group_key: format!("{{}}:{{receiver={:?}}}", digest.receiver),
-            truncated_alerts: 0,
-            status,
-            receiver: &digest.receiver,
-            group_labels: BTreeMap::new(),
-            common_labels: common(&alerts.iter().map(|a| &a.labels).collect::<Vec<_>>()),
-            common_annotations: common(&alerts.iter().map(|a| &a.annotations).collect::<Vec<_>>()),
-            external_url: "",
-            alerts,
-        };
-        serde_json::to_vec(&message)
-            .map_err(|e| format!("cannot encode the Alertmanager body: {e}"))
-    }
+/// The body bytes, alerts most urgent first.
+pub fn body(digest: &Digest) -> Result<Vec<u8>, String> {
+    let alerts: Vec<AmAlert> = render::sorted_by_urgency(&digest.alerts)
+        .into_iter()
+        .map(|alert| {
+            let status = status_of(alert);
+            AmAlert {
+                status,
+                labels: labels(alert),
+                annotations: annotations(alert),
+                starts_at: time(alert.raised_at),
+                ends_at: if status == "resolved" {
+                    time(alert.raised_at)
+                } else {
+                    ZERO_TIME.to_string()
+                },
+                generator_url: render::safe_link(alert).unwrap_or_default().to_string(),
+                fingerprint: fingerprint(alert),
+            }
+        })
+        .collect();
+    let status = if alerts.iter().any(|a| a.status == "firing") {
+        "firing"
+    } else {
+        "resolved"
+    };
+    let message = Message {
+        version: "4",
+        group_key: format!("{{}}:{{receiver={:?}}}", digest.receiver),
+        truncated_alerts: 0,
+        status,
+        receiver: &digest.receiver,
+        group_labels: BTreeMap::new(),
+        common_labels: common(&alerts.iter().map(|a| &a.labels).collect::<Vec<_>>()),
+        common_annotations: common(&alerts.iter().map(|a| &a.annotations).collect::<Vec<_>>()),
+        external_url: "",
+        alerts,
+    };
+    serde_json::to_vec(&message)
+        .map_err(|e| format!("cannot encode the Alertmanager body: {e}"))
 }
 
-impl WebhookPayload for AlertmanagerPayload {
-    fn format(&self) -> WebhookFormat {
-        WebhookFormat::Alertmanager
+impl WebhookFormat for Alertmanager {
+    fn name(&self) -> &'static str {
+        "alertmanager"
     }
 
-    fn render(&self, digest: &Digest, _now: DateTime<Utc>) -> Result<RenderedRequest, String> {
-        Ok(RenderedRequest {
-            body: Self::body(digest)?,
-            content_type: "application/json",
-            headers: Vec::new(),
-            query: Vec::new(),
-        })
+    fn render(
+        &self,
+        _receiver: &ReceiverSetup,
+        digest: &Digest,
+        _now: DateTime<Utc>,
+    ) -> Result<RenderedRequest, String> {
+        Ok(RenderedRequest::json(body(digest)?))
     }
 }
 
@@ -284,7 +270,7 @@ mod tests {
         assert_ne!(fingerprint(&firing), fingerprint(&other));
 
         let body: serde_json::Value =
-            serde_json::from_slice(&AlertmanagerPayload::body(&digest(vec![renewed])).unwrap())
+            serde_json::from_slice(&body(&digest(vec![renewed])).unwrap())
                 .unwrap();
         assert_eq!(body["status"], "resolved");
         assert_ne!(body["alerts"][0]["endsAt"], ZERO_TIME);
@@ -295,7 +281,7 @@ mod tests {
         let mut a = alert("p", Some(3), Severity::Warning);
         a.next_action_url = Some("http://example.com/renew".into());
         let body: serde_json::Value =
-            serde_json::from_slice(&AlertmanagerPayload::body(&digest(vec![a])).unwrap()).unwrap();
+            serde_json::from_slice(&body(&digest(vec![a])).unwrap()).unwrap();
         assert_eq!(body["alerts"][0]["generatorURL"], "");
         assert!(body["alerts"][0]["annotations"].get("renew_url").is_none());
         assert!(body["alerts"][0]["annotations"]["description"]

@@ -1,9 +1,10 @@
 //! The `webhook` receiver: an HTTP POST per digest.
 //!
 //! The HTTP exchange and the classification of its outcome live here, once for every format;
-//! what the body looks like is a [`WebhookPayload`]. This file holds renewd's own `json`
-//! format; chat formats (`slack`, `dingtalk`, …) go in sibling files and are registered in
-//! [`payload_for`].
+//! everything about one format (its body, its answers, its quota, its signing, its size limit,
+//! what `check` says) is a [`WebhookFormat`] in its own file, listed once in [`FORMATS`].
+//! Formats share only `format.rs` (the trait and what it speaks of), `chat.rs` (the chat text)
+//! and `notify::render` (the wording); none imports another.
 //!
 //! Outcomes: 2xx delivered (unless the format finds an error inside the body); 408, 429 and 5xx,
 //! timeouts and connection errors are transient (with `Retry-After` when the server sent one);
@@ -15,202 +16,110 @@
 //! Each receiver has a [`RateLimiter`] with its platform's quota (or `rate_limit_per_minute`):
 //! a message over the limit waits for its slot before it is sent.
 
+pub mod chat;
+pub mod format;
+
+pub use format::{ReceiverSetup, Rejection, RenderedRequest, SizeLimit, WebhookFormat};
+
 use super::ratelimit::{self, RateLimiter};
-use super::{
-    alertmanager, chat, dingtalk, feishu, render, slack, teams, wecom, BuildError, Digest,
-    Notifier, NotifyError, Receipt,
-};
-use crate::config::{Secret, WebhookFormat};
-use crate::model::Alert;
-use chrono::{DateTime, SecondsFormat, Utc};
+use super::{render, BuildError, Digest, Notifier, NotifyError, Receipt};
+use crate::config::{Config, Problem, ReceiverConfig, Secret};
+use chrono::{DateTime, Utc};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE, RETRY_AFTER, USER_AGENT};
 use reqwest::StatusCode;
-use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-/// Sent with every request.
-pub const USER_AGENT_VALUE: &str = concat!("renewd/", env!("CARGO_PKG_VERSION"));
-/// Header carrying the `json` format's signature when a `secret` is configured:
-/// `t=<unix seconds>,v1=<lowercase hex HMAC-SHA256(secret, "<t>.<body>")>`. The time is part
-/// of what is signed, so a receiver can refuse old (replayed) requests.
-pub const SIGNATURE_HEADER: &str = "x-renewd-signature";
+/// The one user agent, under the name email.rs still uses (it moves to `crate::USER_AGENT`
+/// when email.rs is split).
+pub use crate::USER_AGENT as USER_AGENT_VALUE;
+
 /// How much of a response body is read (for error messages and in-body error codes). A 2xx
-/// answer that the format reads ([`WebhookPayload::reads_answer`]) and that is larger is
+/// answer that the format reads ([`WebhookFormat::reads_answer`]) and that is larger is
 /// refused, not cut off and read as if whole.
 const MAX_RESPONSE_BODY: usize = 64 * 1024;
 /// How much of a response body an error message quotes.
 const QUOTED_BODY_CHARS: usize = 200;
 
-/// A request body for one digest, in one webhook format.
-#[derive(Debug, Clone, Default)]
-pub struct RenderedRequest {
-    pub body: Vec<u8>,
-    pub content_type: &'static str,
-    /// Added after the configured custom headers (e.g. a signature).
-    pub headers: Vec<(HeaderName, HeaderValue)>,
-    /// Appended to the URL's query (e.g. DingTalk's `timestamp` and `sign`).
-    pub query: Vec<(String, String)>,
-}
-
-/// A 2xx answer that the platform nonetheless uses to refuse the message, e.g. DingTalk's
-/// `{"errcode":310000,"errmsg":"sign not match"}`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rejection {
-    /// The platform's error code (`310000`), or empty when the answer had none.
-    pub code: String,
-    /// The platform's message, one line.
-    pub message: String,
-    /// Worth retrying (a rate limit, "system busy").
-    pub retryable: bool,
-    /// How long the platform asks to wait, when it says.
-    pub retry_after: Option<Duration>,
-}
-
-impl std::fmt::Display for Rejection {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.code.is_empty() {
-            f.write_str(&self.message)
-        } else {
-            write!(f, "error code {}: {}", self.code, self.message)
-        }
-    }
-}
-
-/// One webhook format: how a digest becomes a request, and how a 2xx answer is read.
-pub trait WebhookPayload: Send + Sync {
-    fn format(&self) -> WebhookFormat;
-
-    /// Renders the request for one digest; `now` is the time of this attempt (for signatures).
-    fn render(&self, digest: &Digest, now: DateTime<Utc>) -> Result<RenderedRequest, String>;
-
-    /// Reads a 2xx answer's body: some platforms (DingTalk, Feishu, WeCom) answer 200 with an
-    /// error code inside. The default accepts every 2xx.
-    fn check_accepted(&self, _body: &[u8]) -> Result<(), Rejection> {
-        Ok(())
-    }
-
-    /// Whether [`check_accepted`](Self::check_accepted) reads the body, so that a 2xx answer
-    /// too large to read whole cannot be taken as an acceptance.
-    fn reads_answer(&self) -> bool {
-        false
-    }
-}
-
-/// The payload of a configured format. `text_template` is the receiver's own chat text (chat
-/// formats only; config validation refuses it elsewhere).
-pub fn payload_for(
-    receiver: &str,
-    format: WebhookFormat,
-    secret: Option<&Secret>,
-    text_template: Option<&str>,
-) -> Result<Box<dyn WebhookPayload>, BuildError> {
-    let secret = secret.filter(|s| !s.is_empty()).cloned();
-    let template = |format: WebhookFormat| -> Result<chat::ChatTemplate, BuildError> {
-        let dialect =
-            chat::Dialect::for_format(format).ok_or_else(|| BuildError::UnsupportedFormat {
-                receiver: receiver.to_string(),
-                format: format.as_str().to_string(),
-            })?;
-        chat::ChatTemplate::new(receiver, dialect, text_template)
+/// The registry: each format's file (a module of this folder) and its type. Adding a format
+/// is its file plus one line here.
+macro_rules! registry {
+    ($($module:ident :: $format:ident),* $(,)?) => {
+        $(pub mod $module;)*
+        /// Every format, in the order messages list them.
+        pub static FORMATS: &[&dyn WebhookFormat] = &[$(&$module::$format),*];
     };
-    if text_template.is_some() && chat::Dialect::for_format(format).is_none() {
-        return Err(BuildError::InvalidTemplate {
-            receiver: receiver.to_string(),
-            field: "text_template".into(),
-            reason: format!("the {} format has no chat text", format.as_str()),
-        });
+}
+
+registry! {
+    json::Json,
+    alertmanager::Alertmanager,
+    slack::Slack,
+    teams::Teams,
+    dingtalk::Dingtalk,
+    feishu::Feishu,
+    wecom::Wecom,
+}
+
+/// The format `format = "…"` names.
+pub fn find(name: &str) -> Option<&'static dyn WebhookFormat> {
+    FORMATS.iter().copied().find(|f| f.name() == name)
+}
+
+/// The names of the formats that have `property`, as a list for people: `a, b and c`.
+pub fn names_where(property: impl Fn(&dyn WebhookFormat) -> bool) -> String {
+    let names: Vec<&str> = FORMATS
+        .iter()
+        .filter(|f| property(**f))
+        .map(|f| f.name())
+        .collect();
+    match names.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        Some((last, _)) => last.to_string(),
+        None => String::new(),
     }
-    Ok(match format {
-        WebhookFormat::Json => Box::new(JsonPayload::new(secret)),
-        WebhookFormat::Alertmanager => Box::new(alertmanager::AlertmanagerPayload::new()),
-        WebhookFormat::Slack => Box::new(slack::SlackPayload::new(template(format)?)),
-        WebhookFormat::Teams => Box::new(teams::TeamsPayload::new(template(format)?)),
-        WebhookFormat::Dingtalk => {
-            Box::new(dingtalk::DingtalkPayload::new(template(format)?, secret))
-        }
-        WebhookFormat::Feishu => Box::new(feishu::FeishuPayload::new(template(format)?, secret)),
-        WebhookFormat::Wecom => Box::new(wecom::WecomPayload::new(template(format)?)),
-    })
 }
 
-// ---------------------------------------------------------------------------------------------
-// renewd's own JSON
-// ---------------------------------------------------------------------------------------------
-
-/// renewd's own JSON (DESIGN.md): `{"version":"1","source":"renewd","sent_at","receiver","alerts"}`.
-pub struct JsonPayload {
-    secret: Option<Secret>,
-}
-
-#[derive(Serialize)]
-struct JsonBody<'a> {
-    version: &'static str,
-    source: &'static str,
-    sent_at: String,
-    receiver: &'a str,
-    alerts: Vec<&'a Alert>,
-}
-
-impl JsonPayload {
-    pub fn new(secret: Option<Secret>) -> Self {
-        JsonPayload {
-            secret: secret.filter(|s| !s.is_empty()),
-        }
-    }
-
-    /// The body bytes, alerts most urgent first.
-    pub fn body(digest: &Digest) -> Result<Vec<u8>, String> {
-        let body = JsonBody {
-            version: "1",
-            source: "renewd",
-            sent_at: digest.sent_at.to_rfc3339_opts(SecondsFormat::Secs, true),
-            receiver: &digest.receiver,
-            alerts: render::sorted_by_urgency(&digest.alerts),
+/// The build phase's checks of every webhook receiver's format: it exists, and a `secret` is
+/// set only where the format signs.
+pub fn check_formats(config: &Config, problems: &mut Vec<Problem>) {
+    for (name, receiver) in &config.receivers {
+        let ReceiverConfig::Webhook { format, secret, .. } = receiver else {
+            continue;
         };
-        serde_json::to_vec(&body).map_err(|e| format!("cannot encode the JSON body: {e}"))
-    }
-}
-
-/// The `X-Renewd-Signature` value: `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`.
-pub fn signature(secret: &Secret, unix_seconds: i64, body: &[u8]) -> String {
-    let t = unix_seconds.to_string();
-    let mac = hmac_sha256(
-        secret.expose().as_bytes(),
-        &[t.as_bytes(), b".", body].concat(),
-    );
-    format!("t={t},v1={}", hex::encode(mac))
-}
-
-/// HMAC-SHA256 of `message` keyed by `key` (the one primitive every signing platform uses).
-pub fn hmac_sha256(key: &[u8], message: &[u8]) -> Vec<u8> {
-    use hmac::{Hmac, Mac};
-    // HMAC accepts keys of any length, so this cannot fail.
-    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(key)
-        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
-    mac.update(message);
-    mac.finalize().into_bytes().to_vec()
-}
-
-impl WebhookPayload for JsonPayload {
-    fn format(&self) -> WebhookFormat {
-        WebhookFormat::Json
-    }
-
-    fn render(&self, digest: &Digest, now: DateTime<Utc>) -> Result<RenderedRequest, String> {
-        let body = Self::body(digest)?;
-        let mut headers = Vec::new();
-        if let Some(secret) = &self.secret {
-            let value = HeaderValue::from_str(&signature(secret, now.timestamp(), &body))
-                .map_err(|e| format!("cannot build the signature header: {e}"))?;
-            headers.push((HeaderName::from_static(SIGNATURE_HEADER), value));
+        let p = format!("receivers.{name}");
+        match find(format) {
+            None => problems.push(Problem::new(
+                format!("{p}.format"),
+                format!(
+                    "unknown variant `{format}`, expected one of {}",
+                    FORMATS
+                        .iter()
+                        .map(|f| format!("`{}`", f.name()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )),
+            // A secret that nothing uses would look like signing that is not there.
+            Some(f) if secret.is_some() && !f.signs() => problems.push(Problem::new(
+                format!("{p}.secret"),
+                format!(
+                    "the {} format has no signing; `secret` is for {}",
+                    f.name(),
+                    names_where(|f| f.signs())
+                ),
+            )),
+            Some(_) => {}
         }
-        Ok(RenderedRequest {
-            body,
-            content_type: "application/json",
-            headers,
-            query: Vec::new(),
-        })
+    }
+}
+
+/// The [`origin`] of a configured URL and `/…`, for people: webhook URLs often carry a key in
+/// the path or query.
+pub fn redacted_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(u) => format!("{}/…", origin(&u)),
+        Err(_) => "<invalid url>".into(),
     }
 }
 
@@ -224,7 +133,8 @@ pub struct WebhookNotifier {
     /// `scheme://host[:port]`: all of the URL that messages may show.
     origin: String,
     headers: HeaderMap,
-    payload: Box<dyn WebhookPayload>,
+    format: &'static dyn WebhookFormat,
+    setup: ReceiverSetup,
     http: reqwest::Client,
     timeout: Duration,
     /// The receiver's quota; shared by concurrent deliveries to it.
@@ -236,7 +146,7 @@ impl std::fmt::Debug for WebhookNotifier {
         f.debug_struct("WebhookNotifier")
             .field("name", &self.name)
             .field("origin", &self.origin)
-            .field("format", &self.payload.format().as_str())
+            .field("format", &self.format.name())
             .field("rate_limit", &self.limiter.quotas())
             .finish_non_exhaustive()
     }
@@ -247,7 +157,8 @@ impl WebhookNotifier {
         name: &str,
         url: &Secret,
         headers: &BTreeMap<String, Secret>,
-        payload: Box<dyn WebhookPayload>,
+        format: &'static dyn WebhookFormat,
+        setup: ReceiverSetup,
         http: reqwest::Client,
         timeout: Duration,
     ) -> Result<Self, BuildError> {
@@ -273,13 +184,14 @@ impl WebhookNotifier {
             header_value.set_sensitive(true);
             header_map.insert(header_name, header_value);
         }
-        let limiter = RateLimiter::new(&ratelimit::default_quotas(payload.format()));
+        let limiter = RateLimiter::new(&format.default_quotas());
         Ok(WebhookNotifier {
             name: name.to_string(),
             origin: origin(&parsed),
             url: parsed,
             headers: header_map,
-            payload,
+            format,
+            setup,
             http,
             timeout,
             limiter,
@@ -289,8 +201,7 @@ impl WebhookNotifier {
     /// Replaces the platform's default quota with `rate_limit_per_minute`, when configured.
     pub fn with_rate_limit_per_minute(mut self, per_minute: Option<u32>) -> Self {
         if per_minute.is_some() {
-            self.limiter =
-                RateLimiter::new(&ratelimit::quotas_for(self.payload.format(), per_minute));
+            self.limiter = RateLimiter::new(&self.format.quotas(per_minute));
         }
         self
     }
@@ -382,8 +293,8 @@ impl Notifier for WebhookNotifier {
         // Signatures carry the time of the attempt itself, after any wait.
         let now = Utc::now();
         let rendered = self
-            .payload
-            .render(digest, now)
+            .format
+            .render(&self.setup, digest, now)
             .map_err(|e| self.permanent(e))?;
         let mut url = self.url.clone();
         if !rendered.query.is_empty() {
@@ -394,7 +305,7 @@ impl Notifier for WebhookNotifier {
             CONTENT_TYPE,
             HeaderValue::from_static(rendered.content_type),
         );
-        headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
+        headers.insert(USER_AGENT, HeaderValue::from_static(crate::USER_AGENT));
         for (key, value) in &self.headers {
             headers.insert(key.clone(), value.clone());
         }
@@ -433,7 +344,7 @@ impl Notifier for WebhookNotifier {
             }
             Err(_) => crate::capped::Body::default(),
         };
-        if body.too_large && status.is_success() && self.payload.reads_answer() {
+        if body.too_large && status.is_success() && self.format.reads_answer() {
             return Err(self.permanent(format!(
                 "{} answered HTTP {status} with an answer larger than {}, not read further: \
                  not taken for the platform's acceptance",
@@ -444,7 +355,7 @@ impl Notifier for WebhookNotifier {
         let body = body.bytes;
 
         match classify(status) {
-            Outcome::Delivered => match self.payload.check_accepted(&body) {
+            Outcome::Delivered => match self.format.check_accepted(&body) {
                 Ok(()) => Ok(Receipt {
                     detail: format!("HTTP {}", status.as_u16()),
                 }),
@@ -453,7 +364,7 @@ impl Notifier for WebhookNotifier {
                     tracing::warn!(
                         event = "notify.rejected",
                         receiver = %self.name,
-                        format = self.payload.format().as_str(),
+                        format = self.format.name(),
                         http_status = status.as_u16(),
                         error_code = %rejection.code,
                         error_msg = %error_msg,
@@ -546,8 +457,6 @@ fn quote_body(body: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Severity;
-    use crate::notify::render::tests::alert;
 
     #[test]
     fn statuses_are_classified() {
@@ -589,47 +498,6 @@ mod tests {
     }
 
     #[test]
-    fn json_body_has_the_documented_shape_and_order() {
-        let sent_at = DateTime::parse_from_rfc3339("2026-11-26T01:00:00.123Z")
-            .unwrap()
-            .with_timezone(&Utc);
-        let digest = Digest {
-            receiver: "ops".into(),
-            alerts: vec![
-                alert("later", Some(20), Severity::Info),
-                alert("soon", Some(2), Severity::Warning),
-            ],
-            sent_at,
-            timezone: chrono_tz::UTC,
-        };
-        let body: serde_json::Value =
-            serde_json::from_slice(&JsonPayload::body(&digest).unwrap()).unwrap();
-        assert_eq!(body["version"], "1");
-        assert_eq!(body["source"], "renewd");
-        assert_eq!(body["sent_at"], "2026-11-26T01:00:00Z");
-        assert_eq!(body["receiver"], "ops");
-        assert_eq!(body["alerts"][0]["package"], "soon");
-        assert_eq!(body["alerts"][1]["package"], "later");
-    }
-
-    #[test]
-    fn hmac_is_rfc_4231() {
-        // RFC 4231 test case 2.
-        let mac = hmac_sha256(b"Jefe", b"what do ya want for nothing?");
-        assert_eq!(
-            hex::encode(mac),
-            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
-        );
-    }
-
-    #[test]
-    fn signature_signs_time_and_body() {
-        let s = signature(&Secret::new("Jefe"), 1_700_000_000, b"{}");
-        let expected = hex::encode(hmac_sha256(b"Jefe", b"1700000000.{}"));
-        assert_eq!(s, format!("t=1700000000,v1={expected}"));
-    }
-
-    #[test]
     fn origin_hides_path_and_query() {
         let u = url::Url::parse("https://oapi.example.com/robot/send?access_token=abc").unwrap();
         assert_eq!(origin(&u), "https://oapi.example.com");
@@ -637,15 +505,116 @@ mod tests {
         assert_eq!(origin(&u), "http://127.0.0.1:8080");
     }
 
+    /// A config with one webhook receiver "chat" whose table ends with `extra`.
+    fn config(extra: &str) -> Config {
+        let text = format!(
+            r#"
+[daemon]
+state_path = "/tmp/renewd-format-test.db"
+
+[[accounts]]
+name = "prod"
+endpoint = "http://127.0.0.1:9"
+auth = {{ method = "token", token = "t" }}
+
+[[rules]]
+name = "default"
+thresholds = [30]
+receivers = ["chat"]
+
+[receivers.chat]
+type = "webhook"
+url = "http://127.0.0.1:9/hook/key"
+{extra}
+"#
+        );
+        Config::from_toml_with_env(&text, &[]).expect("the config parses")
+    }
+
+    fn problems(config: &Config) -> Vec<String> {
+        let mut problems = Vec::new();
+        check_formats(config, &mut problems);
+        problems.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn the_registry_finds_every_format_by_its_own_name() {
+        let names: Vec<&str> = FORMATS.iter().map(|f| f.name()).collect();
+        assert_eq!(
+            names,
+            [
+                "json",
+                "alertmanager",
+                "slack",
+                "teams",
+                "dingtalk",
+                "feishu",
+                "wecom"
+            ]
+        );
+        for name in names {
+            assert_eq!(find(name).map(|f| f.name()), Some(name));
+        }
+        assert!(find("xml").is_none());
+        assert_eq!(names_where(|f| f.signs()), "json, dingtalk and feishu");
+    }
+
+    #[test]
+    fn every_chat_format_keeps_a_size_limit() {
+        // A chat text grows with the digest; only a limit keeps it within the platform's.
+        for format in FORMATS.iter().filter(|f| f.dialect().is_some()) {
+            assert!(format.size_limit().is_some(), "{}", format.name());
+        }
+    }
+
+    #[test]
+    fn unknown_formats_and_unused_secrets_are_refused_with_their_key() {
+        assert_eq!(
+            problems(&config("format = \"dingtalk\"\nsecret = \"SEC\"")),
+            Vec::<String>::new()
+        );
+        assert_eq!(problems(&config("")), Vec::<String>::new());
+        let unknown = problems(&config("format = \"xml\""));
+        assert_eq!(unknown.len(), 1, "{unknown:?}");
+        assert!(
+            unknown[0].starts_with("receivers.chat.format: unknown variant `xml`"),
+            "{unknown:?}"
+        );
+        assert!(unknown[0].contains("`wecom`"), "{unknown:?}");
+        assert_eq!(
+            problems(&config("format = \"slack\"\nsecret = \"s\"")),
+            [
+                "receivers.chat.secret: the slack format has no signing; `secret` is for json, \
+              dingtalk and feishu"
+            ]
+        );
+    }
+
+    #[test]
+    fn check_describes_a_receiver_by_its_format_without_secrets() {
+        let signed = config("format = \"dingtalk\"\nsecret = \"SEC\"");
+        let receiver = &signed.receivers["chat"];
+        assert_eq!(
+            find("dingtalk").unwrap().describe(receiver),
+            "webhook (dingtalk) http://127.0.0.1:9/…, signed, at most 20/min"
+        );
+        let limited = config("format = \"json\"\nrate_limit_per_minute = 6");
+        assert_eq!(
+            find("json").unwrap().describe(&limited.receivers["chat"]),
+            "webhook (json) http://127.0.0.1:9/…, at most 6/min"
+        );
+    }
+
     #[test]
     fn messages_are_redacted() {
         // Building a reqwest client needs a crypto provider.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        crate::app::install_crypto_provider();
         let n = WebhookNotifier::new(
             "chat",
             &Secret::new("https://hooks.example.com/services/T000/B000/XXXX?token=abc"),
             &BTreeMap::new(),
-            Box::new(JsonPayload::new(None)),
+            &json::Json,
+            ReceiverSetup::default(),
             reqwest::Client::new(),
             Duration::from_secs(30),
         )

@@ -15,11 +15,14 @@
 //! Limits (same guide): 100 requests per minute and 5 per second per bot; a request body of at
 //! most 20 KB — renewd keeps it within [`MAX_BODY_BYTES`].
 
-use super::chat::{self, read_answer, ChatTemplate};
-use super::webhook::{hmac_sha256, Rejection, RenderedRequest, WebhookPayload};
-use super::Digest;
-use crate::config::{Secret, WebhookFormat};
+use super::chat::{read_answer, Dialect};
+use super::format::{
+    hmac_sha256, ReceiverSetup, Rejection, RenderedRequest, SizeLimit, WebhookFormat,
+};
+use crate::config::Secret;
 use crate::model::Severity;
+use crate::notify::ratelimit::Quota;
+use crate::notify::{render, Digest};
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
@@ -29,16 +32,7 @@ use std::time::Duration;
 pub const MAX_BODY_BYTES: usize = 18_000;
 const RETRYABLE: &[(i64, Option<Duration>)] = &[(11232, None), (99991400, None)];
 
-pub struct FeishuPayload {
-    template: ChatTemplate,
-    secret: Option<Secret>,
-}
-
-impl FeishuPayload {
-    pub fn new(template: ChatTemplate, secret: Option<Secret>) -> Self {
-        FeishuPayload { template, secret }
-    }
-}
+pub struct Feishu;
 
 /// `(timestamp, sign)` for Feishu's body.
 pub fn sign(secret: &Secret, now: DateTime<Utc>) -> (String, String) {
@@ -54,7 +48,7 @@ pub fn sign(secret: &Secret, now: DateTime<Utc>) -> (String, String) {
 /// The card header's colour: red for critical, orange for warning, blue for info, green when
 /// every alert says a problem is over.
 fn header_colour(digest: &Digest) -> &'static str {
-    match chat::worst_severity(digest) {
+    match render::worst_severity(digest) {
         Some(Severity::Critical) => "red",
         Some(Severity::Warning) => "orange",
         Some(Severity::Info) => "blue",
@@ -62,21 +56,38 @@ fn header_colour(digest: &Digest) -> &'static str {
     }
 }
 
-impl WebhookPayload for FeishuPayload {
-    fn format(&self) -> WebhookFormat {
-        WebhookFormat::Feishu
+impl WebhookFormat for Feishu {
+    fn name(&self) -> &'static str {
+        "feishu"
     }
 
-    fn render(&self, digest: &Digest, now: DateTime<Utc>) -> Result<RenderedRequest, String> {
-        let signature = self.secret.as_ref().map(|s| sign(s, now));
+    fn dialect(&self) -> Option<Dialect> {
+        Some(Dialect::Markdown)
+    }
+
+    fn signs(&self) -> bool {
+        true
+    }
+
+    /// 100 per minute and 5 per second per robot (custom bot guide).
+    fn default_quotas(&self) -> Vec<Quota> {
+        vec![Quota::per_second(5), Quota::per_minute(100)]
+    }
+
+    fn size_limit(&self) -> Option<SizeLimit> {
+        Some(SizeLimit::body_bytes(MAX_BODY_BYTES))
+    }
+
+    fn render(
+        &self,
+        receiver: &ReceiverSetup,
+        digest: &Digest,
+        now: DateTime<Utc>,
+    ) -> Result<RenderedRequest, String> {
+        let signature = receiver.secret.as_ref().map(|s| sign(s, now));
         let colour = header_colour(digest);
-        let body = chat::fit(
-            digest.alerts.len(),
-            |shown| {
-                self.template
-                    .render(digest, shown)
-                    .map_err(|e| e.to_string())
-            },
+        let body = receiver.text()?.fit(
+            digest,
             |_, text| {
                 let mut body = json!({
                     "msg_type": "interactive",
@@ -99,12 +110,7 @@ impl WebhookPayload for FeishuPayload {
             },
             |body| body.len() <= MAX_BODY_BYTES,
         )?;
-        Ok(RenderedRequest {
-            body,
-            content_type: "application/json",
-            headers: Vec::new(),
-            query: Vec::new(),
-        })
+        Ok(RenderedRequest::json(body))
     }
 
     fn reads_answer(&self) -> bool {

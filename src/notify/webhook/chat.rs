@@ -7,11 +7,11 @@
 //! package key or an account name can never add a link or markup. Markup comes only from the
 //! template's own text and the `bold()` and `link()` functions.
 
-use super::template::TemplateError;
-use super::webhook::Rejection;
-use super::{render, BuildError, Digest};
-use crate::config::WebhookFormat;
-use crate::model::{Alert, AlertKind, Severity};
+use super::format::Rejection;
+use super::WebhookFormat;
+use crate::model::Alert;
+use crate::notify::template::{self, TemplateError};
+use crate::notify::{render, BuildError, Digest};
 use minijinja::value::Value;
 use minijinja::Environment;
 use serde::Serialize;
@@ -41,17 +41,6 @@ pub enum Dialect {
 }
 
 impl Dialect {
-    pub fn for_format(format: WebhookFormat) -> Option<Dialect> {
-        match format {
-            WebhookFormat::Slack => Some(Dialect::SlackMrkdwn),
-            WebhookFormat::Teams
-            | WebhookFormat::Dingtalk
-            | WebhookFormat::Feishu
-            | WebhookFormat::Wecom => Some(Dialect::Markdown),
-            WebhookFormat::Json | WebhookFormat::Alertmanager => None,
-        }
-    }
-
     /// Escapes text from the data (package keys, names, messages) for this markup. Control
     /// characters become spaces, so a value cannot start a new line or list item.
     pub fn escape(self, text: &str) -> String {
@@ -161,7 +150,7 @@ impl ChatTemplate {
         dialect: Dialect,
         custom: Option<&str>,
     ) -> Result<ChatTemplate, BuildError> {
-        let mut env = super::template::environment();
+        let mut env = template::environment();
         env.set_trim_blocks(true);
         env.set_lstrip_blocks(true);
         env.set_formatter(move |out, _state, value| {
@@ -169,19 +158,19 @@ impl ChatTemplate {
                 write!(out, "{value}")?;
             } else if !value.is_none() && !value.is_undefined() {
                 let text = value.to_string();
-                super::template::check_len(text.len())?;
+                template::check_len(text.len())?;
                 out.write_str(&dialect.escape(&text))?;
             }
             Ok(())
         });
         env.add_function("bold", move |text: String| {
-            super::template::check_len(text.len())?;
+            template::check_len(text.len())?;
             Ok(Value::from_safe_string(dialect.bold(&text)))
         });
         env.add_function("link", move |url: Option<String>, text: Option<String>| {
             let text = text.unwrap_or_else(|| "Renew".into());
             let url = url.unwrap_or_default();
-            super::template::check_len(url.len() + text.len())?;
+            template::check_len(url.len() + text.len())?;
             Ok(Value::from_safe_string(if url.is_empty() {
                 String::new()
             } else {
@@ -218,7 +207,7 @@ impl ChatTemplate {
             receiver: &digest.receiver,
             sent_at: render::local_time(digest.sent_at, digest.timezone),
             timezone: digest.timezone.name(),
-            headline: headline(digest),
+            headline: render::headline(digest),
             count: sorted.len(),
             shown,
             omitted: sorted.len() - shown,
@@ -236,68 +225,52 @@ impl ChatTemplate {
                 })
                 .collect(),
         };
-        let text =
-            super::template::render(&self.env, TEMPLATE_NAME, &context).map_err(|reason| {
-                TemplateError {
-                    field: "text_template",
-                    reason,
-                }
-            })?;
+        let text = template::render(&self.env, TEMPLATE_NAME, &context).map_err(|reason| {
+            TemplateError {
+                field: "text_template",
+                reason,
+            }
+        })?;
         Ok(text.trim().to_string())
+    }
+}
+
+impl ChatTemplate {
+    /// [`fit`] for this template's text of `digest`: the most urgent alerts that fit.
+    pub fn fit<T>(
+        &self,
+        digest: &Digest,
+        build: impl Fn(usize, &str) -> Result<T, String>,
+        fits: impl Fn(&T) -> bool,
+    ) -> Result<T, String> {
+        fit(
+            digest.alerts.len(),
+            |shown| self.render(digest, shown).map_err(|e| e.to_string()),
+            build,
+            fits,
+        )
     }
 }
 
 /// Compiles `source` for `format` and renders it against the example package, as `check` and
 /// config validation do. The error is the reason only (the caller names the key).
-pub fn validate_text_template(format: WebhookFormat, source: &str) -> Result<(), String> {
-    let Some(dialect) = Dialect::for_format(format) else {
+pub fn validate_text_template(format: &dyn WebhookFormat, source: &str) -> Result<(), String> {
+    let Some(dialect) = format.dialect() else {
         return Err(format!(
-            "the {} format has no chat text; text_template is for slack, teams, dingtalk, feishu and wecom",
-            format.as_str()
+            "the {} format has no chat text; text_template is for {}",
+            format.name(),
+            super::names_where(|f| f.dialect().is_some())
         ));
     };
     let template = ChatTemplate::new("check", dialect, Some(source)).map_err(|e| match e {
         BuildError::InvalidTemplate { reason, .. } => reason,
         other => other.to_string(),
     })?;
-    let digest = super::test_digest("check", chrono::Utc::now(), chrono_tz::UTC);
+    let digest = crate::notify::test_digest("check", chrono::Utc::now(), chrono_tz::UTC);
     template
         .render(&digest, digest.alerts.len())
         .map(|_| ())
         .map_err(|e| e.reason)
-}
-
-/// One line saying what the digest is about, starting with "renewd".
-pub fn headline(digest: &Digest) -> String {
-    let subject = super::email::subject(digest);
-    format!(
-        "renewd: {}",
-        subject.strip_prefix("[renewd] ").unwrap_or(&subject)
-    )
-}
-
-/// The most severe alert's severity, or `None` when every alert reports a problem solved.
-pub fn worst_severity(digest: &Digest) -> Option<Severity> {
-    if digest.alerts.iter().all(|a| a.kind.is_resolution()) {
-        return None;
-    }
-    digest
-        .alerts
-        .iter()
-        .filter(|a| !a.kind.is_resolution())
-        .map(|a| a.severity)
-        .max()
-}
-
-/// The name of what an alert is about: the package key, or the account/project.
-pub fn subject_name(alert: &Alert) -> String {
-    match (&alert.package, alert.kind) {
-        (Some(p), _) => p.clone(),
-        (None, AlertKind::PollFailed | AlertKind::PollRecovered) => {
-            format!("{}/{}", alert.account, render::project_label(alert))
-        }
-        (None, _) => alert.account.clone(),
-    }
 }
 
 /// Shortens a digest until its request fits: first by listing fewer alerts (the most urgent
@@ -420,7 +393,12 @@ impl Answer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Severity;
     use crate::notify::render::tests::{alert, digest};
+
+    fn format(name: &str) -> &'static dyn WebhookFormat {
+        super::super::find(name).unwrap()
+    }
 
     #[test]
     fn built_in_text_lists_alerts_most_urgent_first_with_links() {
@@ -506,10 +484,10 @@ mod tests {
             e.to_string().starts_with("receivers.ops.text_template:"),
             "{e}"
         );
-        let e = validate_text_template(WebhookFormat::Slack, "{{ nope.field }}").unwrap_err();
+        let e = validate_text_template(format("slack"), "{{ nope.field }}").unwrap_err();
         assert!(e.contains("undefined"), "{e}");
-        assert!(validate_text_template(WebhookFormat::Json, "x").is_err());
-        assert!(validate_text_template(WebhookFormat::Wecom, BUILT_IN_TEMPLATE).is_ok());
+        assert!(validate_text_template(format("json"), "x").is_err());
+        assert!(validate_text_template(format("wecom"), BUILT_IN_TEMPLATE).is_ok());
     }
 
     #[test]
