@@ -536,15 +536,15 @@ pub fn iam_token(data: &[u8]) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// templates: `notify::chat::ChatTemplate`, `notify::email::EmailTemplates`
+// templates: `notify::webhook::chat::ChatTemplate`, `notify::email::EmailTemplates`
 // ---------------------------------------------------------------------------------------------
 
 /// Input: one byte choosing the receiver (even: chat, Slack or Markdown; odd: email), then the
 /// template source. For email the source holds subject, text and HTML templates separated by
 /// NUL bytes (a missing part is the built-in one).
 pub fn templates(data: &[u8]) {
-    use renewd::notify::chat::{ChatTemplate, Dialect};
     use renewd::notify::email::EmailTemplates;
+    use renewd::notify::webhook::chat::{ChatTemplate, Dialect};
     let Some((&selector, source)) = data.split_first() else {
         return;
     };

@@ -5,7 +5,7 @@
 //! through here, so what `check` accepts is exactly what runs.
 
 use crate::config::{Config, Problem, RuleConfig};
-use crate::notify::outbox::RetryPolicy;
+use crate::notify::outbox::DeliveryPolicy;
 use crate::notify::Notifiers;
 use crate::rules::{RuleDefinition, RuleSet};
 use crate::schedule::Schedule;
@@ -43,6 +43,7 @@ impl App {
         let rules = build_rules(&config.rules, &mut problems);
         let schedule = build_schedule(&config, &mut problems);
         let log_filter = build_log_filter(&config, &mut problems);
+        crate::notify::webhook::check_formats(&config, &mut problems);
         crate::notify::check_templates(&config, &mut problems);
         if !problems.is_empty() {
             return Err(BuildError::Invalid(problems));
@@ -75,8 +76,8 @@ impl App {
         }
     }
 
-    pub fn retry_policy(&self) -> RetryPolicy {
-        RetryPolicy::new(self.config.daemon.max_delivery_age)
+    pub fn retry_policy(&self) -> DeliveryPolicy {
+        DeliveryPolicy::new(self.config.daemon.max_delivery_age)
     }
 }
 

@@ -2,6 +2,7 @@
 //! time, with the renewal link in hand. See DESIGN.md for the contract.
 
 pub mod app;
+pub mod backoff;
 pub mod capped;
 pub mod commands;
 pub mod config;

@@ -199,19 +199,6 @@ fn mask_key(key: &str) -> String {
     format!("{head}…{tail}")
 }
 
-/// Scheme and host only: webhook URLs often carry a key in the path or query.
-pub fn redacted_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(u) => format!(
-            "{}://{}{}/…",
-            u.scheme(),
-            u.host_str().unwrap_or("?"),
-            u.port().map(|p| format!(":{p}")).unwrap_or_default()
-        ),
-        Err(_) => "<invalid url>".into(),
-    }
-}
-
 fn describe_receiver(receiver: &ReceiverConfig) -> String {
     match receiver {
         ReceiverConfig::Email {
@@ -243,42 +230,10 @@ fn describe_receiver(receiver: &ReceiverConfig) -> String {
             }
             s
         }
-        ReceiverConfig::Webhook {
-            url,
-            format,
-            secret,
-            headers,
-            rate_limit_per_minute,
-            text_template,
-            ..
-        } => {
-            let mut s = format!(
-                "webhook ({}) {}",
-                format.as_str(),
-                url.as_ref()
-                    .map(|u| redacted_url(u.expose()))
-                    .unwrap_or_default()
-            );
-            if secret.is_some() {
-                s.push_str(", signed");
-            }
-            if !headers.is_empty() {
-                s.push_str(&format!(
-                    ", headers {}",
-                    headers.keys().cloned().collect::<Vec<_>>().join(", ")
-                ));
-            }
-            let quotas = crate::notify::ratelimit::quotas_for(*format, *rate_limit_per_minute);
-            if !quotas.is_empty() {
-                let quotas: Vec<String> = quotas.iter().map(ToString::to_string).collect();
-                s.push_str(&format!(", at most {}", quotas.join(" and ")));
-            }
-            if text_template.is_some() {
-                // Config validation rendered it against the example package already.
-                s.push_str(", text_template renders against the example package");
-            }
-            s
-        }
+        ReceiverConfig::Webhook { format, .. } => match crate::notify::webhook::find(format) {
+            Some(format) => format.describe(receiver),
+            None => format!("webhook ({format}), not a known format"),
+        },
         ReceiverConfig::Log { level } => {
             format!("log (alerts as log events at {level:?})").to_lowercase()
         }

@@ -9,7 +9,7 @@ mod status;
 mod table;
 mod test_notify;
 
-pub use check::{check, redacted_url};
+pub use check::check;
 pub use demo::demo;
 pub use once::{once, print_report};
 pub use status::status;

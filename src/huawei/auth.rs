@@ -8,8 +8,8 @@
 
 use super::error::ClientError;
 use super::iam::{IssuedToken, LoginError, PasswordLogin};
-use super::retry::RetryPolicy;
 use super::signer;
+use crate::backoff::Backoff;
 use crate::config::{AccountConfig, AuthConfig, Secret};
 use chrono::{DateTime, TimeDelta, Utc};
 use reqwest::header::{HeaderName, HeaderValue, AUTHORIZATION, HOST};
@@ -177,7 +177,7 @@ impl Authenticator {
         &self,
         http: &reqwest::Client,
         timeout: Duration,
-        policy: &RetryPolicy,
+        policy: &Backoff,
         method: &str,
         url: &Url,
         body: &[u8],
@@ -288,7 +288,7 @@ impl PasswordSession {
         &self,
         http: &reqwest::Client,
         timeout: Duration,
-        policy: &RetryPolicy,
+        policy: &Backoff,
     ) -> Result<(Secret, u64), LoginError> {
         let mut cache = self.cache.lock().await;
         let now = Utc::now();

@@ -4,7 +4,8 @@
 
 use super::error::sanitized_prefix;
 use super::error::transport_reason;
-use super::retry::{self, RetryPolicy};
+use super::retry;
+use crate::backoff::Backoff;
 use crate::config::Secret;
 use chrono::{DateTime, Utc};
 use reqwest::header::HeaderMap;
@@ -97,7 +98,7 @@ impl PasswordLogin {
         &self,
         http: &reqwest::Client,
         timeout: Duration,
-        policy: &RetryPolicy,
+        policy: &Backoff,
     ) -> Result<IssuedToken, LoginError> {
         let url = self.url();
         let mut failed = 0;
@@ -151,7 +152,7 @@ impl PasswordLogin {
             if !policy.allows_retry(failed) {
                 return Err(error);
             }
-            let delay = policy.delay(failed, retry_after);
+            let delay = policy.delay_or_capped(failed, retry_after);
             tracing::debug!(
                 event = "iam.retrying",
                 attempt = failed + 1,

@@ -7,46 +7,17 @@ use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::StatusCode;
 use std::time::Duration;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct RetryPolicy {
-    /// Attempts in total, the first included.
-    pub attempts: u32,
-    /// Delay before the first retry; doubles for each further one, plus up to 50% jitter.
-    pub base: Duration,
-    /// The longest `Retry-After` honoured: a server asking for more gets this much.
-    pub retry_after_cap: Duration,
-}
+use crate::backoff::Backoff;
 
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            attempts: 3,
-            base: Duration::from_millis(300),
-            retry_after_cap: Duration::from_secs(15),
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// Whether another attempt is allowed after `failed` failed attempts.
-    pub fn allows_retry(&self, failed: u32) -> bool {
-        failed < self.attempts
-    }
-
-    /// How long to wait after the `failed`-th failed attempt (1-based).
-    pub fn delay(&self, failed: u32, retry_after: Option<Duration>) -> Duration {
-        if let Some(wait) = retry_after {
-            return wait.min(self.retry_after_cap);
-        }
-        let exponent = failed.saturating_sub(1).min(16);
-        let backoff = self.base.saturating_mul(1u32 << exponent);
-        let jitter_ms = u64::try_from(backoff.as_millis() / 2).unwrap_or(u64::MAX);
-        let jitter = if jitter_ms == 0 {
-            0
-        } else {
-            rand::random_range(0..=jitter_ms)
-        };
-        backoff.saturating_add(Duration::from_millis(jitter))
+/// The API clients' backoff: three attempts, 300 ms then 600 ms plus up to 50% jitter, and a
+/// `Retry-After` honoured up to 15 s (a server asking for more gets that much).
+pub(crate) fn api_backoff() -> Backoff {
+    Backoff {
+        attempts: 3,
+        base: Duration::from_millis(300),
+        max: Duration::MAX,
+        jitter: (1.0, 1.5),
+        max_wait: Duration::from_secs(15),
     }
 }
 
@@ -67,25 +38,25 @@ mod tests {
 
     #[test]
     fn backoff_grows_with_bounded_jitter() {
-        let policy = RetryPolicy::default();
+        let policy = api_backoff();
         for _ in 0..50 {
-            let first = policy.delay(1, None);
+            let first = policy.delay_or_capped(1, None);
             assert!(first >= Duration::from_millis(300) && first <= Duration::from_millis(450));
-            let second = policy.delay(2, None);
+            let second = policy.delay_or_capped(2, None);
             assert!(second >= Duration::from_millis(600) && second <= Duration::from_millis(900));
         }
     }
 
     #[test]
     fn retry_after_is_honoured_and_capped() {
-        let policy = RetryPolicy::default();
+        let policy = api_backoff();
         assert_eq!(
-            policy.delay(1, Some(Duration::from_secs(2))),
+            policy.delay_or_capped(1, Some(Duration::from_secs(2))),
             Duration::from_secs(2)
         );
         assert_eq!(
-            policy.delay(1, Some(Duration::from_secs(3600))),
-            policy.retry_after_cap
+            policy.delay_or_capped(1, Some(Duration::from_secs(3600))),
+            Duration::from_secs(15)
         );
         let mut headers = HeaderMap::new();
         headers.insert(RETRY_AFTER, "7".parse().unwrap());
@@ -99,7 +70,7 @@ mod tests {
 
     #[test]
     fn three_attempts_in_total() {
-        let policy = RetryPolicy::default();
+        let policy = api_backoff();
         assert!(policy.allows_retry(1));
         assert!(policy.allows_retry(2));
         assert!(!policy.allows_retry(3));

@@ -4,24 +4,17 @@
 //! is worth retrying ([`NotifyError::Transient`]) or not ([`NotifyError::Permanent`]). Retrying,
 //! backoff and giving up live in one place: the outbox driver.
 //!
-//! Webhook formats other than `json` live in sibling files (`slack.rs`, `dingtalk.rs`, …)
-//! implementing [`webhook::WebhookPayload`]; [`webhook::payload_for`] is where they are
-//! registered. `chat.rs` holds what the chat formats share; `ratelimit.rs` the quotas.
+//! Each webhook format is one file under `webhook/` implementing
+//! [`webhook::WebhookFormat`], listed once in [`webhook::FORMATS`]. `render.rs` holds the
+//! wording every receiver shares; `ratelimit.rs` the limiter the quotas feed.
 
-pub mod alertmanager;
-pub mod chat;
-pub mod dingtalk;
 pub mod email;
-pub mod feishu;
 pub mod log;
 pub mod outbox;
 pub mod ratelimit;
 pub mod render;
-pub mod slack;
-pub mod teams;
 pub mod template;
 pub mod webhook;
-pub mod wecom;
 
 use crate::config::{Config, ReceiverConfig};
 use crate::model::{Alert, AlertKind, Severity};
@@ -214,9 +207,14 @@ impl Notifiers {
                     let url = url.as_ref().ok_or_else(|| BuildError::MissingUrl {
                         receiver: name.clone(),
                     })?;
-                    let payload = webhook::payload_for(
+                    let format =
+                        webhook::find(format).ok_or_else(|| BuildError::UnsupportedFormat {
+                            receiver: name.clone(),
+                            format: format.clone(),
+                        })?;
+                    let setup = webhook::ReceiverSetup::new(
                         name,
-                        *format,
+                        format,
                         secret.as_ref(),
                         text_template.as_deref(),
                     )?;
@@ -225,7 +223,8 @@ impl Notifiers {
                             name,
                             url,
                             headers,
-                            payload,
+                            format,
+                            setup,
                             http.clone(),
                             config.daemon.timeout,
                         )?
@@ -282,8 +281,8 @@ pub fn check_templates(config: &Config, problems: &mut Vec<crate::config::Proble
                 format,
                 text_template: Some(source),
                 ..
-            } => chat::validate_text_template(*format, source)
-                .err()
+            } => webhook::find(format)
+                .and_then(|f| webhook::chat::validate_text_template(f, source).err())
                 .map(|reason| ("text_template".to_string(), reason)),
             _ => None,
         };

@@ -8,54 +8,54 @@
 //! older than `max_delivery_age`, then it is abandoned with an error-level `notify.abandoned`.
 
 use super::{Digest, Notifiers, NotifyError};
+use crate::backoff::Backoff;
 use crate::state::{Delivery, StateError, StateStore};
 use chrono::{DateTime, Utc};
 use futures::stream::{FuturesUnordered, StreamExt};
-use rand::Rng;
 use serde::Serialize;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// How hard to try. Defaults suit production; tests shorten the waits.
+/// How hard to try a delivery. Defaults suit production; tests shorten the waits.
 #[derive(Debug, Clone)]
-pub struct RetryPolicy {
-    /// Attempts per delivery within one run (a cycle or a retry pass).
-    pub attempts_per_run: u32,
-    /// Wait before the second attempt within a run; doubled each time.
-    pub first_delay: Duration,
-    /// A `Retry-After` longer than this is not waited for within the run: the delivery stays
-    /// pending for a later pass instead.
-    pub max_in_run_wait: Duration,
-    /// Delay before the next pass after a run's attempts failed; doubled per failed run.
-    pub between_runs_base: Duration,
-    pub between_runs_max: Duration,
+pub struct DeliveryPolicy {
+    /// Attempts within one run (a cycle or a retry pass): 500 ms, then doubled, no jitter. A
+    /// `Retry-After` longer than its `max_wait` is not waited for within the run: the delivery
+    /// stays pending for a later pass instead.
+    pub in_run: Backoff,
+    /// Delay before the next pass after a run's attempts failed: doubled per failed run,
+    /// capped, with ±20% jitter so that many pending deliveries do not all fire at once.
+    pub between_runs: Backoff,
     /// Older than this and still undelivered: abandoned.
     pub max_age: Duration,
 }
 
-impl RetryPolicy {
+impl DeliveryPolicy {
     pub fn new(max_age: Duration) -> Self {
-        RetryPolicy {
-            attempts_per_run: 3,
-            first_delay: Duration::from_millis(500),
-            max_in_run_wait: Duration::from_secs(30),
-            between_runs_base: Duration::from_secs(60),
-            between_runs_max: Duration::from_secs(3600),
+        DeliveryPolicy {
+            in_run: Backoff {
+                attempts: 3,
+                base: Duration::from_millis(500),
+                max: Duration::MAX,
+                jitter: (1.0, 1.0),
+                max_wait: Duration::from_secs(30),
+            },
+            between_runs: Backoff {
+                // Bounded by `max_age`, not by a count.
+                attempts: u32::MAX,
+                base: Duration::from_secs(60),
+                max: Duration::from_secs(3600),
+                jitter: (0.8, 1.2),
+                max_wait: Duration::MAX,
+            },
             max_age,
         }
     }
 
-    /// When to try again after `attempts` failed attempts: exponential, capped, with ±20% jitter
-    /// so that many pending deliveries do not all fire at the same instant.
+    /// When to try again after `attempts` failed attempts.
     pub fn next_attempt_at(&self, now: DateTime<Utc>, attempts: u32) -> DateTime<Utc> {
-        let exp = attempts.saturating_sub(1).min(16);
-        let base = self
-            .between_runs_base
-            .saturating_mul(1u32 << exp)
-            .min(self.between_runs_max);
-        let jitter = rand::rng().random_range(0.8..1.2);
-        let delay = base.mul_f64(jitter);
+        let delay = self.between_runs.delay(attempts);
         now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::hours(1))
     }
 }
@@ -84,7 +84,7 @@ pub enum Selection {
 pub async fn deliver_due(
     store: &mut StateStore,
     notifiers: &Notifiers,
-    policy: &RetryPolicy,
+    policy: &DeliveryPolicy,
     tz: chrono_tz::Tz,
 ) -> Result<DeliveryReport, StateError> {
     deliver(store, notifiers, policy, tz, Selection::Due).await
@@ -94,7 +94,7 @@ pub async fn deliver_due(
 pub async fn deliver(
     store: &mut StateStore,
     notifiers: &Notifiers,
-    policy: &RetryPolicy,
+    policy: &DeliveryPolicy,
     tz: chrono_tz::Tz,
     selection: Selection,
 ) -> Result<DeliveryReport, StateError> {
@@ -179,7 +179,7 @@ pub async fn deliver(
 /// Records what one delivery's attempts came to, and logs it.
 fn record_outcome(
     store: &mut StateStore,
-    policy: &RetryPolicy,
+    policy: &DeliveryPolicy,
     delivery: &Delivery,
     outcome: Result<super::Receipt, NotifyError>,
     report: &mut DeliveryReport,
@@ -244,7 +244,7 @@ fn record_outcome(
     Ok(())
 }
 
-fn is_too_old(delivery: &Delivery, policy: &RetryPolicy, now: DateTime<Utc>) -> bool {
+fn is_too_old(delivery: &Delivery, policy: &DeliveryPolicy, now: DateTime<Utc>) -> bool {
     let age = now.signed_duration_since(delivery.created_at);
     age.to_std().map(|a| a > policy.max_age).unwrap_or(false)
 }
@@ -258,12 +258,12 @@ fn alert_ids(delivery: &Delivery) -> String {
         .join(",")
 }
 
-/// Up to `attempts_per_run` attempts, waiting between transient failures (and for a short
+/// Up to `in_run.attempts` attempts, waiting between transient failures (and for a short
 /// `Retry-After`). The message is rebuilt from the same alerts each time: same ids.
 async fn send_with_retries(
     notifiers: &Notifiers,
     delivery: &Delivery,
-    policy: &RetryPolicy,
+    policy: &DeliveryPolicy,
     tz: chrono_tz::Tz,
 ) -> Result<super::Receipt, NotifyError> {
     let Some(notifier) = notifiers.get(&delivery.receiver) else {
@@ -272,7 +272,6 @@ async fn send_with_retries(
             message: "receiver is not configured".into(),
         });
     };
-    let mut delay = policy.first_delay;
     let mut attempt = 1;
     loop {
         let digest = Digest {
@@ -286,9 +285,9 @@ async fn send_with_retries(
                 message,
                 retry_after,
                 receiver,
-            }) if attempt < policy.attempts_per_run => {
-                let wait = retry_after.unwrap_or(delay);
-                if wait > policy.max_in_run_wait {
+            }) if policy.in_run.allows_retry(attempt) => {
+                let wait = retry_after.unwrap_or_else(|| policy.in_run.delay(attempt));
+                if wait > policy.in_run.max_wait {
                     return Err(NotifyError::Transient {
                         message,
                         retry_after,
@@ -312,7 +311,6 @@ async fn send_with_retries(
                         receiver,
                     });
                 }
-                delay = delay.saturating_mul(2);
                 attempt += 1;
             }
             other => return other,

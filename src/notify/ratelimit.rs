@@ -6,7 +6,6 @@
 //! refills one token every 3 s (21 messages within 60 s) would be refused. Time is
 //! `tokio::time`, so tests drive it with a paused clock.
 
-use crate::config::WebhookFormat;
 use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -47,33 +46,6 @@ impl std::fmt::Display for Quota {
                 humantime::format_duration(self.per)
             ),
         }
-    }
-}
-
-/// The platforms' documented quotas for one webhook (robot):
-/// - DingTalk: 20 messages per minute per robot (custom robot docs, "消息发送频率限制").
-/// - WeCom: 20 messages per minute per robot (group robot docs, "消息发送频率限制").
-/// - Slack: about one message per second per incoming webhook (rate limits page,
-///   "Incoming webhooks … 1 per second, short bursts allowed").
-/// - Teams: more than four requests per second are throttled (incoming webhook docs).
-/// - Feishu: 100 per minute and 5 per second per robot (custom bot guide).
-/// - json and Alertmanager: none; the receiver is ours or the operator's.
-pub fn default_quotas(format: WebhookFormat) -> Vec<Quota> {
-    match format {
-        WebhookFormat::Dingtalk | WebhookFormat::Wecom => vec![Quota::per_minute(20)],
-        WebhookFormat::Slack => vec![Quota::per_second(1)],
-        WebhookFormat::Teams => vec![Quota::per_second(4)],
-        WebhookFormat::Feishu => vec![Quota::per_second(5), Quota::per_minute(100)],
-        WebhookFormat::Json | WebhookFormat::Alertmanager => Vec::new(),
-    }
-}
-
-/// The quotas of one receiver: `rate_limit_per_minute` when configured (it replaces the
-/// platform's defaults), else [`default_quotas`].
-pub fn quotas_for(format: WebhookFormat, per_minute: Option<u32>) -> Vec<Quota> {
-    match per_minute {
-        Some(n) if n > 0 => vec![Quota::per_minute(n)],
-        _ => default_quotas(format),
     }
 }
 
@@ -169,9 +141,20 @@ mod tests {
         Instant::now() - start
     }
 
+    fn platform_quotas(format: &str) -> Vec<Quota> {
+        platform_quotas_or(format, None)
+    }
+
+    /// A format's quotas as a receiver with `rate_limit_per_minute = per_minute` has them.
+    fn platform_quotas_or(format: &str, per_minute: Option<u32>) -> Vec<Quota> {
+        crate::notify::webhook::find(format)
+            .unwrap()
+            .quotas(per_minute)
+    }
+
     #[tokio::test(start_paused = true)]
     async fn twenty_per_minute_sends_twenty_then_waits_a_full_minute() {
-        let limiter = RateLimiter::new(&quotas_for(WebhookFormat::Dingtalk, None));
+        let limiter = RateLimiter::new(&platform_quotas("dingtalk"));
         let start = Instant::now();
         for _ in 0..20 {
             assert_eq!(limiter.acquire().await, Duration::ZERO);
@@ -191,7 +174,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn no_window_ever_holds_more_than_the_quota() {
-        let limiter = RateLimiter::new(&quotas_for(WebhookFormat::Feishu, None));
+        let limiter = RateLimiter::new(&platform_quotas("feishu"));
         let start = Instant::now();
         let mut sent = Vec::new();
         for _ in 0..230 {
@@ -239,7 +222,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_configured_rate_replaces_the_platform_quota() {
-        let quotas = quotas_for(WebhookFormat::Slack, Some(2));
+        let quotas = platform_quotas_or("slack", Some(2));
         assert_eq!(quotas, vec![Quota::per_minute(2)]);
         let limiter = RateLimiter::new(&quotas);
         let start = Instant::now();
@@ -251,8 +234,8 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn json_and_alertmanager_are_unlimited_by_default() {
-        for format in [WebhookFormat::Json, WebhookFormat::Alertmanager] {
-            let limiter = RateLimiter::new(&quotas_for(format, None));
+        for format in ["json", "alertmanager"] {
+            let limiter = RateLimiter::new(&platform_quotas_or(format, None));
             let start = Instant::now();
             for _ in 0..1000 {
                 limiter.acquire().await;

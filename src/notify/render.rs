@@ -1,7 +1,9 @@
-//! Text helpers shared by every receiver: ordering, dates, labels, escaping and safe links.
-//! Pure functions over [`Alert`]s, so each message format renders the same facts the same way.
+//! The wording shared by every receiver: ordering, dates, labels, headline, plurals, escaping
+//! and safe links. Pure functions over [`Alert`]s, so each message format renders the same
+//! facts the same way; receivers use this module, never one another.
 
-use crate::model::{Alert, AlertKind};
+use super::Digest;
+use crate::model::{Alert, AlertKind, Severity};
 use chrono::{DateTime, NaiveDate, Utc};
 use std::collections::BTreeSet;
 
@@ -79,6 +81,39 @@ pub fn kind_label(alert: &Alert) -> String {
     )
 }
 
+/// One line saying what the digest is about, starting with "renewd": the subject's wording.
+pub fn headline(digest: &Digest) -> String {
+    let subject = subject(digest);
+    format!(
+        "renewd: {}",
+        subject.strip_prefix("[renewd] ").unwrap_or(&subject)
+    )
+}
+
+/// The most severe alert's severity, or `None` when every alert reports a problem solved.
+pub fn worst_severity(digest: &Digest) -> Option<Severity> {
+    if digest.alerts.iter().all(|a| a.kind.is_resolution()) {
+        return None;
+    }
+    digest
+        .alerts
+        .iter()
+        .filter(|a| !a.kind.is_resolution())
+        .map(|a| a.severity)
+        .max()
+}
+
+/// The name of what an alert is about: the package key, or the account/project.
+pub fn subject_name(alert: &Alert) -> String {
+    match (&alert.package, alert.kind) {
+        (Some(p), _) => p.clone(),
+        (None, AlertKind::PollFailed | AlertKind::PollRecovered) => {
+            format!("{}/{}", alert.account, project_label(alert))
+        }
+        (None, _) => alert.account.clone(),
+    }
+}
+
 /// The accounts of the alerts, for a subject line: `prod`, `prod, test` or `3 accounts`.
 pub fn accounts_label(alerts: &[Alert]) -> String {
     let accounts: BTreeSet<&str> = alerts.iter().map(|a| a.account.as_str()).collect();
@@ -135,11 +170,160 @@ pub fn truncate(text: &str, max: usize) -> String {
     }
 }
 
+/// Longest subject line before it is cut.
+pub const MAX_SUBJECT_CHARS: usize = 200;
+
+/// The subject: what happened at a glance, e.g. `[renewd] 2 CodeArts packages expire within
+/// 14 days (prod)` or `[renewd] 1 expired, 2 expiring CodeArts packages (prod)`.
+pub fn subject(digest: &Digest) -> String {
+    let alerts = &digest.alerts;
+    if alerts.is_empty() {
+        return "[renewd] no alerts".into();
+    }
+    if alerts.iter().all(|a| a.kind == AlertKind::Test) {
+        return "[renewd] test message".into();
+    }
+    let headline = if alerts.len() == 1 {
+        single_headline(&alerts[0])
+    } else {
+        counted_headline(alerts)
+    };
+    let accounts = accounts_label(alerts);
+    let line = if accounts.is_empty() {
+        format!("[renewd] {headline}")
+    } else {
+        format!("[renewd] {headline} ({accounts})")
+    };
+    truncate(&single_line(&line), MAX_SUBJECT_CHARS)
+}
+
+pub(crate) fn package_name(alert: &Alert) -> &str {
+    alert.package.as_deref().unwrap_or("CodeArts package")
+}
+
+pub(crate) fn scope_name(alert: &Alert) -> String {
+    match &alert.project_id {
+        Some(p) => format!("{}/{p}", alert.account),
+        None => alert.account.clone(),
+    }
+}
+
+/// Headline of a digest with one alert: names the package.
+pub(crate) fn single_headline(alert: &Alert) -> String {
+    let package = package_name(alert);
+    let text = match alert.kind {
+        AlertKind::Expiring => match alert.remain_days {
+            Some(0) => format!("CodeArts package {package} expires today"),
+            Some(1) => format!("CodeArts package {package} expires in 1 day"),
+            Some(n) => format!("CodeArts package {package} expires in {n} days"),
+            None => format!("CodeArts package {package} expires soon"),
+        },
+        AlertKind::Expired => format!(
+            "CodeArts package {package} has expired ({})",
+            status_label(alert)
+        ),
+        AlertKind::Renewed => format!(
+            "CodeArts package {package} was renewed ({} left)",
+            remaining_label(alert)
+        ),
+        AlertKind::StatusChanged => {
+            format!("CodeArts package {package} is now {}", status_label(alert))
+        }
+        AlertKind::Vanished => format!("CodeArts package {package} is no longer reported"),
+        AlertKind::PollFailed => format!(
+            "cannot check the CodeArts packages of {}",
+            scope_name(alert)
+        ),
+        AlertKind::PollRecovered => format!(
+            "checking the CodeArts packages of {} works again",
+            scope_name(alert)
+        ),
+        AlertKind::Test => "test message".into(),
+    };
+    if alert.reminder {
+        format!("reminder: {text}")
+    } else {
+        text
+    }
+}
+
+/// Headline of a digest with several alerts: counts by kind, most urgent kind first.
+pub(crate) fn counted_headline(alerts: &[Alert]) -> String {
+    let count = |kind: AlertKind| alerts.iter().filter(|a| a.kind == kind).count();
+    let package_kinds = [
+        (AlertKind::Expired, "expired"),
+        (AlertKind::Expiring, "expiring"),
+        (AlertKind::StatusChanged, "status-changed"),
+        (AlertKind::Vanished, "vanished"),
+        (AlertKind::Renewed, "renewed"),
+        (AlertKind::Test, "test"),
+    ];
+    let present: Vec<(AlertKind, &str, usize)> = package_kinds
+        .iter()
+        .map(|(k, word)| (*k, *word, count(*k)))
+        .filter(|(_, _, n)| *n > 0)
+        .collect();
+    let packages: usize = present.iter().map(|(_, _, n)| n).sum();
+
+    let mut parts = Vec::new();
+    match present.as_slice() {
+        [] => {}
+        [(AlertKind::Expiring, _, n)] => {
+            let within = alerts
+                .iter()
+                .filter(|a| a.kind == AlertKind::Expiring)
+                .filter_map(|a| a.threshold.or(a.remain_days))
+                .max();
+            let verb = if *n == 1 { "expires" } else { "expire" };
+            parts.push(match within {
+                Some(days) => format!(
+                    "{} {verb} within {}",
+                    plural(*n, "CodeArts package", "CodeArts packages"),
+                    plural(days.max(0) as usize, "day", "days")
+                ),
+                None => format!(
+                    "{} {verb} soon",
+                    plural(*n, "CodeArts package", "CodeArts packages")
+                ),
+            });
+        }
+        [(_, word, n)] => parts.push(format!(
+            "{} {word}",
+            plural(*n, "CodeArts package", "CodeArts packages")
+        )),
+        several => {
+            let counts: Vec<String> = several
+                .iter()
+                .map(|(_, word, n)| format!("{n} {word}"))
+                .collect();
+            let noun = if packages == 1 {
+                "CodeArts package"
+            } else {
+                "CodeArts packages"
+            };
+            parts.push(format!("{} {noun}", counts.join(", ")));
+        }
+    }
+    let failed = count(AlertKind::PollFailed);
+    if failed > 0 {
+        parts.push(format!(
+            "cannot check {}",
+            plural(failed, "account/project", "accounts/projects")
+        ));
+    }
+    let recovered = count(AlertKind::PollRecovered);
+    if recovered > 0 {
+        parts.push(format!(
+            "checking works again for {}",
+            plural(recovered, "account/project", "accounts/projects")
+        ));
+    }
+    parts.join("; ")
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::model::Severity;
-    use crate::notify::Digest;
 
     /// The fixed instant the test alerts are raised and sent at: 2026-11-26 01:00 UTC (09:00 in
     /// GMT+08:00). Never the wall clock: dates computed from it are asserted.

@@ -335,7 +335,7 @@ impl FakeCloud {
 /// A reqwest client for tests (installs the ring crypto provider first; no redirects, as
 /// `CodeArtsClient::new` asks).
 pub fn test_http_client() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    renewd::app::install_crypto_provider();
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

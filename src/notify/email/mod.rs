@@ -12,18 +12,19 @@
 //! are made clickable.
 
 mod bodies;
-pub(crate) mod smtp;
 mod settings;
+pub(crate) mod smtp;
 mod templates;
 #[cfg(test)]
 mod tests;
 
-pub use bodies::{html_body, subject, text_body};
+pub use super::render::subject;
+pub use bodies::{html_body, text_body};
 pub use settings::SmtpSettings;
 pub use templates::EmailTemplates;
 
-use crate::notify::render::single_line;
 use self::smtp::{DeliveryError, SmtpClient};
+use crate::notify::render::single_line;
 use crate::notify::{BuildError, Digest, Notifier, NotifyError, Receipt};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::Message;
@@ -93,7 +94,7 @@ impl EmailNotifier {
             .from(self.smtp.from.clone())
             .subject(subject)
             .message_id(Some(message_id(digest, self.smtp.from.email.domain())))
-            .user_agent(super::webhook::USER_AGENT_VALUE.to_string());
+            .user_agent(crate::USER_AGENT.to_string());
         for to in &self.to {
             builder = builder.to(to.clone());
         }

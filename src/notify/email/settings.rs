@@ -1,8 +1,8 @@
 //! The `[smtp]` section made ready: TLS parameters and credentials, shared by every email
 //! receiver.
 
-use crate::config::{SmtpConfig, SmtpSecurity};
 use super::smtp::Security;
+use crate::config::{SmtpConfig, SmtpSecurity};
 use crate::notify::BuildError;
 use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::Credentials;

@@ -1,11 +1,12 @@
 //! Optional user templates (`subject_template`, `text_template`, `html_template`).
 
-use super::bodies::{html_body, subject, text_body, MAX_SUBJECT_CHARS};
+use super::bodies::{html_body, text_body};
 use crate::model::Alert;
 use crate::notify::render::{
     expiry_label, local_time, project_label, remaining_label, safe_link, single_line,
     sorted_by_urgency, status_label, truncate,
 };
+use crate::notify::render::{subject, MAX_SUBJECT_CHARS};
 use crate::notify::template::TemplateError;
 use crate::notify::{BuildError, Digest};
 use serde::Serialize;

@@ -2,10 +2,11 @@
 //! retries of transient failures and the account's authentication applied to every request.
 
 use super::models::{self, BadEntry, Body, ErrorBody};
+use crate::backoff::Backoff;
 use crate::config::AccountConfig;
 use crate::huawei::auth::{check_base_url, Authenticator, CredentialsError};
 use crate::huawei::pacer::Pacer;
-use crate::huawei::retry::{self, RetryPolicy};
+use crate::huawei::retry;
 use crate::huawei::signer::encode_rfc3986;
 use crate::huawei::LoginError;
 use crate::huawei::{transport_reason, ApiError, ApiErrorKind, ClientError};
@@ -24,7 +25,6 @@ const REQUEST_ID_HEADER: &str = "X-Request-Id";
 /// The largest answer read (the real ones are a few hundred bytes, a few KiB for a big
 /// project); a larger one is refused as a whole, unread beyond this.
 const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
-const USER_AGENT_VALUE: &str = concat!("renewd/", env!("CARGO_PKG_VERSION"));
 
 /// The packages one project (or the whole account) reported.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,7 +44,7 @@ pub struct CodeArtsClient {
     package_info_url: Url,
     http: reqwest::Client,
     timeout: Duration,
-    retry: RetryPolicy,
+    retry: Backoff,
     /// `max_requests_per_second`, shared by the account's projects; slower after a 429.
     pacer: Pacer,
     auth: Authenticator,
@@ -114,7 +114,7 @@ impl CodeArtsClient {
             package_info_url,
             http,
             timeout,
-            retry: RetryPolicy::default(),
+            retry: retry::api_backoff(),
             pacer: Pacer::new(account.max_requests_per_second),
             auth: Authenticator::from_config(account)?,
             verified: AtomicBool::new(false),
@@ -324,7 +324,7 @@ impl CodeArtsClient {
                     ..error
                 });
             }
-            let delay = self.retry.delay(failed, retry_after);
+            let delay = self.retry.delay_or_capped(failed, retry_after);
             tracing::debug!(
                 event = "codearts.retrying",
                 account = %self.account,
@@ -348,7 +348,7 @@ impl CodeArtsClient {
             .http
             .get(url.clone())
             .timeout(self.timeout)
-            .header(USER_AGENT, USER_AGENT_VALUE)
+            .header(USER_AGENT, crate::USER_AGENT)
             .header(ACCEPT, "application/json");
         for (name, value) in auth_headers {
             request = request.header(name, value);

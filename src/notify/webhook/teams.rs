@@ -1,0 +1,128 @@
+//! `format = "teams"`: a message for a Teams Workflows webhook ("Post to a channel when a
+//! webhook request is received"): `{"type":"message","attachments":[{"contentType":
+//! "application/vnd.microsoft.card.adaptive","content":<Adaptive Card 1.4>}]}`.
+//!
+//! The card has one `TextBlock` per line of the chat text (Markdown: bold and links) and an
+//! `Action.OpenUrl` per listed package with an `https://` link — or, when there are more than
+//! [`MAX_ACTIONS`], a single one for the most urgent package (every package keeps its inline
+//! link in the text either way).
+//!
+//! Limits (Microsoft Learn, "Create incoming webhooks" and the Teams connector's known
+//! limitations): a message is at most about 28 KB; more than four requests per second are
+//! throttled. Measured payloads have been refused from about 21 KB, so renewd keeps the whole
+//! request body within [`MAX_BODY_BYTES`].
+
+use super::chat::Dialect;
+use super::format::{ReceiverSetup, RenderedRequest, SizeLimit, WebhookFormat};
+use crate::notify::ratelimit::Quota;
+use crate::notify::{render, Digest};
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+
+/// Bytes of the whole request body.
+pub const MAX_BODY_BYTES: usize = 20_000;
+/// `Action.OpenUrl`s per card; Teams shows at most six actions on a card.
+pub const MAX_ACTIONS: usize = 6;
+/// Characters of an action's title.
+const MAX_TITLE_CHARS: usize = 40;
+
+pub struct Teams;
+
+impl Teams {
+    fn actions(digest: &Digest, shown: usize) -> Vec<Value> {
+        // The listed alerts are the `shown` most urgent ones.
+        let listed: Vec<_> = render::sorted_by_urgency(&digest.alerts)
+            .into_iter()
+            .take(shown)
+            .filter_map(|a| render::safe_link(a).map(|url| (a, url)))
+            .collect();
+        let open = |title: String, url: &str| json!({"type": "Action.OpenUrl", "title": title, "url": url});
+        match listed.as_slice() {
+            [] => Vec::new(),
+            several if several.len() > MAX_ACTIONS => {
+                let (alert, url) = several[0];
+                vec![open(
+                    render::truncate(
+                        &format!("Renew {} (most urgent)", render::subject_name(alert)),
+                        MAX_TITLE_CHARS,
+                    ),
+                    url,
+                )]
+            }
+            few => few
+                .iter()
+                .map(|(alert, url)| {
+                    open(
+                        render::truncate(
+                            &format!("Renew {}", render::subject_name(alert)),
+                            MAX_TITLE_CHARS,
+                        ),
+                        url,
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    fn message(digest: &Digest, shown: usize, text: &str) -> Value {
+        let body: Vec<Value> = text
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|line| json!({"type": "TextBlock", "text": line, "wrap": true}))
+            .collect();
+        let mut card = json!({
+            "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+            "type": "AdaptiveCard",
+            "version": "1.4",
+            "body": body,
+        });
+        let actions = Self::actions(digest, shown);
+        if !actions.is_empty() {
+            card["actions"] = Value::Array(actions);
+        }
+        json!({
+            "type": "message",
+            "attachments": [{
+                "contentType": "application/vnd.microsoft.card.adaptive",
+                "contentUrl": null,
+                "content": card,
+            }],
+        })
+    }
+}
+
+impl WebhookFormat for Teams {
+    fn name(&self) -> &'static str {
+        "teams"
+    }
+
+    fn dialect(&self) -> Option<Dialect> {
+        Some(Dialect::Markdown)
+    }
+
+    /// More than four requests per second are throttled (incoming webhook docs).
+    fn default_quotas(&self) -> Vec<Quota> {
+        vec![Quota::per_second(4)]
+    }
+
+    fn size_limit(&self) -> Option<SizeLimit> {
+        Some(SizeLimit::body_bytes(MAX_BODY_BYTES))
+    }
+
+    fn render(
+        &self,
+        receiver: &ReceiverSetup,
+        digest: &Digest,
+        _now: DateTime<Utc>,
+    ) -> Result<RenderedRequest, String> {
+        let body = receiver.text()?.fit(
+            digest,
+            |shown, text| {
+                serde_json::to_vec(&Self::message(digest, shown, text))
+                    .map_err(|e| format!("cannot encode the Teams body: {e}"))
+            },
+            |body| body.len() <= MAX_BODY_BYTES,
+        )?;
+        Ok(RenderedRequest::json(body))
+    }
+}
