@@ -79,13 +79,15 @@ impl CycleReport {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct CycleOptions {
     /// Evaluate and print, but send and record nothing.
     pub dry_run: bool,
     /// Keep a row per package in the report (for `once`'s table); the daemon only counts them,
     /// so that its memory does not grow with the number of packages.
     pub list_packages: bool,
+    /// The daemon's shutdown signal and metrics, for the deliveries the cycle makes.
+    pub hooks: outbox::DeliveryHooks,
 }
 
 impl Default for CycleOptions {
@@ -93,6 +95,7 @@ impl Default for CycleOptions {
         CycleOptions {
             dry_run: false,
             list_packages: true,
+            hooks: outbox::DeliveryHooks::default(),
         }
     }
 }
@@ -157,7 +160,7 @@ pub async fn run_cycle(
                 cycle,
                 std::mem::take(&mut answered),
                 now,
-                options,
+                &options,
                 &mut report,
             )?;
         }
@@ -186,6 +189,7 @@ pub async fn run_cycle(
             &app.notifiers,
             &app.retry_policy(),
             app.config.daemon.tz(),
+            &options.hooks,
         )
         .await?;
     }
@@ -213,7 +217,7 @@ fn record_batch(
     cycle: Option<CycleId>,
     answered: Vec<(Scope, Result<PollResult, ApiError>)>,
     now: DateTime<Utc>,
-    options: CycleOptions,
+    options: &CycleOptions,
     report: &mut CycleReport,
 ) -> Result<(), CycleError> {
     let batch = store.record_batch_with(cycle, |reads| {
@@ -238,7 +242,7 @@ fn evaluate_poll_result(
     scope: &Scope,
     result: Result<PollResult, ApiError>,
     now: DateTime<Utc>,
-    options: CycleOptions,
+    options: &CycleOptions,
     batch: &mut CycleBatch,
     report: &mut CycleReport,
 ) -> Result<(), CycleError> {

@@ -47,6 +47,7 @@ pub async fn once(
             &runtime.retry_policy(),
             runtime.config.daemon.tz(),
             Selection::AllPending,
+            &outbox::DeliveryHooks::default(),
         )
         .await?
     };

@@ -20,7 +20,7 @@ use crate::config::Config;
 use crate::cycle::{self, CycleError, CycleOptions, CycleReport};
 use crate::http::{self, Health, HttpError, Observed};
 use crate::metrics::Metrics;
-use crate::notify::outbox::{self, DaemonHooks, DeliveryReport, OutcomeObserver};
+use crate::notify::outbox::{self, DeliveryHooks, DeliveryReport, OutcomeObserver};
 use crate::schedule::Schedule;
 use crate::state::{same_state_file, StateError, StateStore};
 use chrono::{DateTime, Utc};
@@ -310,11 +310,11 @@ impl Daemon {
         }
     }
 
-    fn hooks(&self) -> DaemonHooks {
+    fn hooks(&self) -> DeliveryHooks {
         let observer: Arc<dyn OutcomeObserver> = Arc::clone(&self.observed.metrics) as _;
-        DaemonHooks {
-            shutdown: self.shutdown.subscribe(),
-            observer,
+        DeliveryHooks {
+            shutdown: Some(self.shutdown.subscribe()),
+            observer: Some(observer),
         }
     }
 
@@ -331,10 +331,10 @@ impl Daemon {
         let work = async move {
             let options = CycleOptions {
                 list_packages: false,
+                hooks,
                 ..CycleOptions::default()
             };
-            let cycle = cycle::run_cycle(&runtime, &mut store, options, started_at);
-            let result = outbox::with_daemon_hooks(hooks, cycle).await;
+            let result = cycle::run_cycle(&runtime, &mut store, options, started_at).await;
             JobDone {
                 store,
                 outcome: JobOutcome::Cycle(result),
@@ -360,8 +360,8 @@ impl Daemon {
         let work = async move {
             let policy = runtime.retry_policy();
             let tz = runtime.config.daemon.tz();
-            let pass = outbox::deliver_due(&mut store, &runtime.notifiers, &policy, tz);
-            let result = outbox::with_daemon_hooks(hooks, pass).await;
+            let result =
+                outbox::deliver_due(&mut store, &runtime.notifiers, &policy, tz, &hooks).await;
             JobDone {
                 store,
                 outcome: JobOutcome::Retry(result),

@@ -13,7 +13,6 @@ use crate::state::{Delivery, StateError, StateStore};
 use chrono::{DateTime, Utc};
 use futures::stream::{FuturesUnordered, StreamExt};
 use serde::Serialize;
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -86,8 +85,9 @@ pub async fn deliver_due(
     notifiers: &Notifiers,
     policy: &DeliveryPolicy,
     tz: chrono_tz::Tz,
+    hooks: &DeliveryHooks,
 ) -> Result<DeliveryReport, StateError> {
-    deliver(store, notifiers, policy, tz, Selection::Due).await
+    deliver(store, notifiers, policy, tz, Selection::Due, hooks).await
 }
 
 /// One delivery pass.
@@ -97,6 +97,7 @@ pub async fn deliver(
     policy: &DeliveryPolicy,
     tz: chrono_tz::Tz,
     selection: Selection,
+    hooks: &DeliveryHooks,
 ) -> Result<DeliveryReport, StateError> {
     let now = Utc::now();
     let deliveries = match selection {
@@ -127,7 +128,7 @@ pub async fn deliver(
                 "delivery abandoned after max_delivery_age"
             );
             store.mark_abandoned(delivery.id, &reason, now)?;
-            observe(&delivery.receiver, Outcome::Abandoned);
+            hooks.observe(&delivery.receiver, Outcome::Abandoned);
             report.abandoned += 1;
             continue;
         }
@@ -154,12 +155,12 @@ pub async fn deliver(
     let mut in_flight: FuturesUnordered<_> = to_send
         .iter()
         .map(|delivery| async move {
-            let outcome = send_with_retries(notifiers, delivery, policy, tz).await;
+            let outcome = send_with_retries(notifiers, delivery, policy, tz, hooks).await;
             (delivery, outcome)
         })
         .collect();
     while let Some((delivery, outcome)) = in_flight.next().await {
-        match record_outcome(store, policy, delivery, outcome, &mut report) {
+        match record_outcome(store, policy, delivery, outcome, &mut report, hooks) {
             // The writer lock keeps other renewd processes out, but not everything (an older
             // renewd during an upgrade, the sqlite3 tool, a filesystem without flock). What was
             // recorded first stands, and the outcomes still in flight are recorded as usual.
@@ -183,6 +184,7 @@ fn record_outcome(
     delivery: &Delivery,
     outcome: Result<super::Receipt, NotifyError>,
     report: &mut DeliveryReport,
+    hooks: &DeliveryHooks,
 ) -> Result<(), StateError> {
     let now = Utc::now();
     let attempts = delivery.attempts + 1;
@@ -199,7 +201,7 @@ fn record_outcome(
                 "delivered"
             );
             store.mark_delivered(delivery.id, now)?;
-            observe(&delivery.receiver, Outcome::Delivered);
+            hooks.observe(&delivery.receiver, Outcome::Delivered);
             report.delivered += 1;
         }
         Err(NotifyError::Permanent { message, .. }) => {
@@ -213,7 +215,7 @@ fn record_outcome(
                 "delivery refused; not retried"
             );
             store.mark_failed(delivery.id, &message, now)?;
-            observe(&delivery.receiver, Outcome::Failed);
+            hooks.observe(&delivery.receiver, Outcome::Failed);
             report.failed += 1;
         }
         Err(NotifyError::Transient {
@@ -237,7 +239,7 @@ fn record_outcome(
                 "delivery failed; will retry"
             );
             store.mark_retry(delivery.id, &message, next)?;
-            observe(&delivery.receiver, Outcome::Retrying);
+            hooks.observe(&delivery.receiver, Outcome::Retrying);
             report.pending += 1;
         }
     }
@@ -265,6 +267,7 @@ async fn send_with_retries(
     delivery: &Delivery,
     policy: &DeliveryPolicy,
     tz: chrono_tz::Tz,
+    hooks: &DeliveryHooks,
 ) -> Result<super::Receipt, NotifyError> {
     let Some(notifier) = notifiers.get(&delivery.receiver) else {
         return Err(NotifyError::Permanent {
@@ -280,7 +283,7 @@ async fn send_with_retries(
             sent_at: Utc::now(),
             timezone: tz,
         };
-        match send_unless_shutdown(notifier, &digest).await {
+        match send_unless_shutdown(notifier, &digest, hooks).await {
             Err(NotifyError::Transient {
                 message,
                 retry_after,
@@ -304,7 +307,7 @@ async fn send_with_retries(
                     "transient failure; retrying within this run"
                 );
                 // Shutting down: no more attempts in this run; the delivery stays pending.
-                if !sleep_unless_shutdown(wait).await {
+                if !sleep_unless_shutdown(wait, hooks).await {
                     return Err(NotifyError::Transient {
                         message,
                         retry_after,
@@ -355,44 +358,44 @@ pub trait OutcomeObserver: Send + Sync {
     fn observe(&self, receiver: &str, outcome: Outcome);
 }
 
-/// What the daemon lends to the cycles and delivery passes it runs (see [`with_daemon_hooks`]).
-#[derive(Clone)]
-pub struct DaemonHooks {
+/// What the daemon lends to the cycles and delivery passes it runs: a way to cut sends short
+/// at shutdown, and an observer of outcomes (its metrics). `once` and the tests pass
+/// [`DeliveryHooks::default`]: deliveries are then never cut short nor counted.
+#[derive(Clone, Default)]
+pub struct DeliveryHooks {
     /// `None` until shutdown starts; then the instant at which sends still in flight are cut
     /// short. Once it is set, no new attempt starts within the run.
-    pub shutdown: tokio::sync::watch::Receiver<Option<tokio::time::Instant>>,
-    pub observer: Arc<dyn OutcomeObserver>,
+    pub shutdown: Option<tokio::sync::watch::Receiver<Option<tokio::time::Instant>>>,
+    pub observer: Option<Arc<dyn OutcomeObserver>>,
 }
 
-tokio::task_local! {
-    static DAEMON_HOOKS: DaemonHooks;
+impl std::fmt::Debug for DeliveryHooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeliveryHooks")
+            .field("shutdown", &self.shutdown.is_some())
+            .field("observer", &self.observer.is_some())
+            .finish()
+    }
 }
 
-/// Runs `work` (a cycle or a delivery pass) with `hooks` in force for every delivery in it.
-/// A task-local rather than a parameter, so that `cycle::run_cycle`, `once` and this module's
-/// functions keep their signatures; without hooks, deliveries are never cut short or counted.
-pub async fn with_daemon_hooks<F: Future>(hooks: DaemonHooks, work: F) -> F::Output {
-    DAEMON_HOOKS.scope(hooks, work).await
-}
-
-fn observe(receiver: &str, outcome: Outcome) {
-    let _ = DAEMON_HOOKS.try_with(|hooks| hooks.observer.observe(receiver, outcome));
-}
-
-fn shutdown_watch() -> Option<tokio::sync::watch::Receiver<Option<tokio::time::Instant>>> {
-    DAEMON_HOOKS.try_with(|hooks| hooks.shutdown.clone()).ok()
-}
-
-/// The shutdown deadline once shutdown has started; pending for ever without one.
-async fn shutdown_deadline() -> tokio::time::Instant {
-    if let Some(mut watch) = shutdown_watch() {
-        if let Ok(deadline) = watch.wait_for(Option::is_some).await {
-            if let Some(deadline) = *deadline {
-                return deadline;
-            }
+impl DeliveryHooks {
+    fn observe(&self, receiver: &str, outcome: Outcome) {
+        if let Some(observer) = &self.observer {
+            observer.observe(receiver, outcome);
         }
     }
-    std::future::pending().await
+
+    /// The shutdown deadline once shutdown has started; pending for ever without one.
+    async fn shutdown_deadline(&self) -> tokio::time::Instant {
+        if let Some(mut watch) = self.shutdown.clone() {
+            if let Ok(deadline) = watch.wait_for(Option::is_some).await {
+                if let Some(deadline) = *deadline {
+                    return deadline;
+                }
+            }
+        }
+        std::future::pending().await
+    }
 }
 
 /// One attempt, cut short when the shutdown deadline passes first: the delivery then stays
@@ -400,10 +403,11 @@ async fn shutdown_deadline() -> tokio::time::Instant {
 async fn send_unless_shutdown(
     notifier: &dyn super::Notifier,
     digest: &Digest,
+    hooks: &DeliveryHooks,
 ) -> Result<super::Receipt, NotifyError> {
     tokio::select! {
         outcome = notifier.send(digest) => outcome,
-        _ = async { tokio::time::sleep_until(shutdown_deadline().await).await } => {
+        _ = async { tokio::time::sleep_until(hooks.shutdown_deadline().await).await } => {
             Err(NotifyError::transient(
                 &digest.receiver,
                 "interrupted: renewd is shutting down; the delivery stays pending",
@@ -413,9 +417,9 @@ async fn send_unless_shutdown(
 }
 
 /// Waits `wait`; false when shutdown started first.
-async fn sleep_unless_shutdown(wait: Duration) -> bool {
+async fn sleep_unless_shutdown(wait: Duration, hooks: &DeliveryHooks) -> bool {
     tokio::select! {
         _ = tokio::time::sleep(wait) => true,
-        _ = shutdown_deadline() => false,
+        _ = hooks.shutdown_deadline() => false,
     }
 }

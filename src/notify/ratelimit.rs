@@ -76,13 +76,6 @@ impl RateLimiter {
         }
     }
 
-    /// No limit at all.
-    pub fn unlimited() -> RateLimiter {
-        RateLimiter {
-            windows: Vec::new(),
-        }
-    }
-
     pub fn quotas(&self) -> Vec<Quota> {
         self.windows.iter().map(|w| w.quota).collect()
     }

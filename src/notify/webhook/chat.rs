@@ -195,10 +195,6 @@ impl ChatTemplate {
         self.dialect
     }
 
-    pub fn is_custom(&self) -> bool {
-        self.custom
-    }
-
     /// The text listing the `shown` most urgent alerts of the digest (and how many were left out).
     pub fn render(&self, digest: &Digest, shown: usize) -> Result<String, TemplateError> {
         let sorted = render::sorted_by_urgency(&digest.alerts);

@@ -134,11 +134,6 @@ impl CodeArtsClient {
         &self.account
     }
 
-    /// The authentication method in use (`token`, `password`, `aksk`), for logs.
-    pub fn auth_method(&self) -> &'static str {
-        self.auth.method()
-    }
-
     /// Each project of the account, or the account as a whole when it lists none.
     pub fn scopes(&self) -> Vec<Scope> {
         if self.projects.is_empty() {
