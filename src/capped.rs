@@ -4,7 +4,7 @@
 
 /// An answer body, read up to a cap.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Body {
+pub(crate) struct Body {
     /// The whole body, or its first `cap` bytes when it is larger.
     pub bytes: Vec<u8>,
     /// The server sent more than the cap: `bytes` is only the start, and the rest was not read.
@@ -12,7 +12,10 @@ pub struct Body {
 }
 
 /// Reads `response`'s body, stopping once it is known to be larger than `cap` bytes.
-pub async fn read(response: &mut reqwest::Response, cap: usize) -> Result<Body, reqwest::Error> {
+pub(crate) async fn read(
+    response: &mut reqwest::Response,
+    cap: usize,
+) -> Result<Body, reqwest::Error> {
     let mut bytes = Vec::new();
     while let Some(chunk) = response.chunk().await? {
         let room = cap - bytes.len();
@@ -32,7 +35,7 @@ pub async fn read(response: &mut reqwest::Response, cap: usize) -> Result<Body, 
 }
 
 /// A cap in words, for messages: `4 MiB`, `64 KiB`.
-pub fn describe(cap: usize) -> String {
+pub(crate) fn describe(cap: usize) -> String {
     const KIB: usize = 1024;
     const MIB: usize = 1024 * KIB;
     if cap >= MIB && cap.is_multiple_of(MIB) {

@@ -11,13 +11,13 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 /// The token the simulated endpoint accepts.
-pub const DEMO_TOKEN: &str = "demo-token";
+pub(crate) const DEMO_TOKEN: &str = "demo-token";
 /// The project the simulated endpoint serves.
-pub const DEMO_PROJECT: &str = "666666af0f00445f85dec483fbc97c78";
+pub(crate) const DEMO_PROJECT: &str = "666666af0f00445f85dec483fbc97c78";
 
 /// Packages served: the documented example as it is (two packages at 11 days) plus one far
 /// from expiry, one close and one expired in its grace period.
-pub fn demo_packages() -> Value {
+pub(crate) fn demo_packages() -> Value {
     json!({
         "codeartsStorageExtension": {
             "resourceId": "7590809a5c9d42ae92b49b1190e94666",
@@ -92,13 +92,13 @@ async fn package_info(
 }
 
 /// A running simulated endpoint; it stops when dropped.
-pub struct SimulatedEndpoint {
+pub(crate) struct SimulatedEndpoint {
     pub addr: SocketAddr,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl SimulatedEndpoint {
-    pub async fn start() -> std::io::Result<SimulatedEndpoint> {
+    pub(crate) async fn start() -> std::io::Result<SimulatedEndpoint> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let app = Router::new()
@@ -110,7 +110,7 @@ impl SimulatedEndpoint {
         Ok(SimulatedEndpoint { addr, task })
     }
 
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
 }
@@ -123,7 +123,7 @@ impl Drop for SimulatedEndpoint {
 
 /// The config the demo runs with: one account on the simulated endpoint, the usual thresholds,
 /// and the log receiver.
-pub fn demo_config_toml(endpoint: &str, state_path: &std::path::Path) -> String {
+pub(crate) fn demo_config_toml(endpoint: &str, state_path: &std::path::Path) -> String {
     format!(
         r#"
 [daemon]

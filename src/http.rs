@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 /// `/healthz` fails when the scheduler loop has not been seen for this long. The loop beats at
 /// least every few seconds (see `daemon`), whatever the schedule.
-pub const HEARTBEAT_STALE_AFTER: Duration = Duration::from_secs(30);
+pub(crate) const HEARTBEAT_STALE_AFTER: Duration = Duration::from_secs(30);
 
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
@@ -29,7 +29,7 @@ pub enum HttpError {
 }
 
 /// What `/healthz` and `/readyz` answer from; the daemon loop keeps it current.
-pub struct Health {
+pub(crate) struct Health {
     started: Instant,
     /// Milliseconds after `started` at which the scheduler loop last ran.
     heartbeat_ms: AtomicU64,
@@ -46,7 +46,7 @@ struct Readiness {
 }
 
 impl Health {
-    pub fn new(schedule: Schedule) -> Health {
+    pub(crate) fn new(schedule: Schedule) -> Health {
         Health {
             started: Instant::now(),
             heartbeat_ms: AtomicU64::new(0),
@@ -64,33 +64,33 @@ impl Health {
     }
 
     /// The scheduler loop is alive now.
-    pub fn beat(&self) {
+    pub(crate) fn beat(&self) {
         let ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
         self.heartbeat_ms.store(ms, Ordering::Relaxed);
     }
 
     /// How long ago the loop last beat.
-    pub fn since_heartbeat(&self) -> Duration {
+    pub(crate) fn since_heartbeat(&self) -> Duration {
         let beat = Duration::from_millis(self.heartbeat_ms.load(Ordering::Relaxed));
         self.started.elapsed().saturating_sub(beat)
     }
 
-    pub fn cycle_finished(&self, at: DateTime<Utc>) {
+    pub(crate) fn cycle_finished(&self, at: DateTime<Utc>) {
         self.readiness().last_cycle_finished = Some(at);
     }
 
     /// A reload was accepted (`None`) or rejected (the reason).
-    pub fn set_config_problem(&self, problem: Option<String>) {
+    pub(crate) fn set_config_problem(&self, problem: Option<String>) {
         self.readiness().config_problem = problem;
     }
 
     /// A write to the state store failed (the reason), or writes work again (`None`).
-    pub fn set_state_problem(&self, problem: Option<String>) {
+    pub(crate) fn set_state_problem(&self, problem: Option<String>) {
         *self.state_problem.lock().unwrap_or_else(|e| e.into_inner()) = problem;
     }
 
     /// Why `/healthz` fails, if it does.
-    pub fn unhealthy(&self) -> Option<String> {
+    pub(crate) fn unhealthy(&self) -> Option<String> {
         let since = self.since_heartbeat();
         if since > HEARTBEAT_STALE_AFTER {
             return Some(format!(
@@ -105,12 +105,12 @@ impl Health {
             .map(|problem| format!("the state store cannot be written: {problem}"))
     }
 
-    pub fn set_schedule(&self, schedule: Schedule) {
+    pub(crate) fn set_schedule(&self, schedule: Schedule) {
         self.readiness().schedule = schedule;
     }
 
     /// `Ok` when ready at `now`; otherwise every reason why not.
-    pub fn ready(&self, now: DateTime<Utc>) -> Result<(), Vec<String>> {
+    pub(crate) fn ready(&self, now: DateTime<Utc>) -> Result<(), Vec<String>> {
         let readiness = self.readiness();
         let mut reasons = Vec::new();
         if let Some(problem) = &readiness.config_problem {
@@ -137,19 +137,19 @@ impl Health {
 }
 
 /// What the handlers share.
-pub struct Observed {
+pub(crate) struct Observed {
     pub metrics: Arc<Metrics>,
     pub health: Health,
 }
 
 /// Binds the listener (before readiness is announced, so a taken port fails the start).
-pub async fn bind(address: SocketAddr) -> Result<tokio::net::TcpListener, HttpError> {
+pub(crate) async fn bind(address: SocketAddr) -> Result<tokio::net::TcpListener, HttpError> {
     tokio::net::TcpListener::bind(address)
         .await
         .map_err(|source| HttpError::Bind { address, source })
 }
 
-pub fn router(observed: Arc<Observed>) -> Router {
+pub(crate) fn router(observed: Arc<Observed>) -> Router {
     Router::new()
         .route("/metrics", get(metrics_handler))
         .route("/healthz", get(healthz))
@@ -158,7 +158,7 @@ pub fn router(observed: Arc<Observed>) -> Router {
 }
 
 /// Serves until the task is aborted.
-pub fn spawn(
+pub(crate) fn spawn(
     listener: tokio::net::TcpListener,
     observed: Arc<Observed>,
 ) -> tokio::task::JoinHandle<()> {

@@ -1,22 +1,26 @@
 //! renewd: watches the renewal deadlines of Huawei Cloud CodeArts packages and tells people in
-//! time, with the renewal link in hand. See DESIGN.md for the contract.
+//! time, with the renewal link in hand. See docs/design.md for the contract.
+
+// `pub` only for what main.rs and the integration tests use; the rest is pub(crate), and
+// this lint (an error under CI's clippy -D warnings) keeps it so.
+#![warn(unreachable_pub)]
 
 pub mod app;
-pub mod backoff;
-pub mod capped;
+pub(crate) mod backoff;
+pub(crate) mod capped;
 pub mod commands;
 pub mod config;
 pub mod cycle;
 pub mod daemon;
-pub mod demo;
-pub mod http;
+pub(crate) mod demo;
+pub(crate) mod http;
 pub mod huawei;
 pub mod logging;
-pub mod metrics;
+pub(crate) mod metrics;
 pub mod model;
 pub mod notify;
 pub mod rules;
-pub mod schedule;
+pub(crate) mod schedule;
 pub mod sources;
 pub mod state;
 

@@ -18,14 +18,14 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Mutex;
 
 /// The content type of [`Metrics::encode`]'s output: the classic Prometheus text format.
-pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+pub(crate) const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Buckets of `renewd_cycle_duration_seconds`: a cycle is a few HTTP requests, or up to a few
 /// minutes when an API or a receiver is timing out.
 const CYCLE_DURATION_BUCKETS: [f64; 10] = [0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0];
 
 #[derive(Debug, thiserror::Error)]
-pub enum MetricsError {
+pub(crate) enum MetricsError {
     #[error("cannot encode the metrics: {0}")]
     Encode(#[from] std::fmt::Error),
 }
@@ -54,7 +54,7 @@ struct BuildLabels {
 }
 
 /// Every metric renewd exports, in one registry.
-pub struct Metrics {
+pub(crate) struct Metrics {
     registry: Registry,
     package_remain_days: Family<PackageLabels, Gauge>,
     package_status: Family<PackageLabels, Gauge>,
@@ -75,7 +75,7 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    pub fn new() -> Metrics {
+    pub(crate) fn new() -> Metrics {
         let mut registry = Registry::default();
         let package_remain_days = Family::<PackageLabels, Gauge>::default();
         registry.register(
@@ -151,7 +151,7 @@ impl Metrics {
     }
 
     /// Creates the notification series of these receivers at zero (at start and on reload).
-    pub fn add_receivers<'a>(&self, receivers: impl IntoIterator<Item = &'a str>) {
+    pub(crate) fn add_receivers<'a>(&self, receivers: impl IntoIterator<Item = &'a str>) {
         for receiver in receivers {
             for outcome in Outcome::ALL {
                 let _ = self.notifications.get_or_create(&NotificationLabels {
@@ -164,7 +164,7 @@ impl Metrics {
 
     /// Counts the polls of a finished cycle and its duration; a cycle whose polls all succeeded
     /// moves `renewd_last_cycle_success_timestamp_seconds`.
-    pub fn record_cycle(&self, report: &CycleReport, finished_at: DateTime<Utc>) {
+    pub(crate) fn record_cycle(&self, report: &CycleReport, finished_at: DateTime<Utc>) {
         for poll in &report.polls {
             let outcome = if poll.ok { "success" } else { "failure" };
             self.polls.get_or_create(&PollLabels { outcome }).inc();
@@ -176,14 +176,14 @@ impl Metrics {
         }
     }
 
-    pub fn set_last_cycle_success(&self, at: DateTime<Utc>) {
+    pub(crate) fn set_last_cycle_success(&self, at: DateTime<Utc>) {
         self.last_cycle_success
             .set(at.timestamp_millis() as f64 / 1000.0);
     }
 
     /// Exports every package the state store knows and still sees; packages that vanished
     /// are removed.
-    pub fn set_packages(&self, packages: &[PackageRecord]) {
+    pub(crate) fn set_packages(&self, packages: &[PackageRecord]) {
         let mut exported = self
             .exported_packages
             .lock()
@@ -217,13 +217,13 @@ impl Metrics {
         *exported = current;
     }
 
-    pub fn set_outbox_pending(&self, pending: u64) {
+    pub(crate) fn set_outbox_pending(&self, pending: u64) {
         self.outbox_pending
             .set(i64::try_from(pending).unwrap_or(i64::MAX));
     }
 
     /// The exposition text in the classic Prometheus format (see [`to_classic_text`]).
-    pub fn encode(&self) -> Result<String, MetricsError> {
+    pub(crate) fn encode(&self) -> Result<String, MetricsError> {
         let mut open_metrics = String::new();
         prometheus_client::encoding::text::encode(&mut open_metrics, &self.registry)?;
         Ok(to_classic_text(&open_metrics))

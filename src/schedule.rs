@@ -121,7 +121,7 @@ impl Schedule {
 }
 
 /// Parses a cron expression the way the scheduler does: seconds required.
-pub fn parse_schedule(expr: &str) -> Result<croner::Cron, String> {
+pub(crate) fn parse_schedule(expr: &str) -> Result<croner::Cron, String> {
     let fields = expr.split_whitespace().count();
     if fields == 5 {
         return Err(format!(

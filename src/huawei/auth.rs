@@ -59,7 +59,7 @@ impl std::fmt::Debug for Authenticator {
 }
 
 impl Authenticator {
-    pub fn from_config(account: &AccountConfig) -> Result<Self, ClientError> {
+    pub(crate) fn from_config(account: &AccountConfig) -> Result<Self, ClientError> {
         let name = &account.name;
         let missing = |field| ClientError::MissingSecret {
             account: name.clone(),
@@ -164,7 +164,7 @@ impl Authenticator {
         }
     }
 
-    pub fn method(&self) -> &'static str {
+    pub(crate) fn method(&self) -> &'static str {
         match self {
             Authenticator::Token(_) => "token",
             Authenticator::Password(_) => "password",
@@ -173,7 +173,7 @@ impl Authenticator {
     }
 
     /// The headers that authenticate a `method` request to `url` with `body` (may log in).
-    pub async fn credentials(
+    pub(crate) async fn credentials(
         &self,
         http: &reqwest::Client,
         timeout: Duration,
@@ -202,7 +202,7 @@ impl Authenticator {
 
     /// The API rejected `used` with a 401: true when fresh credentials may succeed (a new IAM
     /// login), false when the same request would only be rejected again (static token, AK/SK).
-    pub async fn renew_after_rejection(&self, used: &Credentials) -> bool {
+    pub(crate) async fn renew_after_rejection(&self, used: &Credentials) -> bool {
         match (self, used.token_generation) {
             (Authenticator::Password(session), Some(generation)) => {
                 session.forget(generation).await;

@@ -28,13 +28,13 @@ use tokio::time::Instant;
 
 /// The most the server may send between two writes of ours: far above the largest reply
 /// lettre accepts (100,000 bytes) and a TLS handshake's certificates.
-pub const MAX_UNANSWERED_BYTES: usize = 256 * 1024;
+pub(crate) const MAX_UNANSWERED_BYTES: usize = 256 * 1024;
 /// How long a connection that delivered stays open for the next message.
-pub const IDLE_FOR: Duration = Duration::from_secs(60);
+pub(crate) const IDLE_FOR: Duration = Duration::from_secs(60);
 
 /// How the connection is secured.
 #[derive(Clone)]
-pub enum Security {
+pub(crate) enum Security {
     /// Plain SMTP (a relay on this machine).
     Plain,
     /// STARTTLS, required.
@@ -45,7 +45,7 @@ pub enum Security {
 
 /// A delivery that did not get its final reply.
 #[derive(Debug, thiserror::Error)]
-pub enum DeliveryError {
+pub(crate) enum DeliveryError {
     /// What lettre reports: a negative reply, a broken or refused reply, TLS, …
     #[error(transparent)]
     Smtp(#[from] lettre::transport::smtp::Error),
@@ -58,7 +58,7 @@ pub enum DeliveryError {
 }
 
 /// Delivers to one SMTP server; one per receiver, since each keeps its own idle connection.
-pub struct SmtpClient {
+pub(crate) struct SmtpClient {
     host: String,
     port: u16,
     security: Security,
@@ -73,7 +73,7 @@ struct Idle {
 }
 
 impl SmtpClient {
-    pub fn new(
+    pub(crate) fn new(
         host: String,
         port: u16,
         security: Security,
@@ -92,7 +92,7 @@ impl SmtpClient {
 
     /// Sends one message, from the connect (or the check of a kept connection) to the reply
     /// to its data, within the timeout.
-    pub async fn send(
+    pub(crate) async fn send(
         &self,
         envelope: &Envelope,
         message: &[u8],
