@@ -5,8 +5,91 @@ use super::CommandError;
 use super::EXIT_OK;
 use crate::app::App;
 use crate::cycle;
+use crate::model::{Alert, PollErrorInfo};
 use crate::state::StateStore;
+use crate::state::{Delivery, DeliveryId, OutboxCounts, PackageRecord};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
 use std::io::Write;
+
+/// `status --json`: what the state store knows, as one document.
+#[derive(Serialize)]
+struct StatusDoc<'a> {
+    packages: Vec<PackageEntry<'a>>,
+    pending_deliveries: Vec<PendingEntry<'a>>,
+    polls: Vec<PollEntry<'a>>,
+    outbox: OutboxCounts,
+}
+
+#[derive(Serialize)]
+struct PackageEntry<'a> {
+    account: &'a str,
+    project_id: Option<&'a str>,
+    package: &'a str,
+    resource_id: &'a str,
+    service_type: Option<&'a str>,
+    package_status: Option<i64>,
+    package_status_name: &'static str,
+    remain_days: i64,
+    next_action_url: Option<&'a str>,
+    last_seen: DateTime<Utc>,
+    vanished: bool,
+    last_alert: Option<&'a Alert>,
+}
+
+impl<'a> From<&'a PackageRecord> for PackageEntry<'a> {
+    fn from(p: &'a PackageRecord) -> Self {
+        let last = &p.state.last;
+        PackageEntry {
+            account: &last.scope.account,
+            project_id: last.scope.project_id.as_deref(),
+            package: &last.key,
+            resource_id: &last.resource_id,
+            service_type: last.service_type.as_deref(),
+            package_status: last.package_status,
+            package_status_name: crate::model::package_status_name(last.package_status),
+            remain_days: last.remain_days,
+            next_action_url: last.next_action_url.as_deref(),
+            last_seen: p.state.last_seen,
+            vanished: p.state.vanished,
+            last_alert: p.last_alert.as_ref(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct PendingEntry<'a> {
+    id: DeliveryId,
+    receiver: &'a str,
+    attempts: u32,
+    created_at: DateTime<Utc>,
+    next_attempt_at: DateTime<Utc>,
+    last_error: Option<&'a str>,
+    alert_ids: Vec<&'a str>,
+}
+
+impl<'a> From<&'a Delivery> for PendingEntry<'a> {
+    fn from(d: &'a Delivery) -> Self {
+        PendingEntry {
+            id: d.id,
+            receiver: &d.receiver,
+            attempts: d.attempts,
+            created_at: d.created_at,
+            next_attempt_at: d.next_attempt_at,
+            last_error: d.last_error.as_deref(),
+            alert_ids: d.alerts.iter().map(|a| a.id.as_str()).collect(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct PollEntry<'a> {
+    account: &'a str,
+    project_id: Option<&'a str>,
+    consecutive_failures: u32,
+    last_success_at: Option<DateTime<Utc>>,
+    last_error: Option<&'a PollErrorInfo>,
+}
 
 /// `renewd status`: what the state store knows. Opens it read-only, so it works while the daemon runs.
 pub fn status(app: &App, json: bool, out: &mut dyn Write) -> Result<u8, CommandError> {
@@ -16,51 +99,21 @@ pub fn status(app: &App, json: bool, out: &mut dyn Write) -> Result<u8, CommandE
     let pending = store.pending_deliveries()?;
     let health = store.all_health()?;
     if json {
-        let packages: Vec<serde_json::Value> = packages
-            .iter()
-            .map(|p| {
-                let last = &p.state.last;
-                serde_json::json!({
-                    "account": last.scope.account,
-                    "project_id": last.scope.project_id,
-                    "package": last.key,
-                    "resource_id": last.resource_id,
-                    "service_type": last.service_type,
-                    "package_status": last.package_status,
-                    "package_status_name": crate::model::package_status_name(last.package_status),
-                    "remain_days": last.remain_days,
-                    "next_action_url": last.next_action_url,
-                    "last_seen": p.state.last_seen,
-                    "vanished": p.state.vanished,
-                    "last_alert": p.last_alert,
+        let doc = StatusDoc {
+            packages: packages.iter().map(PackageEntry::from).collect(),
+            pending_deliveries: pending.iter().map(PendingEntry::from).collect(),
+            polls: health
+                .iter()
+                .map(|(scope, h)| PollEntry {
+                    account: &scope.account,
+                    project_id: scope.project_id.as_deref(),
+                    consecutive_failures: h.consecutive_failures,
+                    last_success_at: h.last_success_at,
+                    last_error: h.last_error.as_ref(),
                 })
-            })
-            .collect();
-        let pending: Vec<serde_json::Value> = pending
-            .iter()
-            .map(|d| {
-                serde_json::json!({
-                    "id": d.id, "receiver": d.receiver, "attempts": d.attempts,
-                    "created_at": d.created_at, "next_attempt_at": d.next_attempt_at,
-                    "last_error": d.last_error,
-                    "alert_ids": d.alerts.iter().map(|a| a.id.clone()).collect::<Vec<_>>(),
-                })
-            })
-            .collect();
-        let polls: Vec<serde_json::Value> = health
-            .iter()
-            .map(|(scope, h)| {
-                serde_json::json!({
-                    "account": scope.account, "project_id": scope.project_id,
-                    "consecutive_failures": h.consecutive_failures,
-                    "last_success_at": h.last_success_at, "last_error": h.last_error,
-                })
-            })
-            .collect();
-        let outbox = store.outbox_counts()?;
-        let doc = serde_json::json!({
-            "packages": packages, "pending_deliveries": pending, "polls": polls, "outbox": outbox,
-        });
+                .collect(),
+            outbox: store.outbox_counts()?,
+        };
         serde_json::to_writer_pretty(&mut *out, &doc).map_err(std::io::Error::other)?;
         writeln!(out)?;
         return Ok(EXIT_OK);
