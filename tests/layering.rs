@@ -15,19 +15,6 @@ use std::path::{Path, PathBuf};
 /// allowed when it starts with the prefix. Keep this list short; a new entry needs a reason a
 /// reviewer would accept.
 const ALLOWED: &[(&str, &str, &str)] = &[
-    // metrics is the daemon's /metrics page: it counts the outbox's outcomes (through the
-    // observer the outbox calls) and shows the stored package records. It is read by the
-    // daemon only; moving it under daemon/ is a refactor of its own, not an import fix.
-    (
-        "src/metrics.rs",
-        "crate::notify::outbox::Outcome",
-        "the daemon's metrics observe the outbox's delivery outcomes",
-    ),
-    (
-        "src/metrics.rs",
-        "crate::state::PackageRecord",
-        "the daemon's metrics show the stored package records as gauges",
-    ),
     // Test code only: the limiter is tested against the quotas the real formats ask for,
     // which only the webhook registry knows. No product code of ratelimit names webhook.
     (

@@ -7,6 +7,8 @@
 //! work owns the state store while it runs and hands it back when it ends.
 
 pub mod clock;
+mod http;
+mod metrics;
 pub mod signals;
 pub mod systemd;
 
@@ -14,12 +16,12 @@ pub use clock::CycleClock;
 pub use signals::forward_unix_signals;
 pub use systemd::Systemd;
 
+use self::http::{Health, HttpError, Observed};
+use self::metrics::Metrics;
 use crate::app::{App, BuildError};
 use crate::commands::EXIT_FAILURE;
 use crate::config::Config;
 use crate::cycle::{self, CycleError, CycleOptions, CycleReport};
-use crate::http::{self, Health, HttpError, Observed};
-use crate::metrics::Metrics;
 use crate::notify::outbox::{self, DeliveryHooks, DeliveryReport, OutcomeObserver};
 use crate::schedule::Schedule;
 use crate::state::{same_state_file, StateError, StateStore};

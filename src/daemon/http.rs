@@ -2,7 +2,7 @@
 //! loop is alive and the state store can be written) and `/readyz` (cycles are happening and
 //! the config is good). Off unless configured.
 
-use crate::metrics::{self, Metrics};
+use super::metrics::{self, Metrics};
 use crate::schedule::Schedule;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
