@@ -1,5 +1,5 @@
 //! renewd: watches the renewal deadlines of Huawei Cloud CodeArts packages and tells people in
-//! time, with the renewal link in hand. See DESIGN.md for the contract.
+//! time, with the renewal link in hand. See docs/design.md for the contract.
 
 pub mod app;
 pub mod backoff;
