@@ -156,7 +156,7 @@ impl fmt::Display for Severity {
 }
 
 /// One decision of the rules engine, as delivered to receivers. The field names are those of
-/// renewd's own webhook JSON (DESIGN.md), which `once --json` and `status --json` share.
+/// renewd's own webhook JSON (docs/design.md), which `once --json` and `status --json` share.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
     /// Stable id of this decision: the same decision always gets the same id, so a retried

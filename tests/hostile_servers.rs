@@ -6,7 +6,7 @@
 //! the answer's status alone decides), and keep its peak resident memory under
 //! [`RSS_CAP_KIB`], measured by the kernel (`wait4`).
 //!
-//! The caps these tests hold are listed in the README, "Limits on what servers send".
+//! The caps these tests hold are listed in docs/service.md, "Limits on what servers send".
 
 mod support;
 
@@ -37,7 +37,7 @@ const EMPTY_PACKAGES: &str = r#"{"status":"success","result":{}}"#;
 /// one of `wanted`.
 fn run_and_check(ws: &Workspace, case: &str, args: &[&str], code: i32, wanted: &[&str]) -> Run {
     let measured = run_measured(&ws.config_path(), args, HANG_LIMIT);
-    // Shown with --nocapture: the figures the README and the issue quote.
+    // Shown with --nocapture: the figures docs/service.md and the issue quote.
     eprintln!(
         "{case}: max RSS {} KiB ({:.1} MiB), {:.1} s, exit {}",
         measured.max_rss_kib,

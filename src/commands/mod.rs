@@ -22,7 +22,7 @@ use crate::cycle;
 use crate::state::StateError;
 use std::path::{Path, PathBuf};
 
-/// Exit codes (DESIGN.md "Interfaces").
+/// Exit codes (docs/design.md, "Interfaces").
 pub const EXIT_OK: u8 = 0;
 pub const EXIT_FAILURE: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;

@@ -59,7 +59,7 @@ impl AccountConfig {
     }
 }
 
-/// The CodeArts host of a region (DESIGN.md, "The CodeArts API").
+/// The CodeArts host of a region (docs/design.md, "The CodeArts API").
 pub fn codearts_host(region: &str) -> Option<String> {
     const EXT: &[&str] = &[
         "cn-east-3",

@@ -1,7 +1,7 @@
 //! Prometheus metrics of the daemon (`/metrics`): what each package's deadline looks like, how
 //! polls and deliveries went, the outbox backlog and when a cycle last succeeded.
 //!
-//! The metric names are a contract (README "Metrics"): alert rules are built on them.
+//! The metric names are a contract (docs/metrics.md): alert rules are built on them.
 
 use crate::cycle::CycleReport;
 use crate::notify::outbox::{Outcome, OutcomeObserver};

@@ -1,6 +1,6 @@
 //! The rules engine: a pure function from (package observation, previous state, now) to
 //! decisions and the next state. No I/O, no clock: everything it needs is passed in.
-//! Semantics: DESIGN.md, "Rules and their semantics".
+//! Semantics: docs/design.md, "Rules and their semantics".
 //!
 //! Every decision gets an id derived from what makes it unique (package identity, rule, kind,
 //! stage or status, renewal cycle, and for repeatable decisions a counter or the time of the

@@ -1,4 +1,4 @@
-//! The soak's oracle: the rules of DESIGN.md ("Rules and their semantics") written again,
+//! The soak's oracle: the rules of docs/design.md ("Rules and their semantics") written again,
 //! independently of `renewd::rules`, and applied to the data the recorded cycles saw. It says
 //! which decisions must have been made, with their ids, and which message each receiver must
 //! have got for each cycle.

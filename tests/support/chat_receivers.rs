@@ -596,7 +596,7 @@ fn alertmanager(json: &Value, problems: &mut Vec<String>) -> Verdict {
 }
 
 // renewd's own JSON, with `X-Renewd-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of
-// "<t>.<body>">` as the README tells receivers to verify it.
+// "<t>.<body>">` as docs/receivers.md tells receivers to verify it.
 fn renewd_json(
     secret: Option<&str>,
     headers: &HeaderMap,

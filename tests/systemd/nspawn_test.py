@@ -326,7 +326,7 @@ def scenario(c, cloud_port, http_port):
     # An operator's `renewd once` as root while the service is stopped, with no lock file yet
     # (as after an upgrade): the service must still start afterwards.
     c.run("rm", "-f", "/var/lib/private/renewd/state.db.lock", check_rc=True)
-    # As the README says: credentials from where the operator keeps them.
+    # As docs/service.md says: credentials from where the operator keeps them.
     once = c.run("env", "CREDENTIALS_DIRECTORY=/etc/renewd/credentials",
                  "renewd", "once", "--config", "/etc/renewd/renewd.toml")
     if once.returncode != 0:

@@ -97,7 +97,7 @@ impl Dialect {
     }
 }
 
-/// What a chat template sees. Documented in the README ("Chat templates").
+/// What a chat template sees. Documented in docs/receivers.md ("Chat templates").
 #[derive(Serialize)]
 struct ChatContext<'a> {
     receiver: &'a str,

@@ -1,4 +1,4 @@
-//! `format = "json"`: renewd's own JSON (DESIGN.md):
+//! `format = "json"`: renewd's own JSON (docs/design.md):
 //! `{"version":"1","source":"renewd","sent_at","receiver","alerts"}`, alerts most urgent first.
 //!
 //! Signing: with a `secret`, the [`SIGNATURE_HEADER`] carries

@@ -1,5 +1,5 @@
 //! The wire format of `GET /devreposerver/v5/data/package/info` and how its bodies are read:
-//! the success map of packages and the three documented error shapes (DESIGN.md,
+//! the success map of packages and the three documented error shapes (docs/design.md,
 //! "The CodeArts API"). Pure functions, no I/O.
 
 use crate::huawei::sanitized_prefix;
