@@ -8,6 +8,8 @@
 pub mod app;
 pub(crate) mod backoff;
 pub(crate) mod capped;
+// pub: examples/gen-assets.rs writes the man pages and completions from it.
+pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod cycle;

@@ -2,16 +2,18 @@
 """systemd/renewd.service under a real systemd.
 
 Boots a minimal Debian (made once with debootstrap under target/) in systemd-nspawn, installs
-the built binary, the unit exactly as shipped plus a drop-in that loads the API token and the webhook URL
-as credentials, and checks what an operator relies on: `Type=notify` readiness, DynamicUser with
+the Debian package with `apt-get install ./renewd_*.deb` as an operator would (the unit exactly as
+packaged, plus a drop-in that loads the API token and the webhook URL as credentials), enables
+the service with `systemctl enable`, and checks what an operator relies on: the packaged unit, `Type=notify` readiness, DynamicUser with
 StateDirectory, credentials, cycles that deliver once, journal entries with fields, /metrics,
-`systemctl reload` with a valid and an invalid config, the watchdog, and a clean stop. The
+`systemctl reload` with a valid and an invalid config, the watchdog, and a clean stop; then
+that `apt-get purge` takes the config and the state with it. The
 container shares the host's network, so renewd reaches the fake CodeArts endpoint and the
 webhook receiver this script runs on 127.0.0.1; nothing leaves the machine but debootstrap's
 download from the Debian mirror.
 
-Usage: tests/systemd/nspawn_test.py PATH/TO/renewd     (as root; needs systemd-nspawn and
-debootstrap). Exit 0 when every check holds, 1 on the first that does not.
+Usage: tests/systemd/nspawn_test.py PATH/TO/renewd_VERSION_ARCH.deb     (as root; needs
+systemd-nspawn and debootstrap; the .deb comes from `cargo deb`). Exit 0 when every check holds, 1 on the first that does not.
 """
 import http.server
 import json
@@ -56,7 +58,8 @@ def free_port():
 def ensure_root():
     """The image, made once; the marker is written only after debootstrap succeeded, so an
     image left half-made by an interrupted run is made again."""
-    marker = os.path.join(ROOT, ".renewd-image-complete")
+    # -deb: images made before renewd came as a package hold copied files that would shadow it.
+    marker = os.path.join(ROOT, ".renewd-image-complete-deb")
     if os.path.exists(marker):
         return
     log(f"debootstrap of a minimal Debian into {ROOT} (once)")
@@ -84,19 +87,56 @@ class Hook(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def install(binary, cloud_port, hook_port, http_port):
-    """The binary, the shipped unit, a credential drop-in and the config, into the image."""
+def in_image(*command, bind=None):
+    """A command in the image without booting it (as dpkg's maintainer scripts run in an
+    installer: no systemd running, so they start nothing)."""
+    args = ["systemd-nspawn", "-D", ROOT, "--register=no", "--keep-unit", "--quiet", "--pipe"]
+    if bind:
+        args.append(f"--bind-ro={bind[0]}:{bind[1]}")
+    result = subprocess.run(args + ["--", *command], capture_output=True, text=True,
+                            stdin=subprocess.DEVNULL, timeout=300)
+    if result.returncode != 0:
+        fail(f"{' '.join(command)} in the image exited {result.returncode}:\n"
+             f"{result.stdout}{result.stderr}")
+    return result.stdout
+
+
+def image_path(path):
+    return os.path.join(ROOT, path.lstrip("/"))
+
+
+def install(package, cloud_port, hook_port, http_port):
+    """The package with apt, as the README says; then the operator's part: credentials, the
+    config, a drop-in, `systemctl enable`."""
     def put(path, content, mode):
-        full = os.path.join(ROOT, path.lstrip("/"))
+        full = image_path(path)
         os.makedirs(os.path.dirname(full), exist_ok=True)
         with open(full, "w") as f:
             f.write(content)
         os.chmod(full, mode)
 
-    shutil.copy(binary, os.path.join(ROOT, "usr/bin/renewd"))
-    os.chmod(os.path.join(ROOT, "usr/bin/renewd"), 0o755)
-    with open(os.path.join(REPO, "systemd", "renewd.service")) as f:
-        put("/etc/systemd/system/renewd.service", f.read(), 0o644)
+    # A fresh install each run: the previous run's package, config and state go first.
+    # (dpkg, not apt: apt knows no package that is neither installed nor in a package list.)
+    in_image("dpkg", "--purge", "renewd")
+    # The dependencies (libc6, ca-certificates, procps) are in the image already, so apt downloads
+    # nothing and needs no package lists; a missing one fails here, saying so. (Not
+    # --no-download: apt 2.6 then refuses the local file, "Pathname to install is not absolute".)
+    in_image("apt-get", "install", "-y", "-q", "/tmp/renewd.deb",
+             bind=(package, "/tmp/renewd.deb"))
+    status = in_image("dpkg-query", "-W", "-f", "${Status} ${Version}", "renewd")
+    check(status.startswith("install ok installed"), f"apt installed the package: {status}")
+    files = in_image("dpkg-query", "-L", "renewd").split()
+    for path in ["/usr/bin/renewd", "/usr/lib/systemd/system/renewd.service",
+                 "/etc/renewd/renewd.toml"]:
+        check(path in files, f"the package owns {path}")
+    with open(image_path("/etc/renewd/renewd.toml")) as f, \
+            open(os.path.join(REPO, "config", "renewd.example.toml")) as example:
+        check(f.read() == example.read(), "/etc/renewd/renewd.toml is the example config")
+    # Not enabled by the package: the operator edits the config first.
+    check(not os.path.lexists(image_path(
+        "/etc/systemd/system/multi-user.target.wants/renewd.service")),
+        "the package leaves the service disabled")
+
     # The test's only changes to the unit: the credential, and a short watchdog to see it petted.
     put("/etc/systemd/system/renewd.service.d/test.conf",
         "[Service]\nLoadCredential=codearts-token:/etc/renewd/credentials/codearts-token\n"
@@ -105,15 +145,15 @@ def install(binary, cloud_port, hook_port, http_port):
     put("/etc/renewd/credentials/codearts-token", TOKEN + "\n", 0o600)
     put("/etc/renewd/credentials/ops-hook-url", f"http://127.0.0.1:{hook_port}/hook\n", 0o600)
     put("/etc/renewd/renewd.toml", config(cloud_port, http_port), 0o644)
-    wants = os.path.join(ROOT, "etc/systemd/system/multi-user.target.wants")
-    os.makedirs(wants, exist_ok=True)
-    link = os.path.join(wants, "renewd.service")
-    if not os.path.lexists(link):
-        os.symlink("/etc/systemd/system/renewd.service", link)
-    # A fresh state each run.
-    shutil.rmtree(os.path.join(ROOT, "var/lib/private/renewd"), ignore_errors=True)
-    if os.path.lexists(os.path.join(ROOT, "var/lib/renewd")):
-        os.remove(os.path.join(ROOT, "var/lib/renewd"))
+    in_image("systemctl", "enable", "renewd")
+
+
+def purge():
+    """`apt-get purge` with the container stopped: the config and the state go too."""
+    in_image("apt-get", "purge", "-y", "-q", "renewd")
+    for path in ["/usr/bin/renewd", "/etc/renewd/renewd.toml", "/var/lib/private/renewd",
+                 "/var/lib/renewd", "/etc/systemd/system/multi-user.target.wants/renewd.service"]:
+        check(not os.path.lexists(image_path(path)), f"after apt-get purge, no {path}")
 
 
 def config(cloud_port, http_port, schedule="*/2 * * * * *"):
@@ -230,7 +270,9 @@ class Container:
 def main():
     if len(sys.argv) != 2:
         sys.exit(__doc__)
-    binary = os.path.abspath(sys.argv[1])
+    package = os.path.abspath(sys.argv[1])
+    if not package.endswith(".deb") or not os.path.isfile(package):
+        sys.exit(f"not a .deb file: {package}\n\n{__doc__}")
     ensure_root()
 
     cloud = subprocess.Popen(
@@ -241,10 +283,9 @@ def main():
     hook = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
     threading.Thread(target=hook.serve_forever, daemon=True).start()
     http_port = free_port()
-    install(binary, cloud_port, hook.server_address[1], http_port)
-
     container = None
     try:
+        install(package, cloud_port, hook.server_address[1], http_port)
         container = Container()
         scenario(container, cloud_port, http_port)
     finally:
@@ -252,10 +293,17 @@ def main():
             container.stop()
         cloud.kill()
         hook.shutdown()
+    purge()
     log("all checks hold")
 
 
 def scenario(c, cloud_port, http_port):
+    unit = c.show("FragmentPath", "DropInPaths", "UnitFileState")
+    # /lib is /usr/lib on a merged-/usr system, and systemd may name it either way.
+    check(unit["FragmentPath"] in ("/usr/lib/systemd/system/renewd.service",
+                                   "/lib/systemd/system/renewd.service")
+          and unit["UnitFileState"] == "enabled",
+          f"systemd runs the packaged unit, enabled by systemctl enable: {unit}")
     # Type=notify: `active` only once READY=1 came.
     c.wait_for("the service is active (READY=1 reached systemd)",
                lambda: c.run("systemctl", "is-active", "renewd").stdout.strip() == "active")

@@ -1,0 +1,48 @@
+//! The command line's definition, in the library so that the man page and the shell completions
+//! are generated from it (examples/gen-assets.rs) rather than written by hand.
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Watches the renewal deadlines of Huawei Cloud CodeArts packages and warns people in time.
+#[derive(Parser)]
+#[command(name = "renewd", version, about, long_about = None)]
+pub struct Cli {
+    /// Config file [default: $RENEWD_CONFIG, else /etc/renewd/renewd.toml]
+    #[arg(long, short = 'c', global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run as a daemon: cycles on the schedule, SIGHUP reloads the config, SIGTERM stops.
+    /// Talks to systemd (Type=notify) when NOTIFY_SOCKET is set.
+    Run,
+    /// Run one full cycle now (retrying pending deliveries first), print every package, exit.
+    /// Exits 1 when a poll failed or a delivery is still pending.
+    Once {
+        /// Evaluate and print, but send and record nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the cycle as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Validate the config and print what was understood (never a secret).
+    Check,
+    /// Show what the state store knows: packages, last alerts, pending deliveries.
+    Status {
+        /// Print it as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send a test message through one receiver and print what its server answered.
+    TestNotify {
+        /// The receiver's name from [receivers.NAME].
+        receiver: String,
+    },
+    /// Run the whole pipeline twice against a built-in simulated CodeArts endpoint (no account needed).
+    Demo,
+}
