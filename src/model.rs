@@ -1,7 +1,7 @@
 //! Domain types shared by every stage of the pipeline: what a package looks like once
 //! fetched, and what an alert about it carries. No I/O here.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -239,6 +239,28 @@ pub fn decision_id(parts: &[&str]) -> String {
         hasher.update([0u8]);
     }
     hex::encode(&hasher.finalize()[..16])
+}
+
+/// Huawei Cloud's billing day: a billing cycle ends at 23:59:59 GMT+08:00 on its last day.
+const BILLING_OFFSET_SECONDS: i32 = 8 * 3600;
+
+/// The estimated last day of a package: the day (in GMT+08:00, Huawei's billing day) on which
+/// `remain_days` was read, plus those days.
+pub fn billing_last_day(read_at: DateTime<Utc>, remain_days: i64) -> Option<NaiveDate> {
+    let billing = chrono::FixedOffset::east_opt(BILLING_OFFSET_SECONDS)?;
+    let read_on = read_at.with_timezone(&billing).date_naive();
+    read_on.checked_add_signed(chrono::Duration::try_days(remain_days)?)
+}
+
+/// The instant a package expires: the end (23:59:59 GMT+08:00) of its [`billing_last_day`].
+pub fn billing_expiry(read_at: DateTime<Utc>, remain_days: i64) -> Option<DateTime<Utc>> {
+    let billing = chrono::FixedOffset::east_opt(BILLING_OFFSET_SECONDS)?;
+    let end = billing_last_day(read_at, remain_days)?.and_hms_opt(23, 59, 59)?;
+    Some(
+        end.and_local_timezone(billing)
+            .single()?
+            .with_timezone(&Utc),
+    )
 }
 
 #[cfg(test)]

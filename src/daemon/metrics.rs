@@ -38,6 +38,11 @@ struct PackageLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AccountLabels {
+    account: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct PollLabels {
     outcome: &'static str,
 }
@@ -56,7 +61,7 @@ struct BuildLabels {
 /// Every metric renewd exports, in one registry.
 pub(crate) struct Metrics {
     registry: Registry,
-    package_remain_days: Family<PackageLabels, Gauge>,
+    package_expiry: Family<PackageLabels, Gauge>,
     package_status: Family<PackageLabels, Gauge>,
     /// The package series currently exported, so that a package no longer reported (vanished)
     /// is removed without clearing the family (a scrape never sees it empty).
@@ -65,6 +70,8 @@ pub(crate) struct Metrics {
     notifications: Family<NotificationLabels, Counter>,
     outbox_pending: Gauge,
     last_cycle_success: Gauge<f64, AtomicU64>,
+    account_last_success: Family<AccountLabels, Gauge>,
+    exported_accounts: Mutex<HashSet<String>>,
     cycle_duration: Histogram,
 }
 
@@ -77,11 +84,13 @@ impl Default for Metrics {
 impl Metrics {
     pub(crate) fn new() -> Metrics {
         let mut registry = Registry::default();
-        let package_remain_days = Family::<PackageLabels, Gauge>::default();
+        // A timestamp in base units, as x509_cert_not_after: alert on
+        // `renewd_package_expiry_timestamp_seconds - time() < 7 * 86400`.
+        let package_expiry = Family::<PackageLabels, Gauge>::default();
         registry.register(
-            "renewd_package_remain_days",
-            "Days until the package expires (remainDays), per account, project and package",
-            package_remain_days.clone(),
+            "renewd_package_expiry_timestamp_seconds",
+            "Unix time at which the package expires: 23:59:59 GMT+08:00 of the poll day in GMT+08:00 plus remainDays",
+            package_expiry.clone(),
         );
         let package_status = Family::<PackageLabels, Gauge>::default();
         registry.register(
@@ -113,6 +122,13 @@ impl Metrics {
             "Unix time at which the last cycle whose polls all succeeded finished",
             last_cycle_success.clone(),
         );
+        // Per account, so that an alert names the account renewd stopped seeing.
+        let account_last_success = Family::<AccountLabels, Gauge>::default();
+        registry.register(
+            "renewd_account_last_success_timestamp_seconds",
+            "Unix time of the last cycle in which every poll of the account succeeded",
+            account_last_success.clone(),
+        );
         let cycle_duration = Histogram::new(CYCLE_DURATION_BUCKETS);
         registry.register(
             "renewd_cycle_duration_seconds",
@@ -139,13 +155,15 @@ impl Metrics {
         }
         Metrics {
             registry,
-            package_remain_days,
+            package_expiry,
             package_status,
             exported_packages: Mutex::new(HashSet::new()),
             polls,
             notifications,
             outbox_pending,
             last_cycle_success,
+            account_last_success,
+            exported_accounts: Mutex::new(HashSet::new()),
             cycle_duration,
         }
     }
@@ -162,12 +180,49 @@ impl Metrics {
         }
     }
 
+    /// Drops the per-account series of accounts a reload removed: renewd no longer watches
+    /// them, so an alert on their silence would be false.
+    pub(crate) fn keep_accounts<'a>(&self, accounts: impl IntoIterator<Item = &'a str>) {
+        let keep: HashSet<&str> = accounts.into_iter().collect();
+        let mut exported = self
+            .exported_accounts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        exported.retain(|account| {
+            let kept = keep.contains(account.as_str());
+            if !kept {
+                self.account_last_success.remove(&AccountLabels {
+                    account: account.clone(),
+                });
+            }
+            kept
+        });
+    }
+
     /// Counts the polls of a finished cycle and its duration; a cycle whose polls all succeeded
     /// moves `renewd_last_cycle_success_timestamp_seconds`.
     pub(crate) fn record_cycle(&self, report: &CycleReport, finished_at: DateTime<Utc>) {
+        let mut failing = HashSet::new();
         for poll in &report.polls {
             let outcome = if poll.ok { "success" } else { "failure" };
             self.polls.get_or_create(&PollLabels { outcome }).inc();
+            if !poll.ok {
+                failing.insert(poll.account.as_str());
+            }
+        }
+        let mut exported = self
+            .exported_accounts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        for poll in &report.polls {
+            if !failing.contains(poll.account.as_str()) {
+                exported.insert(poll.account.clone());
+                self.account_last_success
+                    .get_or_create(&AccountLabels {
+                        account: poll.account.clone(),
+                    })
+                    .set(finished_at.timestamp());
+            }
         }
         self.cycle_duration
             .observe(report.duration_ms as f64 / 1000.0);
@@ -196,9 +251,16 @@ impl Metrics {
                 project_id: last.scope.project_label().to_string(),
                 package: last.key.clone(),
             };
-            self.package_remain_days
-                .get_or_create(&labels)
-                .set(last.remain_days);
+            match crate::model::billing_expiry(record.state.last_seen, last.remain_days) {
+                Some(expiry) => {
+                    self.package_expiry
+                        .get_or_create(&labels)
+                        .set(expiry.timestamp());
+                }
+                None => {
+                    self.package_expiry.remove(&labels);
+                }
+            }
             match last.package_status {
                 Some(status) => {
                     self.package_status.get_or_create(&labels).set(status);
@@ -211,7 +273,7 @@ impl Metrics {
             current.insert(labels);
         }
         for gone in exported.difference(&current) {
-            self.package_remain_days.remove(gone);
+            self.package_expiry.remove(gone);
             self.package_status.remove(gone);
         }
         *exported = current;
@@ -298,5 +360,15 @@ mod tests {
             );
         }
         assert!(!text.contains("# EOF"), "{text}");
+    }
+
+    #[test]
+    fn expiry_is_the_end_of_the_billing_day_in_unix_seconds() {
+        // Read at 20:00 UTC on 2026-11-25: already the 26th in GMT+08:00; 11 days later is
+        // 2026-12-07, which ends at 23:59:59 GMT+08:00 = 15:59:59 UTC.
+        let read_at = "2026-11-25T20:00:00Z".parse().unwrap();
+        let expiry = crate::model::billing_expiry(read_at, 11).unwrap();
+        assert_eq!(expiry.to_rfc3339(), "2026-12-07T15:59:59+00:00");
+        assert_eq!(expiry.timestamp(), 1_796_659_199);
     }
 }

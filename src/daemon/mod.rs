@@ -578,6 +578,9 @@ impl Daemon {
         self.observed
             .metrics
             .add_receivers(self.runtime.notifiers.names());
+        self.observed
+            .metrics
+            .keep_accounts(self.runtime.config.accounts.iter().map(|a| a.name.as_str()));
         let config = &self.runtime.config;
         tracing::info!(
             event = "config.reloaded",

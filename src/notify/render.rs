@@ -22,17 +22,11 @@ pub fn local_time(sent_at: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
         .to_string()
 }
 
-/// Huawei Cloud's billing day: a cycle ends at 23:59:59 GMT+08:00 on its last day.
-const BILLING_OFFSET_SECONDS: i32 = 8 * 3600;
-
 /// The estimated last day of the package: the day (in GMT+08:00, Huawei's billing day) on
 /// which the remaining days were read, plus those days. Counted from the poll, not from when
 /// the message goes out, so a message retried days later still names the same day.
 pub fn estimated_expiry(alert: &Alert) -> Option<NaiveDate> {
-    let days = alert.remain_days?;
-    let billing = chrono::FixedOffset::east_opt(BILLING_OFFSET_SECONDS)?;
-    let polled = alert.raised_at.with_timezone(&billing).date_naive();
-    polled.checked_add_signed(chrono::Duration::try_days(days)?)
+    crate::model::billing_last_day(alert.raised_at, alert.remain_days?)
 }
 
 /// [`estimated_expiry`] as `YYYY-MM-DD`, or `-` when the alert has no remaining days.

@@ -16,6 +16,7 @@ Usage: tests/systemd/nspawn_test.py PATH/TO/renewd_VERSION_ARCH.deb     (as root
 systemd-nspawn and debootstrap; the .deb comes from `cargo deb`). Exit 0 when every check holds, 1 on the first that does not.
 """
 import http.server
+import datetime
 import json
 import os
 import shutil
@@ -344,8 +345,17 @@ def scenario(c, cloud_port, http_port):
 
     with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/metrics", timeout=5) as r:
         metrics = r.read().decode()
-    check(f'renewd_package_remain_days{{account="prod",project_id="{PROJECT}",'
-          f'package="codeartsStorageExtension"}} 11' in metrics, "/metrics shows remain days")
+    # 11 days left: the end of the billing day (23:59:59 GMT+08:00) 11 days after the poll day.
+    gmt8 = datetime.timezone(datetime.timedelta(hours=8))
+    def expiry(at):
+        last_day = at.astimezone(gmt8).date() + datetime.timedelta(days=11)
+        return int(datetime.datetime.combine(last_day, datetime.time(23, 59, 59), gmt8).timestamp())
+    now = datetime.datetime.now(datetime.timezone.utc)
+    series = (f'renewd_package_expiry_timestamp_seconds{{account="prod",project_id="{PROJECT}",'
+              f'package="codeartsStorageExtension"}}')
+    shown = [line.split()[-1] for line in metrics.splitlines() if line.startswith(series + " ")]
+    check(len(shown) == 1 and int(shown[0]) in {expiry(now), expiry(now - datetime.timedelta(minutes=10))},
+          f"/metrics shows the expiry timestamp: {shown}")
 
     # A watchdog of 10 s (petted every 5 s): past it, the loop must still have been petting it.
     time.sleep(max(0.0, 12 - (time.monotonic() - active_at)))
