@@ -170,7 +170,15 @@ fn check_body(body: &[u8]) {
 /// output may show it.
 pub const SECRET_MARK: &str = "s3cr3t";
 /// Keys whose values are secrets (config.rs `SECRET_KEYS`); values under `headers` are too.
-const SECRET_KEYS: &[&str] = &["token", "password", "sk", "security_token", "secret", "url"];
+const SECRET_KEYS: &[&str] = &[
+    "token",
+    "password",
+    "sk",
+    "security_token",
+    "secret",
+    "url",
+    "fail_url",
+];
 
 /// Input: TOML, then (after a NUL byte) `KEY=VALUE` overrides separated by NUL bytes; each key
 /// gets the `RENEWD_` prefix when it lacks it.

@@ -23,6 +23,8 @@ pub struct App {
     pub log_filter: Option<Targets>,
     pub clients: Vec<CodeArtsClient>,
     pub notifiers: Notifiers,
+    /// `[heartbeat]`, when configured.
+    pub heartbeat: Option<crate::heartbeat::Heartbeat>,
 }
 
 /// Why no [`App`] could be built.
@@ -56,6 +58,10 @@ impl App {
                 Err(e) => problems.push(Problem::new(format!("accounts[{i}]"), e.to_string())),
             }
         }
+        let heartbeat = config
+            .heartbeat
+            .as_ref()
+            .and_then(|h| crate::heartbeat::Heartbeat::new(h, http.clone()));
         let notifiers = match Notifiers::from_config(&config, http) {
             Ok(notifiers) => Some(notifiers),
             Err(e) => {
@@ -71,6 +77,7 @@ impl App {
                 log_filter,
                 clients,
                 notifiers,
+                heartbeat,
             }),
             _ => Err(BuildError::Invalid(problems)),
         }

@@ -38,10 +38,15 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Send a test message through one receiver and print what its server answered.
+    /// Send a test message through one receiver (or ping the heartbeat) and print what its
+    /// server answered.
     TestNotify {
         /// The receiver's name from [receivers.NAME].
-        receiver: String,
+        #[arg(required_unless_present = "heartbeat", conflicts_with = "heartbeat")]
+        receiver: Option<String>,
+        /// Ping [heartbeat] url once instead, as after a cycle that went well.
+        #[arg(long)]
+        heartbeat: bool,
     },
     /// Run the whole pipeline twice against a built-in simulated CodeArts endpoint (no account needed).
     Demo,

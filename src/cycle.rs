@@ -77,6 +77,23 @@ impl CycleReport {
             .filter(|p| !p.ok || !p.bad_entries.is_empty())
             .count()
     }
+
+    /// What the heartbeat says of this cycle: it went well when every scope was polled and
+    /// every message was delivered or is queued for a retry (none refused or given up on).
+    pub fn summary(&self) -> crate::heartbeat::CycleSummary {
+        let polls_failed = self.failed_polls();
+        crate::heartbeat::CycleSummary {
+            ok: polls_failed == 0 && self.deliveries.failed == 0 && self.deliveries.abandoned == 0,
+            polls: self.polls.len(),
+            polls_failed,
+            alerts: self.alerts.len(),
+            delivered: self.deliveries.delivered,
+            failed: self.deliveries.failed,
+            abandoned: self.deliveries.abandoned,
+            duration_ms: self.duration_ms,
+            error: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

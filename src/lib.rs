@@ -15,6 +15,7 @@ pub mod config;
 pub mod cycle;
 pub mod daemon;
 pub(crate) mod demo;
+pub mod heartbeat;
 pub mod huawei;
 pub mod logging;
 pub mod model;

@@ -65,9 +65,17 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             let (_, app) = load(cli.config)?;
             commands::status(&app, json, &mut stdout)?
         }
-        Command::TestNotify { receiver } => {
+        Command::TestNotify {
+            receiver,
+            heartbeat,
+        } => {
             let (_, app) = load(cli.config)?;
-            runtime.block_on(commands::test_notify(app, &receiver, &mut stdout))?
+            match (receiver, heartbeat) {
+                (Some(receiver), _) => {
+                    runtime.block_on(commands::test_notify(app, &receiver, &mut stdout))?
+                }
+                (None, _) => runtime.block_on(commands::test_heartbeat(app, &mut stdout))?,
+            }
         }
     };
     Ok(code)

@@ -129,6 +129,29 @@ pub fn check(path: &Path, app: &App, out: &mut dyn Write) -> Result<u8, CommandE
     if let Some(listen) = config.http.listen {
         writeln!(out, "\nhttp\n  listen        {listen}")?;
     }
+    if let (Some(heartbeat), Some(config)) = (&app.heartbeat, &config.heartbeat) {
+        writeln!(out, "\nheartbeat")?;
+        writeln!(
+            out,
+            "  url           {} {} ({}) after each cycle that went well",
+            heartbeat.method().as_str(),
+            heartbeat.origin(),
+            secret_source(config.url_file.is_none(), config.url_file.as_ref())
+        )?;
+        let fail = match &config.fail_url_file {
+            _ if !heartbeat.has_fail_url() => "none: a cycle with failures pings nothing".into(),
+            file => format!(
+                "set ({}) after a cycle with failures",
+                secret_source(file.is_none(), file.as_ref())
+            ),
+        };
+        writeln!(out, "  fail_url      {fail}")?;
+        writeln!(
+            out,
+            "  timeout       {} per attempt, one retry",
+            humantime::format_duration(config.timeout)
+        )?;
+    }
     Ok(EXIT_OK)
 }
 

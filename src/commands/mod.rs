@@ -14,7 +14,7 @@ pub use demo::demo;
 pub use once::{once, print_report};
 pub use status::status;
 pub use table::write_table;
-pub use test_notify::test_notify;
+pub use test_notify::{test_heartbeat, test_notify};
 
 use crate::app::{App, BuildError};
 use crate::config::{Config, ConfigError};

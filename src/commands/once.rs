@@ -66,6 +66,10 @@ pub async fn once(
     report.deliveries.delivered += earlier.delivered;
     report.deliveries.failed += earlier.failed;
     report.deliveries.abandoned += earlier.abandoned;
+    // A dry run is a trial, not a cycle the monitor should count.
+    if let (false, Some(heartbeat)) = (dry_run, &runtime.heartbeat) {
+        crate::heartbeat::ping_and_log(heartbeat, &report.summary(), || {}).await;
+    }
     let still_pending = if dry_run {
         0
     } else {

@@ -38,3 +38,36 @@ pub async fn test_notify(
         }
     }
 }
+
+/// `renewd test-notify --heartbeat`: one ping of `[heartbeat] url`, as after a cycle that
+/// went well, and what the monitor answered.
+pub async fn test_heartbeat(app: App, out: &mut dyn Write) -> Result<u8, CommandError> {
+    let Some(heartbeat) = &app.heartbeat else {
+        return Err(CommandError::Failed(
+            "no [heartbeat] is configured".to_string(),
+        ));
+    };
+    let summary = crate::heartbeat::CycleSummary {
+        ok: true,
+        ..Default::default()
+    };
+    match heartbeat.ping(&summary).await {
+        Ok(crate::heartbeat::Pinged::Sent { status, .. }) => {
+            writeln!(
+                out,
+                "heartbeat: sent ({} {}, HTTP {status})",
+                heartbeat.method().as_str(),
+                heartbeat.origin()
+            )?;
+            Ok(EXIT_OK)
+        }
+        Ok(crate::heartbeat::Pinged::NothingToSend) => {
+            writeln!(out, "heartbeat: nothing sent")?;
+            Ok(EXIT_FAILURE)
+        }
+        Err(e) => {
+            writeln!(out, "heartbeat: failed: {e}")?;
+            Ok(EXIT_FAILURE)
+        }
+    }
+}

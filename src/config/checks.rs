@@ -78,6 +78,9 @@ impl Config {
         if let Some(smtp) = &self.smtp {
             smtp.check(&mut problems);
         }
+        if let Some(heartbeat) = &self.heartbeat {
+            heartbeat.check(&mut problems);
+        }
         if self.rules.is_empty() {
             problems.push(Problem::new("rules", "at least one [[rules]] is required"));
         }

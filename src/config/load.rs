@@ -115,8 +115,15 @@ pub(super) fn toml_syntax_problem(text: &str, error: &toml::de::Error) -> Proble
 }
 
 /// Keys that hold secrets, each also accepted as `<key>_file`.
-pub(super) const SECRET_KEYS: &[&str] =
-    &["token", "password", "sk", "security_token", "secret", "url"];
+pub(super) const SECRET_KEYS: &[&str] = &[
+    "token",
+    "password",
+    "sk",
+    "security_token",
+    "secret",
+    "url",
+    "fail_url",
+];
 
 /// Turns figment's error chain into problems with `a.b[0].c` paths and plain-spoken reasons.
 pub(super) fn figment_problems(error: &figment::Error) -> Vec<Problem> {

@@ -5,6 +5,7 @@ mod accounts;
 mod checks;
 mod daemon;
 mod env;
+mod heartbeat;
 mod load;
 mod problem;
 mod receivers;
@@ -21,6 +22,7 @@ pub use accounts::*;
 pub use checks::{check_endpoint, is_loopback_host};
 pub use daemon::*;
 use env::*;
+pub use heartbeat::{HeartbeatConfig, HeartbeatMethod};
 pub use load::{format_path, resolve_path};
 pub use problem::{list_problems, ConfigError, Problem};
 pub use receivers::*;
@@ -56,4 +58,5 @@ pub struct Config {
     pub smtp: Option<SmtpConfig>,
     #[serde(default)]
     pub receivers: BTreeMap<String, ReceiverConfig>,
+    pub heartbeat: Option<HeartbeatConfig>,
 }

@@ -151,6 +151,22 @@ impl Config {
                 &mut problems,
             );
         }
+        if let Some(heartbeat) = &mut self.heartbeat {
+            read_secret_file(
+                "heartbeat.url_file",
+                &mut heartbeat.url,
+                &heartbeat.url_file,
+                creds,
+                &mut problems,
+            );
+            read_secret_file(
+                "heartbeat.fail_url_file",
+                &mut heartbeat.fail_url,
+                &heartbeat.fail_url_file,
+                creds,
+                &mut problems,
+            );
+        }
         for (name, receiver) in self.receivers.iter_mut() {
             if let ReceiverConfig::Webhook {
                 url,

@@ -72,6 +72,7 @@ pub(crate) struct Metrics {
     last_cycle_success: Gauge<f64, AtomicU64>,
     account_last_success: Family<AccountLabels, Gauge>,
     exported_accounts: Mutex<HashSet<String>>,
+    heartbeat_failures: Counter,
     cycle_duration: Histogram,
 }
 
@@ -129,6 +130,12 @@ impl Metrics {
             "Unix time of the last cycle in which every poll of the account succeeded",
             account_last_success.clone(),
         );
+        let heartbeat_failures = Counter::default();
+        registry.register(
+            "renewd_heartbeat_failures",
+            "Heartbeats ([heartbeat]) that failed after their retry",
+            heartbeat_failures.clone(),
+        );
         let cycle_duration = Histogram::new(CYCLE_DURATION_BUCKETS);
         registry.register(
             "renewd_cycle_duration_seconds",
@@ -164,6 +171,7 @@ impl Metrics {
             last_cycle_success,
             account_last_success,
             exported_accounts: Mutex::new(HashSet::new()),
+            heartbeat_failures,
             cycle_duration,
         }
     }
@@ -178,6 +186,10 @@ impl Metrics {
                 });
             }
         }
+    }
+
+    pub(crate) fn heartbeat_failed(&self) {
+        self.heartbeat_failures.inc();
     }
 
     /// Drops the per-account series of accounts a reload removed: renewd no longer watches

@@ -22,6 +22,7 @@ use crate::app::{App, BuildError};
 use crate::commands::EXIT_FAILURE;
 use crate::config::Config;
 use crate::cycle::{self, CycleError, CycleOptions, CycleReport};
+use crate::heartbeat::CycleSummary;
 use crate::notify::outbox::{self, DeliveryHooks, DeliveryReport, OutcomeObserver};
 use crate::schedule::Schedule;
 use crate::state::{same_state_file, StateError, StateStore};
@@ -380,16 +381,24 @@ impl Daemon {
         self.job = None;
         let mut store = done.store;
         match done.outcome {
-            JobOutcome::Cycle(Ok(report)) => self.cycle_finished(&mut store, &report),
-            JobOutcome::Cycle(Err(CycleError::State(e))) if e.is_storage_failure() => {
-                self.state_write_failed("cycle", &e);
-                self.last_summary = Some(format!("last cycle failed: {e}"));
-                self.systemd.status(&self.status_line());
+            JobOutcome::Cycle(Ok(report)) => {
+                self.cycle_finished(&mut store, &report);
+                self.send_heartbeat(report.summary());
             }
             JobOutcome::Cycle(Err(e)) => {
-                tracing::error!(event = "cycle.failed", error = %e, "cycle failed");
+                match &e {
+                    CycleError::State(e) if e.is_storage_failure() => {
+                        self.state_write_failed("cycle", e);
+                    }
+                    e => tracing::error!(event = "cycle.failed", error = %e, "cycle failed"),
+                }
                 self.last_summary = Some(format!("last cycle failed: {e}"));
                 self.systemd.status(&self.status_line());
+                self.send_heartbeat(CycleSummary {
+                    ok: false,
+                    error: Some(crate::error_chain(&e)),
+                    ..CycleSummary::default()
+                });
             }
             JobOutcome::Retry(Ok(_)) => {}
             JobOutcome::Retry(Err(e)) if e.is_storage_failure() => {
@@ -407,6 +416,22 @@ impl Daemon {
         if std::mem::take(&mut self.cycle_wanted) {
             self.start_cycle();
         }
+    }
+
+    /// Pings the monitor beside the loop: a slow monitor holds up no signal and no cycle, and a
+    /// failed ping is logged and counted, never a failed cycle.
+    fn send_heartbeat(&self, summary: CycleSummary) {
+        if self.runtime.heartbeat.is_none() {
+            return;
+        }
+        let runtime = Arc::clone(&self.runtime);
+        let metrics = Arc::clone(&self.observed.metrics);
+        tokio::spawn(async move {
+            if let Some(heartbeat) = &runtime.heartbeat {
+                crate::heartbeat::ping_and_log(heartbeat, &summary, || metrics.heartbeat_failed())
+                    .await;
+            }
+        });
     }
 
     fn cycle_finished(&mut self, store: &mut StateStore, report: &CycleReport) {
