@@ -77,7 +77,9 @@ impl HeartbeatConfig {
 /// The reason never quotes the URL: it is a secret.
 fn check_url(path: &str, url: &Secret, problems: &mut Vec<Problem>) {
     if let Err(reason) = check_endpoint(url.expose()) {
-        let reason = reason.replace(url.expose(), "the URL");
+        let reason = reason
+            .replace(&format!("{:?}", url.expose()), "the URL")
+            .replace(url.expose(), "the URL");
         problems.push(Problem::new(path, reason));
     }
 }
