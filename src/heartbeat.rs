@@ -139,10 +139,6 @@ impl Heartbeat {
         self.method
     }
 
-    pub fn has_fail_url(&self) -> bool {
-        self.fail_url.is_some()
-    }
-
     /// Scheme and host of `url`, for `check` (the path and query carry the monitor's key).
     pub fn origin(&self) -> String {
         crate::notify::webhook::redacted_url(self.url.expose())

@@ -129,27 +129,33 @@ pub fn check(path: &Path, app: &App, out: &mut dyn Write) -> Result<u8, CommandE
     if let Some(listen) = config.http.listen {
         writeln!(out, "\nhttp\n  listen        {listen}")?;
     }
-    if let (Some(heartbeat), Some(config)) = (&app.heartbeat, &config.heartbeat) {
+    if let Some(heartbeat) = &config.heartbeat {
+        // Scheme and host only: the path or query carries the monitor's key.
+        let origin = heartbeat
+            .url
+            .as_ref()
+            .map(|u| crate::notify::webhook::redacted_url(u.expose()))
+            .unwrap_or_default();
         writeln!(out, "\nheartbeat")?;
         writeln!(
             out,
-            "  url           {} {} ({}) after each cycle that went well",
-            heartbeat.method().as_str(),
-            heartbeat.origin(),
-            secret_source(config.url_file.is_none(), config.url_file.as_ref())
+            "  url           {} {origin} ({}) after each cycle that went well",
+            heartbeat.method.as_str(),
+            secret_source(true, heartbeat.url_file.as_ref())
         )?;
-        let fail = match &config.fail_url_file {
-            _ if !heartbeat.has_fail_url() => "none: a cycle with failures pings nothing".into(),
-            file => format!(
+        let fail = if heartbeat.fail_url.is_some() {
+            format!(
                 "set ({}) after a cycle with failures",
-                secret_source(file.is_none(), file.as_ref())
-            ),
+                secret_source(true, heartbeat.fail_url_file.as_ref())
+            )
+        } else {
+            "none: a cycle with failures pings nothing".into()
         };
         writeln!(out, "  fail_url      {fail}")?;
         writeln!(
             out,
             "  timeout       {} per attempt, one retry",
-            humantime::format_duration(config.timeout)
+            humantime::format_duration(heartbeat.timeout)
         )?;
     }
     Ok(EXIT_OK)
