@@ -10,6 +10,7 @@ use crate::notify::Notifiers;
 use crate::rules::{RuleDefinition, RuleSet};
 use crate::schedule::Schedule;
 use crate::sources::codearts::CodeArtsClient;
+use crate::sources::Source;
 use std::sync::Arc;
 use tracing_subscriber::filter::Targets;
 
@@ -21,7 +22,8 @@ pub struct App {
     pub schedule: Schedule,
     /// `log.level` as a filter (`RENEWD_LOG` still wins when logging starts).
     pub log_filter: Option<Targets>,
-    pub clients: Vec<CodeArtsClient>,
+    /// Every source of every account, each asked once per scope per cycle.
+    pub sources: Vec<Box<dyn Source>>,
     pub notifiers: Notifiers,
     /// `[heartbeat]`, when configured.
     pub heartbeat: Option<crate::heartbeat::Heartbeat>,
@@ -51,10 +53,10 @@ impl App {
             return Err(BuildError::Invalid(problems));
         }
         let http = http_client()?;
-        let mut clients = Vec::with_capacity(config.accounts.len());
+        let mut sources: Vec<Box<dyn Source>> = Vec::with_capacity(config.accounts.len());
         for (i, account) in config.accounts.iter().enumerate() {
             match CodeArtsClient::new(account, http.clone(), config.daemon.timeout) {
-                Ok(client) => clients.push(client),
+                Ok(client) => sources.push(Box::new(client)),
                 Err(e) => problems.push(Problem::new(format!("accounts[{i}]"), e.to_string())),
             }
         }
@@ -75,7 +77,7 @@ impl App {
                 rules,
                 schedule,
                 log_filter,
-                clients,
+                sources,
                 notifiers,
                 heartbeat,
             }),

@@ -6,7 +6,7 @@ use crate::huawei::ApiError;
 use crate::model::{package_status_name, Alert, Package, PackageId, Scope};
 use crate::notify::outbox::{self, DeliveryReport};
 use crate::rules::{self, Observation, PackageState, PollHealth};
-use crate::sources::codearts::{CodeArtsClient, PollResult};
+use crate::sources::{PollResult, Source};
 use crate::state::{BatchReads, CycleBatch, CycleId, StateError, StateStore};
 use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt};
@@ -132,10 +132,13 @@ pub async fn run_cycle(
     now: DateTime<Utc>,
 ) -> Result<CycleReport, CycleError> {
     let clock = Instant::now();
-    let scopes: Vec<(&CodeArtsClient, Scope)> = app
-        .clients
+    let scopes: Vec<(&dyn Source, Scope)> = app
+        .sources
         .iter()
-        .flat_map(|c| c.scopes().into_iter().map(move |s| (c, s)))
+        .flat_map(|source| {
+            let source: &dyn Source = source.as_ref();
+            source.scopes().into_iter().map(move |s| (source, s))
+        })
         .collect();
     tracing::info!(
         event = "cycle.started",
@@ -160,8 +163,8 @@ pub async fn run_cycle(
         duration_ms: 0,
     };
     let mut results = stream::iter(scopes)
-        .map(|(client, scope)| async move {
-            let result = client.fetch(&scope).await;
+        .map(|(source, scope)| async move {
+            let result = source.fetch(&scope).await;
             (scope, result)
         })
         .buffer_unordered(app.config.daemon.concurrency.max(1));

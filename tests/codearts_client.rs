@@ -7,6 +7,7 @@ use renewd::config::{AccountConfig, AuthConfig, Secret};
 use renewd::huawei::{ApiError, ApiErrorKind};
 use renewd::model::Scope;
 use renewd::sources::codearts::CodeArtsClient;
+use renewd::sources::Source;
 use serde_json::json;
 use std::time::Duration;
 use support::fake_cloud::{test_http_client, Failure, FakeCloud};

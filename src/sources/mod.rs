@@ -1,5 +1,46 @@
 //! Where items come from: one folder per source, each turning one scope of an account (a
 //! project, or the account as a whole) into observations with a stable identity.
 //! Today: [`codearts`], the CodeArts package API.
+//!
+//! The cycle only knows the [`Source`] interface: a second source is one new folder that
+//! implements it and a config section that builds it (in `app.rs`); the rules engine, the
+//! state store, the outbox and the receivers do not change.
 
 pub mod codearts;
+
+use crate::huawei::ApiError;
+use crate::model::{Package, Scope};
+
+/// One successful listing of one scope: every item it reported. A listing is whole or it is
+/// an error; never a part taken for the truth, or items would be reported vanished.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PollResult {
+    pub scope: Scope,
+    pub packages: Vec<Package>,
+    /// Entries of the answer that could not be read; the caller reports them.
+    pub bad_entries: Vec<BadEntry>,
+    /// The API's trace id for the listing, when it gave one (logged).
+    pub trace_id: Option<String>,
+}
+
+/// An entry of an answer that could not be turned into an item: reported, never guessed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadEntry {
+    /// What names the entry in the answer (for CodeArts, its key in `result`).
+    pub key: String,
+    pub reason: String,
+}
+
+/// One account's view of one kind of thing that expires. Long-lived: built once per config
+/// (holding caches such as IAM tokens across cycles) and asked once per scope per cycle.
+#[async_trait::async_trait]
+pub trait Source: Send + Sync + std::fmt::Debug {
+    /// The account, as named in the config.
+    fn account(&self) -> &str;
+
+    /// Every scope a cycle lists, in a stable order.
+    fn scopes(&self) -> Vec<Scope>;
+
+    /// Lists one scope: every item or an error, retried and paced as the source needs.
+    async fn fetch(&self, scope: &Scope) -> Result<PollResult, ApiError>;
+}

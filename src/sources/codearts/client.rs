@@ -1,7 +1,7 @@
 //! The CodeArts API client of one account: one `package/info` call per project, with bounded
 //! retries of transient failures and the account's authentication applied to every request.
 
-use super::models::{self, BadEntry, Body, ErrorBody};
+use super::models::{self, Body, ErrorBody};
 use crate::backoff::Backoff;
 use crate::config::AccountConfig;
 use crate::huawei::auth::{check_base_url, Authenticator, CredentialsError};
@@ -10,7 +10,8 @@ use crate::huawei::retry;
 use crate::huawei::signer::encode_rfc3986;
 use crate::huawei::LoginError;
 use crate::huawei::{transport_reason, ApiError, ApiErrorKind, ClientError};
-use crate::model::{Package, Scope};
+use crate::model::Scope;
+use crate::sources::{PollResult, Source};
 use chrono::{DateTime, TimeDelta, Utc};
 use reqwest::header::{HeaderMap, ACCEPT, USER_AGENT};
 use reqwest::StatusCode;
@@ -25,16 +26,6 @@ const REQUEST_ID_HEADER: &str = "X-Request-Id";
 /// The largest answer read (the real ones are a few hundred bytes, a few KiB for a big
 /// project); a larger one is refused as a whole, unread beyond this.
 const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
-
-/// The packages one project (or the whole account) reported.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PollResult {
-    pub scope: Scope,
-    pub packages: Vec<Package>,
-    /// Entries of the answer that could not be read; the caller reports them.
-    pub bad_entries: Vec<BadEntry>,
-    pub trace_id: Option<String>,
-}
 
 /// One account's client. Long-lived: it holds the IAM token cache across cycles.
 #[derive(Debug)]
@@ -90,6 +81,71 @@ struct SendFailure {
     message: String,
 }
 
+#[async_trait::async_trait]
+impl Source for CodeArtsClient {
+    /// The account's name.
+    fn account(&self) -> &str {
+        &self.account
+    }
+
+    /// Each project of the account, or the account as a whole when it lists none.
+    fn scopes(&self) -> Vec<Scope> {
+        if self.projects.is_empty() {
+            return vec![Scope {
+                account: self.account.clone(),
+                project_id: None,
+            }];
+        }
+        self.projects
+            .iter()
+            .map(|p| Scope {
+                account: self.account.clone(),
+                project_id: Some(p.clone()),
+            })
+            .collect()
+    }
+
+    /// Fetches the packages of one scope.
+    ///
+    /// A 429 slows the whole account down and the request goes again when its turn comes, up
+    /// to [`MAX_THROTTLED_ATTEMPTS`] times. Other transient failures (5xx, timeouts,
+    /// connection errors) are tried up to three times in all; a 401 under password auth gets exactly one new login and one more request;
+    /// every other failure, authentication failures first, is returned at once. Credentials
+    /// the API refused are not sent again for [`REFUSAL_HOLD`]: the account's other scopes
+    /// fail at once with that refusal.
+    async fn fetch(&self, scope: &Scope) -> Result<PollResult, ApiError> {
+        let mut _probe = None;
+        if !self.verified.load(Ordering::Acquire) {
+            let held = self.probe.lock().await;
+            // Checked again once the lock is ours: when the request that held it was not
+            // refused, this one and every other waiting one go at once, side by side.
+            if !self.verified.load(Ordering::Acquire) {
+                _probe = Some(held);
+            }
+        }
+        if let Some(held) = self.refusal_in_force(scope) {
+            return Err(held);
+        }
+        let result = self.fetch_once(scope).await;
+        match &result {
+            Err(error) if is_refusal(error) => {
+                self.verified.store(false, Ordering::Release);
+                *self.refused.lock().unwrap_or_else(|e| e.into_inner()) = Some(Refusal {
+                    error: error.clone(),
+                    at: Utc::now(),
+                    until: Instant::now() + REFUSAL_HOLD,
+                });
+            }
+            // Not refused (even if it failed otherwise): the other scopes may go at once.
+            _ => {
+                self.verified.store(true, Ordering::Release);
+                *self.refused.lock().unwrap_or_else(|e| e.into_inner()) = None;
+            }
+        }
+        result
+    }
+}
+
 impl CodeArtsClient {
     /// A client for `account`, sending through `http`, each request limited to `timeout`.
     ///
@@ -129,28 +185,6 @@ impl CodeArtsClient {
         self
     }
 
-    /// The account's name.
-    pub fn account(&self) -> &str {
-        &self.account
-    }
-
-    /// Each project of the account, or the account as a whole when it lists none.
-    pub fn scopes(&self) -> Vec<Scope> {
-        if self.projects.is_empty() {
-            return vec![Scope {
-                account: self.account.clone(),
-                project_id: None,
-            }];
-        }
-        self.projects
-            .iter()
-            .map(|p| Scope {
-                account: self.account.clone(),
-                project_id: Some(p.clone()),
-            })
-            .collect()
-    }
-
     /// The URL asked for `scope`.
     fn url_for(&self, scope: &Scope) -> Url {
         let mut url = self.package_info_url.clone();
@@ -161,46 +195,6 @@ impl CodeArtsClient {
             .map(|p| format!("project_id={}", encode_rfc3986(p)));
         url.set_query(query.as_deref());
         url
-    }
-
-    /// Fetches the packages of one scope.
-    ///
-    /// A 429 slows the whole account down and the request goes again when its turn comes, up
-    /// to [`MAX_THROTTLED_ATTEMPTS`] times. Other transient failures (5xx, timeouts,
-    /// connection errors) are tried up to three times in all; a 401 under password auth gets exactly one new login and one more request;
-    /// every other failure, authentication failures first, is returned at once. Credentials
-    /// the API refused are not sent again for [`REFUSAL_HOLD`]: the account's other scopes
-    /// fail at once with that refusal.
-    pub async fn fetch(&self, scope: &Scope) -> Result<PollResult, ApiError> {
-        let mut _probe = None;
-        if !self.verified.load(Ordering::Acquire) {
-            let held = self.probe.lock().await;
-            // Checked again once the lock is ours: when the request that held it was not
-            // refused, this one and every other waiting one go at once, side by side.
-            if !self.verified.load(Ordering::Acquire) {
-                _probe = Some(held);
-            }
-        }
-        if let Some(held) = self.refusal_in_force(scope) {
-            return Err(held);
-        }
-        let result = self.fetch_once(scope).await;
-        match &result {
-            Err(error) if is_refusal(error) => {
-                self.verified.store(false, Ordering::Release);
-                *self.refused.lock().unwrap_or_else(|e| e.into_inner()) = Some(Refusal {
-                    error: error.clone(),
-                    at: Utc::now(),
-                    until: Instant::now() + REFUSAL_HOLD,
-                });
-            }
-            // Not refused (even if it failed otherwise): the other scopes may go at once.
-            _ => {
-                self.verified.store(true, Ordering::Release);
-                *self.refused.lock().unwrap_or_else(|e| e.into_inner()) = None;
-            }
-        }
-        result
     }
 
     /// The refusal still in force, as this scope's error.

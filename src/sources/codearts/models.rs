@@ -4,15 +4,8 @@
 
 use crate::huawei::sanitized_prefix;
 use crate::model::{Package, Scope};
+use crate::sources::BadEntry;
 use serde_json::{Map, Value};
-
-/// A `result` entry that could not be turned into a [`Package`]: reported, never guessed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BadEntry {
-    /// The key of the entry in `result`.
-    pub key: String,
-    pub reason: String,
-}
 
 /// The packages of a successful response.
 #[derive(Debug, Clone, PartialEq)]
