@@ -3,9 +3,9 @@
 
 use crate::app::App;
 use crate::huawei::ApiError;
-use crate::model::{package_status_name, Alert, Package, PackageId, Scope};
+use crate::model::{package_status_name, Alert, Item, ItemId, Scope};
 use crate::notify::outbox::{self, DeliveryReport};
-use crate::rules::{self, Observation, PackageState, PollHealth};
+use crate::rules::{self, ItemState, Observation, PollHealth};
 use crate::sources::{PollResult, Source};
 use crate::state::{BatchReads, CycleBatch, CycleId, StateError, StateStore};
 use chrono::{DateTime, Utc};
@@ -306,7 +306,7 @@ fn evaluate_poll_result(
                     .collect(),
                 error: None,
             });
-            let previous: BTreeMap<PackageId, PackageState> =
+            let previous: BTreeMap<ItemId, ItemState> =
                 store.package_states(scope)?.into_iter().collect();
             evaluate_scope(app, &poll, &previous, now, batch, &mut rows);
         }
@@ -391,7 +391,7 @@ fn log_poll_success(poll: &PollResult) {
 fn evaluate_scope(
     app: &App,
     poll: &PollResult,
-    previous: &BTreeMap<PackageId, PackageState>,
+    previous: &BTreeMap<ItemId, ItemState>,
     now: DateTime<Utc>,
     batch: &mut CycleBatch,
     rows: &mut Vec<PackageRow>,
@@ -416,8 +416,8 @@ fn evaluate_scope(
             project_id = package.scope.project_label(),
             package = %package.key,
             resource_id = %package.resource_id,
-            package_status = package.package_status,
-            package_status_name = package_status_name(package.package_status),
+            package_status = package.status_code(),
+            package_status_name = package_status_name(package.status_code()),
             remain_days = package.remain_days,
             alerts = evaluation.alerts.len(),
             "package checked"
@@ -442,15 +442,15 @@ fn evaluate_scope(
     }
 }
 
-fn row(package: &Package, alerts: &[Alert], vanished: bool) -> PackageRow {
+fn row(package: &Item, alerts: &[Alert], vanished: bool) -> PackageRow {
     PackageRow {
         account: package.scope.account.clone(),
         project_id: package.scope.project_id.clone(),
         package: package.key.clone(),
         resource_id: package.resource_id.clone(),
         service_type: package.service_type.clone(),
-        package_status: package.package_status,
-        package_status_name: package_status_name(package.package_status).to_string(),
+        package_status: package.status_code(),
+        package_status_name: package_status_name(package.status_code()).to_string(),
         remain_days: package.remain_days,
         next_action_url: package.next_action_url.clone(),
         decisions: alerts.iter().map(|a| a.kind.to_string()).collect(),

@@ -29,55 +29,130 @@ impl fmt::Display for Scope {
     }
 }
 
-/// One package entry of a successful `package/info` response.
+/// One thing that expires, as a source observed it in one successful listing: its identity,
+/// the days it has left, its status and where to renew it. The rules engine, the state store
+/// and the receivers speak only of items; each source says how its answers become items.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Package {
+pub struct Item {
     pub scope: Scope,
-    /// The key of the entry in `result` (e.g. `codeartsStorageExtension`).
+    /// What the item is within its scope: for CodeArts, the key of the entry in `result`
+    /// (e.g. `codeartsStorageExtension`).
     pub key: String,
     pub resource_id: String,
     pub service_type: Option<String>,
-    /// Raw `packageStatus`; `None` when the API left it out.
-    pub package_status: Option<i64>,
+    /// The status the source reported; `None` when it left it out. Stored under its first
+    /// name, so that state files written before items keep reading.
+    #[serde(rename = "package_status")]
+    pub status: Option<PackageStatus>,
     pub remain_days: i64,
     pub next_action_url: Option<String>,
 }
 
-impl Package {
-    /// The identity of a package across polls: account, project, key and resource id.
-    pub fn identity(&self) -> PackageId {
-        PackageId {
+impl Item {
+    /// The identity of an item across polls: account, project, key and resource id.
+    pub fn identity(&self) -> ItemId {
+        ItemId {
             scope: self.scope.clone(),
             key: self.key.clone(),
             resource_id: self.resource_id.clone(),
         }
     }
+
+    /// The status as its raw number, as alerts and `once --json` carry it.
+    pub fn status_code(&self) -> Option<i64> {
+        self.status.map(PackageStatus::code)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct PackageId {
+pub struct ItemId {
     pub scope: Scope,
     pub key: String,
     pub resource_id: String,
 }
 
-/// Known values of `packageStatus` (from the sibling CodeArts count-down APIs; undocumented here).
-pub fn package_status_name(status: Option<i64>) -> &'static str {
-    match status {
-        Some(1) => "not_yet_effective",
-        Some(2) => "active",
-        Some(3) => "deleted",
-        Some(4) => "retention",
-        Some(5) => "grace",
-        Some(99) => "frozen",
-        Some(_) => "unknown",
-        None => "missing",
+/// `packageStatus`, undocumented for the package API; the names are those of the sibling
+/// CodeArts count-down APIs. A number outside them is kept as [`PackageStatus::Other`]:
+/// reported with its number, never dropped. Stored and sent as the raw number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(from = "i64", into = "i64")]
+pub enum PackageStatus {
+    /// 1
+    NotYetEffective,
+    /// 2
+    Active,
+    /// 3
+    Deleted,
+    /// 4: frozen, data kept.
+    Retention,
+    /// 5: expired, still usable.
+    Grace,
+    /// 99: frozen for violations.
+    Frozen,
+    Other(i64),
+}
+
+impl From<i64> for PackageStatus {
+    fn from(code: i64) -> Self {
+        match code {
+            1 => PackageStatus::NotYetEffective,
+            2 => PackageStatus::Active,
+            3 => PackageStatus::Deleted,
+            4 => PackageStatus::Retention,
+            5 => PackageStatus::Grace,
+            99 => PackageStatus::Frozen,
+            other => PackageStatus::Other(other),
+        }
     }
 }
 
-/// Statuses that mean the package has expired (grace, retention, deleted, frozen).
-pub fn is_expired_status(status: Option<i64>) -> bool {
-    matches!(status, Some(3) | Some(4) | Some(5) | Some(99))
+impl From<PackageStatus> for i64 {
+    fn from(status: PackageStatus) -> i64 {
+        status.code()
+    }
+}
+
+impl PackageStatus {
+    pub fn code(self) -> i64 {
+        match self {
+            PackageStatus::NotYetEffective => 1,
+            PackageStatus::Active => 2,
+            PackageStatus::Deleted => 3,
+            PackageStatus::Retention => 4,
+            PackageStatus::Grace => 5,
+            PackageStatus::Frozen => 99,
+            PackageStatus::Other(code) => code,
+        }
+    }
+
+    /// The name shown beside the number (`unknown` for a number outside the known ones).
+    pub fn name(self) -> &'static str {
+        match self {
+            PackageStatus::NotYetEffective => "not_yet_effective",
+            PackageStatus::Active => "active",
+            PackageStatus::Deleted => "deleted",
+            PackageStatus::Retention => "retention",
+            PackageStatus::Grace => "grace",
+            PackageStatus::Frozen => "frozen",
+            PackageStatus::Other(_) => "unknown",
+        }
+    }
+
+    /// Statuses that mean the item has expired: grace, retention, deleted, frozen.
+    pub fn is_expired(self) -> bool {
+        matches!(
+            self,
+            PackageStatus::Deleted
+                | PackageStatus::Retention
+                | PackageStatus::Grace
+                | PackageStatus::Frozen
+        )
+    }
+}
+
+/// The name of a raw `packageStatus` as alerts carry it (`missing` when there was none).
+pub fn package_status_name(status: Option<i64>) -> &'static str {
+    status.map_or("missing", |code| PackageStatus::from(code).name())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -230,8 +305,9 @@ pub fn is_safe_link(url: &str) -> bool {
         && !url.chars().any(char::is_control)
 }
 
-/// A stable id for a decision, derived from everything that makes it unique.
-pub fn decision_id(parts: &[&str]) -> String {
+/// A stable id: a hash of `parts` (each followed by a NUL byte, so that ("ab", "c") and
+/// ("a", "bc") differ), its first 16 bytes in hex.
+pub fn stable_id(parts: &[&str]) -> String {
     use sha2::{Digest, Sha256};
     let mut hasher = Sha256::new();
     for part in parts {
@@ -239,6 +315,140 @@ pub fn decision_id(parts: &[&str]) -> String {
         hasher.update([0u8]);
     }
     hex::encode(&hasher.finalize()[..16])
+}
+
+/// What makes one decision unique. Its [`id`](DecisionKey::id) is the decision's id: the same
+/// decision always gets the same id, across cycles, restarts and versions (receivers
+/// de-duplicate on it; the state store records a decision once). The id is a hash of the
+/// parts this key writes out, in an order and spelling that must never change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DecisionKey<'a> {
+    /// A decision about one item in one renewal epoch.
+    Item {
+        item: &'a ItemId,
+        /// The rule's name, or `None` for a kind every matching rule shares (one decision,
+        /// sent to the receivers of each).
+        rule: Option<&'a str>,
+        kind: AlertKind,
+        detail: Detail,
+        epoch: u32,
+    },
+    /// A decision about a scope's polls (`poll_failed`, `poll_recovered`), named by the
+    /// episode of failures it belongs to.
+    Scope {
+        scope: &'a Scope,
+        rule: Option<&'a str>,
+        kind: AlertKind,
+        /// When the episode's first failure happened; `None` when that was not recorded.
+        failing_since: Option<DateTime<Utc>>,
+    },
+    /// The message `test-notify` sends.
+    Test { receiver: &'a str, at: DateTime<Utc> },
+}
+
+/// What tells one decision about an item from another of the same kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    /// An `expiring` stage (`None` for a reminder below `repeat_below` before any stage).
+    Threshold {
+        stage: Option<i64>,
+        reminder: Option<u32>,
+    },
+    /// `expired`, for the status it was sent for.
+    Status {
+        status: Option<i64>,
+        reminder: Option<u32>,
+    },
+    /// A change of status, named by when the item was last seen with the old one.
+    StatusChange {
+        from: Option<i64>,
+        to: Option<i64>,
+        last_seen: DateTime<Utc>,
+    },
+    Renewed,
+    /// Named by when the item was last seen, so that a later disappearance is another one.
+    Vanished { last_seen: DateTime<Utc> },
+}
+
+impl DecisionKey<'_> {
+    pub fn id(&self) -> String {
+        match self {
+            DecisionKey::Item {
+                item,
+                rule,
+                kind,
+                detail,
+                epoch,
+            } => stable_id(&[
+                &item.scope.account,
+                item.scope.project_label(),
+                &item.key,
+                &item.resource_id,
+                rule.unwrap_or(""),
+                kind.as_str(),
+                &detail.to_string(),
+                &format!("epoch:{epoch}"),
+            ]),
+            DecisionKey::Scope {
+                scope,
+                rule,
+                kind,
+                failing_since,
+            } => stable_id(&[
+                &scope.account,
+                scope.project_label(),
+                "",
+                "",
+                rule.unwrap_or(""),
+                kind.as_str(),
+                &match failing_since {
+                    Some(t) => format!("failing_since:{}", id_timestamp(*t)),
+                    None => "failing_since:unknown".to_string(),
+                },
+            ]),
+            DecisionKey::Test { receiver, at } => {
+                stable_id(&["test", receiver, &at.to_rfc3339()])
+            }
+        }
+    }
+}
+
+impl fmt::Display for Detail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let status = |s: &Option<i64>| s.map_or_else(|| "none".to_string(), |s| s.to_string());
+        let reminder = |f: &mut fmt::Formatter<'_>, n: &Option<u32>| match n {
+            Some(n) => write!(f, ":reminder:{n}"),
+            None => Ok(()),
+        };
+        match self {
+            Detail::Threshold { stage, reminder: n } => {
+                write!(f, "threshold:{}", status(stage))?;
+                reminder(f, n)
+            }
+            Detail::Status { status: s, reminder: n } => {
+                write!(f, "status:{}", status(s))?;
+                reminder(f, n)
+            }
+            Detail::StatusChange {
+                from,
+                to,
+                last_seen,
+            } => write!(
+                f,
+                "status:{}->{}:{}",
+                status(from),
+                status(to),
+                id_timestamp(*last_seen)
+            ),
+            Detail::Renewed => f.write_str("renewed"),
+            Detail::Vanished { last_seen } => write!(f, "vanished:{}", id_timestamp(*last_seen)),
+        }
+    }
+}
+
+/// An instant as decision ids spell it: RFC 3339 UTC with nanoseconds.
+fn id_timestamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
 }
 
 /// Huawei Cloud's billing day: a billing cycle ends at 23:59:59 GMT+08:00 on its last day.
@@ -282,6 +492,28 @@ mod tests {
     }
 
     #[test]
+    fn package_statuses_round_trip_through_their_numbers() {
+        for code in [1, 2, 3, 4, 5, 99, 0, 6, -1, 100] {
+            let status = PackageStatus::from(code);
+            assert_eq!(status.code(), code);
+            let json = serde_json::to_string(&status).expect("serialises");
+            assert_eq!(json, code.to_string());
+            assert_eq!(
+                serde_json::from_str::<PackageStatus>(&json).ok(),
+                Some(status)
+            );
+        }
+        assert_eq!(PackageStatus::from(7), PackageStatus::Other(7));
+        assert_eq!(package_status_name(Some(7)), "unknown");
+        assert_eq!(package_status_name(None), "missing");
+        assert_eq!(package_status_name(Some(99)), "frozen");
+        let expired: Vec<i64> = (0..=100)
+            .filter(|c| PackageStatus::from(*c).is_expired())
+            .collect();
+        assert_eq!(expired, vec![3, 4, 5, 99]);
+    }
+
+    #[test]
     fn severity_follows_remaining_days() {
         assert_eq!(Severity::for_remain_days(30), Severity::Info);
         assert_eq!(Severity::for_remain_days(8), Severity::Info);
@@ -293,11 +525,11 @@ mod tests {
 
     #[test]
     fn decision_ids_are_stable_and_distinct() {
-        let a = decision_id(&["prod", "p", "k", "expiring", "14"]);
-        assert_eq!(a, decision_id(&["prod", "p", "k", "expiring", "14"]));
-        assert_ne!(a, decision_id(&["prod", "p", "k", "expiring", "7"]));
+        let a = stable_id(&["prod", "p", "k", "expiring", "14"]);
+        assert_eq!(a, stable_id(&["prod", "p", "k", "expiring", "14"]));
+        assert_ne!(a, stable_id(&["prod", "p", "k", "expiring", "7"]));
         // The separator keeps ("ab","c") and ("a","bc") apart.
-        assert_ne!(decision_id(&["ab", "c"]), decision_id(&["a", "bc"]));
+        assert_ne!(stable_id(&["ab", "c"]), stable_id(&["a", "bc"]));
         assert_eq!(a.len(), 32);
     }
 }

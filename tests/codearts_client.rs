@@ -85,7 +85,7 @@ async fn documented_example_gives_two_packages() {
         .unwrap();
     assert_eq!(traffic.resource_id, "37c9064954924750b2350e2d03e66666");
     assert_eq!(traffic.remain_days, 11);
-    assert_eq!(traffic.package_status, Some(2));
+    assert_eq!(traffic.status_code(), Some(2));
     assert_eq!(traffic.scope, scope(Some(P1)));
     assert_eq!(fake.request_count(Some(P1)), 1);
     let headers = fake.last_headers(Some(P1)).unwrap();
@@ -114,7 +114,7 @@ async fn each_project_gets_its_own_call_and_packages() {
     let p2 = client.fetch(&scopes[1]).await.expect("fetch p2");
     assert_eq!(p2.packages.len(), 1);
     assert_eq!(p2.packages[0].resource_id, "r-p2");
-    assert_eq!(p2.packages[0].package_status, Some(5));
+    assert_eq!(p2.packages[0].status_code(), Some(5));
     assert_eq!(fake.request_count(Some(P2)), 1);
     assert_eq!(fake.request_count(Some(P1)), 0);
 }

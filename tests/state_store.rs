@@ -3,8 +3,10 @@
 //! state machine, readers alongside a writer, and refusal of files it must not touch.
 
 use chrono::{DateTime, Duration, Utc};
-use renewd::model::{Alert, AlertKind, Package, PackageId, PollErrorInfo, Scope, Severity};
-use renewd::rules::{PackageState, PollHealth, RuleProgress};
+use renewd::model::{
+    Alert, AlertKind, Item, ItemId, PackageStatus, PollErrorInfo, Scope, Severity,
+};
+use renewd::rules::{ItemState, PollHealth, RuleProgress};
 use renewd::state::{
     CycleBatch, CycleRecord, DeliveryId, DeliveryStatus, NewDelivery, OutboxCounts, StateError,
     StateStore, QUIET_CYCLE_RETENTION, SCHEMA_VERSION,
@@ -35,23 +37,19 @@ fn account_scope() -> Scope {
     }
 }
 
-fn package(scope: &Scope, key: &str, resource_id: &str, remain_days: i64) -> Package {
-    Package {
+fn package(scope: &Scope, key: &str, resource_id: &str, remain_days: i64) -> Item {
+    Item {
         scope: scope.clone(),
         key: key.to_string(),
         resource_id: resource_id.to_string(),
         service_type: Some("hws.resource.type.codearts.extension.storage".to_string()),
-        package_status: Some(2),
+        status: Some(PackageStatus::Active),
         remain_days,
         next_action_url: Some("https://account.huaweicloud.com/renew?id=1".to_string()),
     }
 }
 
-fn state_of(
-    package: Package,
-    at: DateTime<Utc>,
-    notified: Option<i64>,
-) -> (PackageId, PackageState) {
+fn state_of(package: Item, at: DateTime<Utc>, notified: Option<i64>) -> (ItemId, ItemState) {
     let mut rules = BTreeMap::new();
     rules.insert(
         "default".to_string(),
@@ -64,7 +62,7 @@ fn state_of(
     );
     (
         package.identity(),
-        PackageState {
+        ItemState {
             last: package,
             epoch: 0,
             vanished: false,
@@ -75,7 +73,7 @@ fn state_of(
     )
 }
 
-fn alert(id: &str, p: &Package, threshold: i64, at: DateTime<Utc>) -> Alert {
+fn alert(id: &str, p: &Item, threshold: i64, at: DateTime<Utc>) -> Alert {
     Alert {
         id: id.to_string(),
         kind: AlertKind::Expiring,
@@ -86,7 +84,7 @@ fn alert(id: &str, p: &Package, threshold: i64, at: DateTime<Utc>) -> Alert {
         package: Some(p.key.clone()),
         resource_id: Some(p.resource_id.clone()),
         service_type: p.service_type.clone(),
-        package_status: p.package_status,
+        package_status: p.status_code(),
         package_status_name: Some("active".to_string()),
         remain_days: Some(p.remain_days),
         threshold: Some(threshold),
@@ -583,7 +581,7 @@ fn a_failing_cycle_is_rolled_back_entirely() {
 // ---------------------------------------------------------------------------------------------
 
 /// One batch holding this package's state and alert.
-fn batch_of(p: &Package, a: &Alert, at: DateTime<Utc>) -> CycleBatch {
+fn batch_of(p: &Item, a: &Alert, at: DateTime<Utc>) -> CycleBatch {
     CycleBatch {
         packages: vec![state_of(p.clone(), at, a.threshold)],
         health: vec![(p.scope.clone(), healthy(at))],

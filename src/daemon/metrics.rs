@@ -273,7 +273,7 @@ impl Metrics {
                     self.package_expiry.remove(&labels);
                 }
             }
-            match last.package_status {
+            match last.status_code() {
                 Some(status) => {
                     self.package_status.get_or_create(&labels).set(status);
                 }

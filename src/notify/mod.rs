@@ -331,7 +331,7 @@ const EXAMPLE_URL: &str = "https://localhost.com/usercenter/?region=region&local
 /// `renewd test-notify <receiver>`.
 pub fn test_digest(receiver: &str, now: DateTime<Utc>, tz: chrono_tz::Tz) -> Digest {
     let alert = Alert {
-        id: crate::model::decision_id(&["test", receiver, &now.to_rfc3339()]),
+        id: crate::model::DecisionKey::Test { receiver, at: now }.id(),
         kind: AlertKind::Test,
         severity: Severity::Info,
         rule: "test".into(),

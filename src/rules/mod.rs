@@ -20,11 +20,8 @@ use chrono::TimeDelta;
 pub use packages::{evaluate, Evaluation, Observation};
 pub use polls::{evaluate_poll, HealthEvaluation};
 pub use ruleset::{Rule, RuleDefinition, RuleSet, RulesError};
-pub use state::{PackageState, PollHealth, RuleProgress};
+pub use state::{ItemState, PollHealth, RuleProgress};
 use wording::*;
-
-/// The status value the API uses for an active package.
-const STATUS_ACTIVE: i64 = 2;
 
 /// How much earlier than `repeat_every` a reminder may go out. Polls run on a schedule whose
 /// start jitters by milliseconds to seconds; without this, a daily reminder on a daily schedule

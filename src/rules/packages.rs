@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::model::{
-    decision_id, is_expired_status, package_status_name, Alert, AlertKind, Package, Severity,
+    package_status_name, Alert, AlertKind, DecisionKey, Detail, Item, PackageStatus, Severity,
 };
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 /// What one successful poll says about one known or new package.
 #[derive(Debug, Clone, Copy)]
 pub enum Observation<'a> {
-    Seen(&'a Package),
+    Seen(&'a Item),
     /// Absent from a successful response of its scope.
     Missing,
 }
@@ -19,7 +19,7 @@ pub enum Observation<'a> {
 /// The outcome of evaluating one package: its next state and the alerts to deliver.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Evaluation {
-    pub state: PackageState,
+    pub state: ItemState,
     pub alerts: Vec<Alert>,
 }
 
@@ -27,7 +27,7 @@ pub struct Evaluation {
 /// Returns None only for `Missing` with no previous state (nothing known, nothing to say).
 pub fn evaluate(
     rules: &RuleSet,
-    previous: Option<&PackageState>,
+    previous: Option<&ItemState>,
     observation: Observation<'_>,
     now: DateTime<Utc>,
 ) -> Option<Evaluation> {
@@ -39,8 +39,8 @@ pub fn evaluate(
 
 pub(super) fn evaluate_seen(
     rules: &RuleSet,
-    previous: Option<&PackageState>,
-    package: &Package,
+    previous: Option<&ItemState>,
+    package: &Item,
     now: DateTime<Utc>,
 ) -> Evaluation {
     let renewed = previous.is_some_and(|prev| is_renewal(&prev.last, package));
@@ -54,8 +54,8 @@ pub(super) fn evaluate_seen(
     // (previous status, when the package was last seen): the latter tells repeated identical
     // changes apart in their ids.
     let status_change = previous
-        .filter(|prev| prev.last.package_status != package.package_status)
-        .map(|prev| (prev.last.package_status, prev.last_seen));
+        .filter(|prev| prev.last.status_code() != package.status_code())
+        .map(|prev| (prev.last.status_code(), prev.last_seen));
     let expired = is_expired(package);
     let ctx = PackageContext {
         package,
@@ -82,7 +82,7 @@ pub(super) fn evaluate_seen(
                 rule,
                 AlertKind::Renewed,
                 Severity::Info,
-                "renewed",
+                Detail::Renewed,
                 format!(
                     "{} was renewed: {}",
                     package.key,
@@ -95,13 +95,13 @@ pub(super) fn evaluate_seen(
         let mut raised_expired = false;
         if expired {
             let new_expired_status = package
-                .package_status
-                .filter(|s| is_expired_status(Some(*s)) && !progress.expired_sent_for(*s));
+                .status_code()
+                .filter(|s| PackageStatus::from(*s).is_expired() && !progress.expired_sent_for(*s));
             if !progress.expired_notified || new_expired_status.is_some() {
                 alerts.push(ctx.expired_alert(rule, &progress, false));
                 progress.expired_notified = true;
-                progress.expired_status = package.package_status;
-                if let Some(status) = package.package_status {
+                progress.expired_status = package.status_code();
+                if let Some(status) = package.status_code() {
                     if !progress.expired_statuses.contains(&status) {
                         progress.expired_statuses.push(status);
                     }
@@ -131,18 +131,17 @@ pub(super) fn evaluate_seen(
                 let mut alert = ctx.alert(
                     rule,
                     AlertKind::StatusChanged,
-                    status_change_severity(package.package_status),
-                    &format!(
-                        "status:{}->{}:{}",
-                        status_id(previous_status),
-                        status_id(package.package_status),
-                        timestamp_id(previous_seen)
-                    ),
+                    status_change_severity(package.status_code()),
+                    Detail::StatusChange {
+                        from: previous_status,
+                        to: package.status_code(),
+                        last_seen: previous_seen,
+                    },
                     format!(
                         "{} status changed from {} to {}",
                         package.key,
                         status_label(previous_status),
-                        status_label(package.package_status)
+                        status_label(package.status_code())
                     ),
                 );
                 alert.previous_status = previous_status;
@@ -170,7 +169,7 @@ pub(super) fn evaluate_seen(
         progress_by_rule.insert(rule.name().to_string(), progress);
     }
 
-    let state = PackageState {
+    let state = ItemState {
         last: package.clone(),
         epoch,
         vanished: false,
@@ -186,7 +185,7 @@ pub(super) fn evaluate_seen(
 
 pub(super) fn evaluate_missing(
     rules: &RuleSet,
-    prev: &PackageState,
+    prev: &ItemState,
     now: DateTime<Utc>,
 ) -> Evaluation {
     let package = &prev.last;
@@ -196,7 +195,9 @@ pub(super) fn evaluate_missing(
         now,
     };
     // The time it was last seen names this disappearance: a later one gets another id.
-    let detail = format!("vanished:{}", timestamp_id(prev.last_seen));
+    let detail = Detail::Vanished {
+        last_seen: prev.last_seen,
+    };
     let mut alerts = Vec::new();
     let mut progress_by_rule = BTreeMap::new();
     for rule in rules.matching_package(package) {
@@ -207,13 +208,13 @@ pub(super) fn evaluate_missing(
                 rule,
                 AlertKind::Vanished,
                 Severity::Warning,
-                &detail,
+                detail,
                 format!("{} is no longer reported by the API", package.key),
             ));
         }
         progress_by_rule.insert(rule.name().to_string(), progress);
     }
-    let state = PackageState {
+    let state = ItemState {
         vanished: true,
         rules: progress_by_rule,
         ..prev.clone()
@@ -225,24 +226,24 @@ pub(super) fn evaluate_missing(
 }
 
 /// Expired by days or by status.
-pub(super) fn is_expired(package: &Package) -> bool {
-    package.remain_days <= 0 || is_expired_status(package.package_status)
+pub(super) fn is_expired(package: &Item) -> bool {
+    package.remain_days <= 0 || package.status.is_some_and(PackageStatus::is_expired)
 }
 
 /// A renewal adds at least a month: a rise of 2 days or more. A rise of one day can be a clock
 /// boundary, unless the package also left an expired status for active.
-pub(super) fn is_renewal(previous: &Package, current: &Package) -> bool {
+pub(super) fn is_renewal(previous: &Item, current: &Item) -> bool {
     let rise = current.remain_days.saturating_sub(previous.remain_days);
     rise >= 2
         || (rise >= 1
-            && is_expired_status(previous.package_status)
-            && current.package_status == Some(STATUS_ACTIVE))
+            && previous.status.is_some_and(PackageStatus::is_expired)
+            && current.status == Some(PackageStatus::Active))
 }
 
 pub(super) fn reminder_due(
     rule: &Rule,
     progress: &RuleProgress,
-    package: &Package,
+    package: &Item,
     expired: bool,
     now: DateTime<Utc>,
 ) -> bool {
@@ -262,7 +263,7 @@ pub(super) fn reminder_due(
 
 /// Builds the alerts of one package evaluation.
 pub(super) struct PackageContext<'a> {
-    package: &'a Package,
+    package: &'a Item,
     epoch: u32,
     now: DateTime<Utc>,
 }
@@ -273,20 +274,18 @@ impl PackageContext<'_> {
         rule: &Rule,
         kind: AlertKind,
         severity: Severity,
-        detail: &str,
+        detail: Detail,
         summary: String,
     ) -> Alert {
         let p = self.package;
-        let id = decision_id(&[
-            &p.scope.account,
-            p.scope.project_label(),
-            &p.key,
-            &p.resource_id,
-            rule_in_id(rule, kind),
-            kind.as_str(),
+        let id = DecisionKey::Item {
+            item: &p.identity(),
+            rule: rule_in_id(rule, kind),
+            kind,
             detail,
-            &format!("epoch:{}", self.epoch),
-        ]);
+            epoch: self.epoch,
+        }
+        .id();
         Alert {
             id,
             kind,
@@ -297,8 +296,8 @@ impl PackageContext<'_> {
             package: Some(p.key.clone()),
             resource_id: Some(p.resource_id.clone()),
             service_type: p.service_type.clone(),
-            package_status: p.package_status,
-            package_status_name: Some(package_status_name(p.package_status).to_string()),
+            package_status: p.status_code(),
+            package_status_name: Some(package_status_name(p.status_code()).to_string()),
             remain_days: Some(p.remain_days),
             threshold: None,
             next_action_url: p.next_action_url.clone(),
@@ -327,7 +326,10 @@ impl PackageContext<'_> {
             rule,
             AlertKind::Expiring,
             rule.condition_severity(Severity::for_remain_days(self.package.remain_days)),
-            &reminder_detail(format!("threshold:{stage}"), progress, reminder),
+            Detail::Threshold {
+                stage: Some(stage),
+                reminder: reminder_number(progress, reminder),
+            },
             reminder_summary(summary, reminder),
         );
         alert.threshold = Some(stage);
@@ -350,7 +352,10 @@ impl PackageContext<'_> {
             rule,
             AlertKind::Expiring,
             rule.condition_severity(Severity::for_remain_days(self.package.remain_days)),
-            &reminder_detail("threshold:none".to_string(), progress, true),
+            Detail::Threshold {
+                stage: None,
+                reminder: reminder_number(progress, true),
+            },
             reminder_summary(summary, true),
         );
         alert.reminder = true;
@@ -364,7 +369,7 @@ impl PackageContext<'_> {
         reminder: bool,
     ) -> Alert {
         let p = self.package;
-        let summary = match p.package_status.and_then(expired_phase) {
+        let summary = match p.status_code().and_then(expired_phase) {
             Some(phase) => format!("{} expired ({phase})", p.key),
             None if p.remain_days < 0 => {
                 format!("{} expired {} ago", p.key, plural_days(-p.remain_days))
@@ -375,11 +380,10 @@ impl PackageContext<'_> {
             rule,
             AlertKind::Expired,
             rule.condition_severity(Severity::Critical),
-            &reminder_detail(
-                format!("status:{}", status_id(p.package_status)),
-                progress,
-                reminder,
-            ),
+            Detail::Status {
+                status: p.status_code(),
+                reminder: reminder_number(progress, reminder),
+            },
             reminder_summary(summary, reminder),
         );
         alert.reminder = reminder;

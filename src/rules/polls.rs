@@ -2,7 +2,7 @@
 //! row, `poll_recovered` once it works again.
 
 use super::*;
-use crate::model::{decision_id, Alert, AlertKind, PollErrorInfo, Scope, Severity};
+use crate::model::{Alert, DecisionKey, AlertKind, PollErrorInfo, Scope, Severity};
 use chrono::{DateTime, Utc};
 
 /// The outcome of one poll of one account/project for its health.
@@ -38,7 +38,6 @@ pub fn evaluate_poll(
             };
             if !health.failing_notified && health.consecutive_failures >= failure_alert_after.max(1)
             {
-                let episode = episode_key(health.failing_since);
                 let summary = format!(
                     "polling {scope} failed {} times in a row: {}",
                     health.consecutive_failures,
@@ -50,7 +49,7 @@ pub fn evaluate_poll(
                         scope,
                         AlertKind::PollFailed,
                         Severity::Critical,
-                        &episode,
+                        health.failing_since,
                         summary.clone(),
                         now,
                     );
@@ -64,7 +63,6 @@ pub fn evaluate_poll(
         }
         Ok(()) => {
             if health.failing_notified {
-                let episode = episode_key(health.failing_since);
                 let summary = format!(
                     "polling {scope} works again after {} failed attempts",
                     health.consecutive_failures
@@ -75,7 +73,7 @@ pub fn evaluate_poll(
                         scope,
                         AlertKind::PollRecovered,
                         Severity::Info,
-                        &episode,
+                        health.failing_since,
                         summary.clone(),
                         now,
                     ));
@@ -103,19 +101,17 @@ pub(super) fn scope_alert(
     scope: &Scope,
     kind: AlertKind,
     severity: Severity,
-    episode: &str,
+    failing_since: Option<DateTime<Utc>>,
     summary: String,
     now: DateTime<Utc>,
 ) -> Alert {
-    let id = decision_id(&[
-        &scope.account,
-        scope.project_label(),
-        "",
-        "",
-        rule_in_id(rule, kind),
-        kind.as_str(),
-        episode,
-    ]);
+    let id = DecisionKey::Scope {
+        scope,
+        rule: rule_in_id(rule, kind),
+        kind,
+        failing_since,
+    }
+    .id();
     Alert {
         id,
         kind,

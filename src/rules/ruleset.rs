@@ -1,6 +1,6 @@
 //! Rules compiled once, when the app is built: glob lists, thresholds, repeats, receivers.
 
-use crate::model::{Package, Scope, Severity};
+use crate::model::{Item, Scope, Severity};
 use chrono::TimeDelta;
 use std::time::Duration;
 
@@ -171,7 +171,7 @@ impl Rule {
         self.accounts.matches(&scope.account) && self.projects.matches(scope.project_label())
     }
 
-    pub fn matches_package(&self, package: &Package) -> bool {
+    pub fn matches_package(&self, package: &Item) -> bool {
         self.matches_scope(&package.scope) && self.packages.matches(&package.key)
     }
 
@@ -222,7 +222,7 @@ impl RuleSet {
     /// Rules whose account, project and package globs match a package.
     pub fn matching_package<'a>(
         &'a self,
-        package: &'a Package,
+        package: &'a Item,
     ) -> impl Iterator<Item = &'a Rule> + 'a {
         self.rules
             .iter()

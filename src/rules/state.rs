@@ -1,15 +1,15 @@
 //! What the engine remembers between polls: per package and rule, and per account/project.
 
-use crate::model::{Package, PollErrorInfo};
+use crate::model::{Item, PollErrorInfo};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// What the engine remembers about one package between polls (stored as JSON by the state store).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PackageState {
+pub struct ItemState {
     /// The last snapshot seen in a successful response.
-    pub last: Package,
+    pub last: Item,
     /// Renewal cycle counter: a renewal starts a new cycle, and ids of decisions include it.
     pub epoch: u32,
     /// The package was missing from the last successful response of its scope.

@@ -1,6 +1,6 @@
 use super::packages::is_expired;
 use super::*;
-use crate::model::{is_expired_status, Alert, AlertKind, Package, PollErrorInfo, Scope, Severity};
+use crate::model::{Alert, AlertKind, Item, PollErrorInfo, Scope, Severity};
 use chrono::TimeZone;
 use chrono::{DateTime, TimeDelta, Utc};
 use std::collections::HashSet;
@@ -39,13 +39,13 @@ fn scope(account: &str, project: Option<&str>) -> Scope {
     }
 }
 
-fn package(remain_days: i64, status: Option<i64>) -> Package {
-    Package {
+fn package(remain_days: i64, status: Option<i64>) -> Item {
+    Item {
         scope: scope("prod", Some(PROJECT)),
         key: "codeartsStorageExtension".to_string(),
         resource_id: "7590809a5c9d42ae92b49b1190e94666".to_string(),
         service_type: Some("hws.resource.type.codearts.extension.storage".to_string()),
-        package_status: status,
+        status: status.map(crate::model::PackageStatus::from),
         remain_days,
         next_action_url: Some("https://account.huaweicloud.com/renew".to_string()),
     }
@@ -60,7 +60,7 @@ fn t0() -> DateTime<Utc> {
 /// Drives one package through polls, one day apart unless told otherwise.
 struct Sim {
     rules: RuleSet,
-    state: Option<PackageState>,
+    state: Option<ItemState>,
     now: DateTime<Utc>,
 }
 
@@ -97,7 +97,7 @@ impl Sim {
         self.observe_after(TimeDelta::days(1), Observation::Missing)
     }
 
-    fn state(&self) -> &PackageState {
+    fn state(&self) -> &ItemState {
         self.state.as_ref().expect("package state exists")
     }
 
@@ -400,7 +400,7 @@ fn a_status_change_is_reported_once_and_unknown_statuses_are_kept() {
         "codeartsStorageExtension status changed from active (2) to unknown (7)"
     );
     assert!(sim.see(98, Some(7)).is_empty());
-    assert_eq!(sim.state().last.package_status, Some(7));
+    assert_eq!(sim.state().last.status_code(), Some(7));
     // Back and forth again: each change is its own decision.
     let back = only(sim.see(97, Some(2)));
     let again = only(sim.see(96, Some(7)));
@@ -691,7 +691,7 @@ fn rules_match_accounts_projects_and_packages_by_glob() {
     let tracked: Vec<_> = evaluation.state.rules.keys().map(String::as_str).collect();
     assert_eq!(tracked, vec!["all", "prod", "project", "storage"]);
 
-    let account_level = Package {
+    let account_level = Item {
         scope: scope("staging", None),
         key: "codeartsTrafficExtension".into(),
         ..package(10, Some(2))
@@ -816,7 +816,7 @@ fn the_same_decision_gets_the_same_id_and_different_ones_differ() {
     assert_eq!(a.alerts.len(), 2);
     assert_ne!(a.alerts[0].id, a.alerts[1].id);
     // Another package, another id.
-    let q = Package {
+    let q = Item {
         resource_id: "another".into(),
         ..p.clone()
     };
@@ -859,7 +859,7 @@ fn state_rows_written_before_new_fields_still_load() {
         "last_seen": t0(),
         "rules": {"default": {"notified_threshold": 7, "alerted": true}}
     });
-    let state: PackageState = serde_json::from_value(json).expect("old row loads");
+    let state: ItemState = serde_json::from_value(json).expect("old row loads");
     assert_eq!(state.rules["default"].notified_threshold, Some(7));
     assert_eq!(state.rules["default"].reminders_sent, 0);
     let health: PollHealth = serde_json::from_value(serde_json::json!({
@@ -1152,12 +1152,12 @@ mod properties {
         expired_statuses: Vec<Option<i64>>,
     }
 
-    fn expected_renewal(previous: &Package, current: &Package) -> bool {
+    fn expected_renewal(previous: &Item, current: &Item) -> bool {
         let rise = current.remain_days - previous.remain_days;
         rise >= 2
             || (rise == 1
-                && is_expired_status(previous.package_status)
-                && current.package_status == Some(2))
+                && oracle_expired_status(previous.status_code())
+                && current.status_code() == Some(2))
     }
 
     proptest! {
@@ -1173,7 +1173,7 @@ mod properties {
             let rules = rules(&configs);
             let mut remain = start_days;
             let mut current_status = start_status;
-            let mut state: Option<PackageState> = None;
+            let mut state: Option<ItemState> = None;
             let mut now = t0();
             let mut logs: HashMap<(String, u32), CycleLog> = HashMap::new();
             let mut ids = HashSet::new();
@@ -1212,11 +1212,11 @@ mod properties {
                 let previous_epoch = previous.map_or(0, |prev| prev.epoch);
                 prop_assert_eq!(epoch, previous_epoch + u32::from(renewed));
                 let status_changed = !missing
-                    && previous.is_some_and(|prev| prev.last.package_status != current_status);
+                    && previous.is_some_and(|prev| prev.last.status_code() != current_status);
                 let expired = !missing && is_expired(&p);
                 if !missing {
                     // Unknown statuses are kept as they came.
-                    prop_assert_eq!(evaluation.state.last.package_status, current_status);
+                    prop_assert_eq!(evaluation.state.last.status_code(), current_status);
                 }
 
                 for alert in &evaluation.alerts {
@@ -1292,7 +1292,7 @@ mod properties {
                                 prop_assert!(!log.expired_statuses.contains(&s),
                                     "expired twice for {:?}", s);
                                 prop_assert!(log.expired_statuses.is_empty()
-                                    || is_expired_status(s));
+                                    || oracle_expired_status(s));
                                 log.expired_statuses.push(s);
                             }
                             _ => {}
@@ -1303,4 +1303,121 @@ mod properties {
             }
         }
     }
+}
+
+/// The oracle's own list of expired statuses (grace, retention, deleted, frozen), written out
+/// rather than taken from the model it checks.
+fn oracle_expired_status(status: Option<i64>) -> bool {
+    matches!(status, Some(3) | Some(4) | Some(5) | Some(99))
+}
+
+// --- decision ids: a corpus frozen from the string-built ids -------------------------------
+
+/// Ids computed before the decision key was typed, for the scenarios of
+/// [`decision_id_corpus`]. A decision id must never change: receivers de-duplicate on it, and
+/// the state store skips a decision whose id it has recorded. Regenerate only for new
+/// scenarios: `RENEWD_PRINT_IDS=1 cargo test --lib decision_ids -- --nocapture --quiet`
+/// prints the corpus (its lines start with the scenario name), and check that the lines
+/// already there did not change.
+const DECISION_ID_CORPUS: &str = include_str!("testdata/decision_ids.txt");
+
+/// Every kind of decision the engine makes, each with its own detail: stages, reminders,
+/// expired per status, status changes, renewals, vanishing twice, rules that share a kind,
+/// and poll health episodes. One line per decision: `scenario kind rule id`.
+fn decision_id_corpus() -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut record = |scenario: &str, alerts: Vec<Alert>| {
+        for a in alerts {
+            lines.push(format!("{scenario} {} {} {}", a.kind, a.rule, a.id));
+        }
+    };
+    let repeat_everything = RuleDefinition {
+        repeat_expired_every: Some(Duration::from_secs(12 * 3600)),
+        ..repeat_rule(7, 20)
+    };
+    let rule_sets: Vec<(&str, Vec<RuleDefinition>)> = vec![
+        ("default", vec![default_rule()]),
+        ("repeat", vec![repeat_everything]),
+        ("two-rules", vec![default_rule(), rule("second", &[10, 2])]),
+    ];
+    for (name, configs) in &rule_sets {
+        let mut sim = Sim::new(configs);
+        let steps: Vec<(i64, Option<i64>)> = vec![
+            (40, Some(2)),
+            (20, Some(2)),
+            (5, Some(2)),
+            (5, Some(2)),
+            (4, Some(2)),
+            (1, Some(2)),
+            (0, Some(2)),
+            (0, Some(5)),
+            (-3, Some(4)),
+            (-3, Some(5)),
+            (-4, Some(99)),
+            (-5, Some(3)),
+            (-5, Some(7)),
+            (-5, None),
+            (365, Some(2)),
+            (364, Some(1)),
+            (2, Some(2)),
+        ];
+        for (i, (days, status)) in steps.into_iter().enumerate() {
+            record(&format!("{name}/{i}"), sim.see(days, status));
+        }
+        record(&format!("{name}/missing"), sim.missing());
+        record(&format!("{name}/back"), sim.active(1));
+        record(&format!("{name}/missing-again"), sim.missing());
+        // Poll health: two episodes of failures, each with its recovery.
+        let set = rules(configs);
+        let scope = scope("prod", Some(PROJECT));
+        let error = PollErrorInfo {
+            http_status: Some(503),
+            error_code: Some("APIG.0301".into()),
+            error_msg: "unavailable".into(),
+            request_id: None,
+            consecutive_failures: 0,
+        };
+        let mut health: Option<PollHealth> = None;
+        let mut now = t0();
+        for (i, ok) in [false, false, false, true, false, false, false, false, true]
+            .into_iter()
+            .enumerate()
+        {
+            now += TimeDelta::hours(6);
+            let outcome = if ok { Ok(()) } else { Err(&error) };
+            let evaluation = evaluate_poll(&set, &scope, health.as_ref(), outcome, 3, now);
+            record(&format!("{name}/poll{i}"), evaluation.alerts);
+            health = Some(evaluation.health);
+        }
+        let account_scope = self::scope("prod", None);
+        let evaluation = evaluate_poll(&set, &account_scope, None, Err(&error), 1, now);
+        record(&format!("{name}/account-poll"), evaluation.alerts);
+    }
+    lines
+}
+
+#[test]
+fn decision_ids_are_those_of_the_frozen_corpus() {
+    let lines = decision_id_corpus();
+    let text = lines.join("\n") + "\n";
+    if std::env::var_os("RENEWD_PRINT_IDS").is_some() {
+        print!("{text}");
+    }
+    let kinds: HashSet<&str> = lines.iter().filter_map(|l| l.split(' ').nth(1)).collect();
+    for kind in [
+        "expiring",
+        "expired",
+        "renewed",
+        "status_changed",
+        "vanished",
+        "poll_failed",
+        "poll_recovered",
+    ] {
+        assert!(kinds.contains(kind), "the corpus has no {kind} decision");
+    }
+    assert!(lines.len() > 60, "a corpus of {} decisions", lines.len());
+    for (i, (now, frozen)) in lines.iter().zip(DECISION_ID_CORPUS.lines()).enumerate() {
+        assert_eq!(now, frozen, "decision {i} of the corpus");
+    }
+    assert_eq!(lines.len(), DECISION_ID_CORPUS.lines().count());
 }

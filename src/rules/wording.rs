@@ -1,8 +1,7 @@
 //! How decisions are named and said: the parts of their ids and their summaries.
 
 use super::*;
-use crate::model::{package_status_name, Alert, AlertKind, Severity};
-use chrono::{DateTime, SecondsFormat, Utc};
+use crate::model::{package_status_name, Alert, AlertKind, PackageStatus, Severity};
 
 /// Kinds that report a fact about the package or the scope rather than a rule's policy: each
 /// is reported once, to the receivers of every rule that matches, not once per rule (two rules
@@ -18,12 +17,8 @@ pub(super) fn is_shared_kind(kind: AlertKind) -> bool {
 }
 
 /// The rule's part of a decision id: none for shared kinds, so every rule makes the same id.
-pub(super) fn rule_in_id(rule: &Rule, kind: AlertKind) -> &str {
-    if is_shared_kind(kind) {
-        ""
-    } else {
-        rule.name()
-    }
+pub(super) fn rule_in_id(rule: &Rule, kind: AlertKind) -> Option<&str> {
+    (!is_shared_kind(kind)).then(|| rule.name())
 }
 
 /// Folds the per-rule copies of a shared alert (same id) into the first one, whose `rule` is
@@ -47,15 +42,10 @@ pub(super) fn merge_shared(alerts: Vec<Alert>) -> Vec<Alert> {
 }
 
 /// Reminders are numbered within their cycle so each gets its own id.
-pub(super) fn reminder_detail(detail: String, progress: &RuleProgress, reminder: bool) -> String {
-    if reminder {
-        format!(
-            "{detail}:reminder:{}",
-            progress.reminders_sent.saturating_add(1)
-        )
-    } else {
-        detail
-    }
+/// The number of the reminder being sent (numbers a reminder's decision), `None` for the
+/// alert itself.
+pub(super) fn reminder_number(progress: &RuleProgress, reminder: bool) -> Option<u32> {
+    reminder.then(|| progress.reminders_sent.saturating_add(1))
 }
 
 pub(super) fn reminder_summary(summary: String, reminder: bool) -> String {
@@ -64,21 +54,6 @@ pub(super) fn reminder_summary(summary: String, reminder: bool) -> String {
     } else {
         summary
     }
-}
-
-pub(super) fn episode_key(failing_since: Option<DateTime<Utc>>) -> String {
-    match failing_since {
-        Some(t) => format!("failing_since:{}", timestamp_id(t)),
-        None => "failing_since:unknown".to_string(),
-    }
-}
-
-pub(super) fn timestamp_id(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Nanos, true)
-}
-
-pub(super) fn status_id(status: Option<i64>) -> String {
-    status.map_or_else(|| "none".to_string(), |s| s.to_string())
 }
 
 /// A status as shown to people: the name where known and the raw number always.
@@ -102,7 +77,7 @@ pub(super) fn expired_phase(status: i64) -> Option<&'static str> {
 
 /// Back to active is good news; anything else unusual deserves a look.
 pub(super) fn status_change_severity(status: Option<i64>) -> Severity {
-    if status == Some(STATUS_ACTIVE) {
+    if status.map(PackageStatus::from) == Some(PackageStatus::Active) {
         Severity::Info
     } else {
         Severity::Warning

@@ -9,14 +9,14 @@
 pub mod codearts;
 
 use crate::huawei::ApiError;
-use crate::model::{Package, Scope};
+use crate::model::{Item, Scope};
 
 /// One successful listing of one scope: every item it reported. A listing is whole or it is
 /// an error; never a part taken for the truth, or items would be reported vanished.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PollResult {
     pub scope: Scope,
-    pub packages: Vec<Package>,
+    pub packages: Vec<Item>,
     /// Entries of the answer that could not be read; the caller reports them.
     pub bad_entries: Vec<BadEntry>,
     /// The API's trace id for the listing, when it gave one (logged).

@@ -1,7 +1,7 @@
 //! How values are stored: timestamps as sortable text, the rest of renewd's values as JSON.
 
 use super::*;
-use crate::model::{Alert, PackageId, Scope};
+use crate::model::{Alert, ItemId, Scope};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -77,16 +77,16 @@ pub(super) fn scope_from_row(
     })
 }
 
-/// Reads a `PackageId` from columns 0..4 (account, project_id, package_key, resource_id).
-pub(super) fn package_id_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<PackageId> {
-    Ok(PackageId {
+/// Reads a `ItemId` from columns 0..4 (account, project_id, package_key, resource_id).
+pub(super) fn package_id_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ItemId> {
+    Ok(ItemId {
         scope: scope_from_row(row, 0, 1)?,
         key: row.get(2)?,
         resource_id: row.get(3)?,
     })
 }
 
-pub(super) fn label(id: &PackageId) -> String {
+pub(super) fn label(id: &ItemId) -> String {
     format!("{}/{}/{}", id.scope, id.key, id.resource_id)
 }
 

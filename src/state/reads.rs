@@ -1,17 +1,14 @@
 //! Reads: what is known about packages, polls, decisions and cycles.
 
 use super::*;
-use crate::model::{Alert, PackageId, Scope};
-use crate::rules::{PackageState, PollHealth};
+use crate::model::{Alert, ItemId, Scope};
+use crate::rules::{ItemState, PollHealth};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
 
 impl StateStore {
-    /// Package states of one account/project, ordered by package key and resource id.
-    pub fn package_states(
-        &self,
-        scope: &Scope,
-    ) -> Result<Vec<(PackageId, PackageState)>, StateError> {
+    /// Item states of one account/project, ordered by package key and resource id.
+    pub fn package_states(&self, scope: &Scope) -> Result<Vec<(ItemId, ItemState)>, StateError> {
         read_package_states(&self.conn, &self.path, scope)
     }
 
@@ -31,7 +28,7 @@ impl StateStore {
                  ORDER BY p.account, p.project_id, p.package_key, p.resource_id",
             )
             .map_err(sql_err(path, "preparing the package query"))?;
-        type Row = (PackageId, String, Option<String>, Option<String>);
+        type Row = (ItemId, String, Option<String>, Option<String>);
         let rows: Vec<Row> = stmt
             .query_map([], |row| {
                 Ok((
@@ -188,10 +185,7 @@ pub struct BatchReads<'a> {
 
 impl BatchReads<'_> {
     /// See [`StateStore::package_states`].
-    pub fn package_states(
-        &self,
-        scope: &Scope,
-    ) -> Result<Vec<(PackageId, PackageState)>, StateError> {
+    pub fn package_states(&self, scope: &Scope) -> Result<Vec<(ItemId, ItemState)>, StateError> {
         read_package_states(self.conn, self.path, scope)
     }
 
@@ -205,7 +199,7 @@ pub(super) fn read_package_states(
     conn: &Connection,
     path: &Path,
     scope: &Scope,
-) -> Result<Vec<(PackageId, PackageState)>, StateError> {
+) -> Result<Vec<(ItemId, ItemState)>, StateError> {
     let mut stmt = conn
         .prepare_cached(
             "SELECT account, project_id, package_key, resource_id, state_json

@@ -2,8 +2,8 @@
 //! outbox built at the end (or at the next start, for a cycle cut short).
 
 use super::*;
-use crate::model::{Alert, PackageId, Scope};
-use crate::rules::{PackageState, PollHealth};
+use crate::model::{Alert, ItemId, Scope};
+use crate::rules::{ItemState, PollHealth};
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::collections::HashMap;
@@ -219,7 +219,7 @@ pub(super) fn write_batch<'q>(
     tx: &Connection,
     path: &Path,
     cycle: CycleId,
-    packages: &[(PackageId, PackageState)],
+    packages: &[(ItemId, ItemState)],
     health: &[(Scope, PollHealth)],
     alerts: &[Alert],
     queue: impl Iterator<Item = (&'q str, &'q str)>,
@@ -248,7 +248,7 @@ pub(super) fn write_batch<'q>(
                 id.key,
                 id.resource_id,
                 state.last.remain_days,
-                state.last.package_status,
+                state.last.status_code(),
                 state.vanished,
                 ts(state.last_seen),
                 json,

@@ -11,7 +11,7 @@ pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
 pub(super) const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
 
 /// Schema v1. Keys and the columns that queries filter on are real columns; the values the rest
-/// of renewd owns (`PackageState`, `PollHealth`, `Alert`) are stored as JSON so that adding a
+/// of renewd owns (`ItemState`, `PollHealth`, `Alert`) are stored as JSON so that adding a
 /// serde-defaulted field to them needs no migration. `project_id` is '' for an account polled
 /// as a whole (see `Scope::project_label`), so it can be part of a primary key.
 pub(super) const MIGRATION_V1: &str = r#"

@@ -1,7 +1,7 @@
 //! The values the state store takes and gives.
 
-use crate::model::{Alert, PackageId, Scope};
-use crate::rules::{PackageState, PollHealth};
+use crate::model::{Alert, ItemId, Scope};
+use crate::rules::{ItemState, PollHealth};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -10,8 +10,8 @@ use std::fmt;
 #[derive(Debug, Clone)]
 pub struct CycleRecord {
     pub started_at: DateTime<Utc>,
-    /// Package states to upsert.
-    pub packages: Vec<(PackageId, PackageState)>,
+    /// Item states to upsert.
+    pub packages: Vec<(ItemId, ItemState)>,
     /// Poll health to upsert, per account/project.
     pub health: Vec<(Scope, PollHealth)>,
     /// Decisions to insert; an id already recorded is left as it was.
@@ -28,7 +28,7 @@ pub struct CycleId(pub(super) i64);
 /// [`StateStore::record_batch_with`]; every alert is queued for its `receivers`.
 #[derive(Debug, Clone, Default)]
 pub struct CycleBatch {
-    pub packages: Vec<(PackageId, PackageState)>,
+    pub packages: Vec<(ItemId, ItemState)>,
     pub health: Vec<(Scope, PollHealth)>,
     pub alerts: Vec<Alert>,
 }
@@ -123,8 +123,8 @@ pub struct OutboxCounts {
 /// A package as `renewd status` shows it: its state and the last decision about it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PackageRecord {
-    pub id: PackageId,
-    pub state: PackageState,
+    pub id: ItemId,
+    pub state: ItemState,
     pub last_alert: Option<Alert>,
 }
 

@@ -221,5 +221,5 @@ pub fn message_id(digest: &Digest, domain: &str) -> String {
     ids.sort_unstable();
     parts.extend(ids);
     let domain = if domain.is_empty() { "renewd" } else { domain };
-    format!("<{}.renewd@{domain}>", crate::model::decision_id(&parts))
+    format!("<{}.renewd@{domain}>", crate::model::stable_id(&parts))
 }

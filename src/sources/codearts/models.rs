@@ -3,14 +3,14 @@
 //! "The CodeArts API"). Pure functions, no I/O.
 
 use crate::huawei::sanitized_prefix;
-use crate::model::{Package, Scope};
+use crate::model::{Item, PackageStatus, Scope};
 use crate::sources::BadEntry;
 use serde_json::{Map, Value};
 
 /// The packages of a successful response.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PackageList {
-    pub packages: Vec<Package>,
+    pub packages: Vec<Item>,
     pub bad_entries: Vec<BadEntry>,
     pub trace_id: Option<String>,
 }
@@ -122,7 +122,7 @@ fn package_list(
 
 /// One entry of `result`. `resourceId` and `remainDays` are required; `packageStatus` must be
 /// an integer when present; unknown fields are ignored.
-fn package(scope: &Scope, key: &str, entry: &Value) -> Result<Package, String> {
+fn package(scope: &Scope, key: &str, entry: &Value) -> Result<Item, String> {
     let Some(entry) = entry.as_object() else {
         return Err(format!("entry is {}, not an object", json_type(entry)));
     };
@@ -147,12 +147,12 @@ fn package(scope: &Scope, key: &str, entry: &Value) -> Result<Package, String> {
             Some(integer(v).ok_or_else(|| format!("`packageStatus` is not an integer: {v}"))?)
         }
     };
-    Ok(Package {
+    Ok(Item {
         scope: scope.clone(),
         key: key.to_string(),
         resource_id,
         service_type: optional_string(entry, "serviceType"),
-        package_status,
+        status: package_status.map(PackageStatus::from),
         remain_days,
         next_action_url: optional_string(entry, "nextActionUrl"),
     })
@@ -225,7 +225,7 @@ mod tests {
             storage.service_type.as_deref(),
             Some("hws.resource.type.codearts.extension.storage")
         );
-        assert_eq!(storage.package_status, Some(2));
+        assert_eq!(storage.status_code(), Some(2));
         assert_eq!(storage.remain_days, 11);
         assert!(storage
             .next_action_url
