@@ -25,8 +25,8 @@ const CAPPED_CRATES: &[&str] = &[
 pub enum LoggingError {
     #[error("invalid log level {level:?}: {reason}")]
     BadLevel { level: String, reason: String },
-    #[error("cannot connect to journald: {0}")]
-    Journald(std::io::Error),
+    #[error("cannot connect to journald")]
+    Journald(#[source] std::io::Error),
     #[error("a logger is already installed")]
     AlreadyInstalled,
 }

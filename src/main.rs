@@ -11,7 +11,7 @@ fn main() -> ExitCode {
     let code = match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            // Each cause once: our errors already show the cause they wrap.
+            // The whole chain: our errors leave the cause they wrap to `source()`.
             eprintln!("renewd: {}", renewd::error_chain(e.as_ref()));
             match e.downcast_ref::<CommandError>() {
                 Some(c) => c.exit_code(),
@@ -94,5 +94,6 @@ fn init_logging(
     format: renewd::config::LogFormat,
     filter: Option<&tracing_subscriber::filter::Targets>,
 ) -> anyhow::Result<()> {
-    renewd::logging::init(format, filter).map_err(|e| CommandError::Failed(e.to_string()).into())
+    renewd::logging::init(format, filter)
+        .map_err(|e| CommandError::Failed(renewd::error_chain(&e)).into())
 }

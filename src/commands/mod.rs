@@ -39,7 +39,7 @@ pub enum CommandError {
     Build(BuildError),
     #[error(transparent)]
     Cycle(#[from] cycle::CycleError),
-    #[error("cannot write output: {0}")]
+    #[error("cannot write output")]
     Output(#[from] std::io::Error),
     #[error("{0}")]
     Usage(String),

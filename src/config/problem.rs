@@ -31,9 +31,10 @@ impl fmt::Display for Problem {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read config file {path}: {source}")]
+    #[error("cannot read config file {path}")]
     Unreadable {
         path: PathBuf,
+        #[source]
         source: std::io::Error,
     },
     #[error("invalid config {path}:\n{}", list_problems(.problems))]

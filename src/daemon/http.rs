@@ -21,9 +21,10 @@ pub(crate) const HEARTBEAT_STALE_AFTER: Duration = Duration::from_secs(30);
 
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
-    #[error("http.listen: cannot listen on {address}: {source}")]
+    #[error("http.listen: cannot listen on {address}")]
     Bind {
         address: SocketAddr,
+        #[source]
         source: std::io::Error,
     },
 }
@@ -164,7 +165,7 @@ pub(crate) fn spawn(
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, router(observed)).await {
-            tracing::error!(event = "http.failed", error = %e, "metrics and health listener failed");
+            tracing::error!(event = "http.failed", error = %crate::error_chain(&e), "metrics and health listener failed");
         }
     })
 }
@@ -172,7 +173,11 @@ pub(crate) fn spawn(
 async fn metrics_handler(State(observed): State<Arc<Observed>>) -> Response {
     match observed.metrics.encode() {
         Ok(text) => ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], text).into_response(),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")).into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("{}\n", crate::error_chain(&e)),
+        )
+            .into_response(),
     }
 }
 
@@ -204,6 +209,19 @@ mod tests {
 
     fn hourly() -> Schedule {
         Schedule::new("0 0 * * * *", chrono_tz::UTC).unwrap()
+    }
+
+    #[test]
+    fn a_bind_error_leaves_its_cause_to_source() {
+        let error = HttpError::Bind {
+            address: "127.0.0.1:9797".parse().unwrap(),
+            source: std::io::Error::from(std::io::ErrorKind::AddrInUse),
+        };
+        assert_eq!(
+            error.to_string(),
+            "http.listen: cannot listen on 127.0.0.1:9797"
+        );
+        crate::tests::assert_cause_told_once(&error, "address in use");
     }
 
     #[test]

@@ -26,7 +26,7 @@ const CYCLE_DURATION_BUCKETS: [f64; 10] = [0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum MetricsError {
-    #[error("cannot encode the metrics: {0}")]
+    #[error("cannot encode the metrics")]
     Encode(#[from] std::fmt::Error),
 }
 
@@ -344,6 +344,12 @@ impl OutcomeObserver for Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_encoding_error_leaves_its_cause_to_source() {
+        let error = MetricsError::Encode(std::fmt::Error);
+        crate::tests::assert_cause_told_once(&error, &std::fmt::Error.to_string());
+    }
 
     #[test]
     fn exposition_names_the_contracted_metrics() {

@@ -63,9 +63,10 @@ pub enum DaemonError {
     Cycle(#[from] CycleError),
     #[error(transparent)]
     Http(#[from] HttpError),
-    #[error("cannot install the {signal} handler: {source}")]
+    #[error("cannot install the {signal} handler")]
     Signals {
         signal: &'static str,
+        #[source]
         source: std::io::Error,
     },
 }
@@ -90,7 +91,7 @@ pub async fn run(
         Err(e) => Err(e),
     };
     if let Err(e) = &result {
-        tracing::error!(event = "daemon.failed", error = %e, "renewd stopped on an error");
+        tracing::error!(event = "daemon.failed", error = %crate::error_chain(e), "renewd stopped on an error");
     }
     result
 }
@@ -390,9 +391,11 @@ impl Daemon {
                     CycleError::State(e) if e.is_storage_failure() => {
                         self.state_write_failed("cycle", e);
                     }
-                    e => tracing::error!(event = "cycle.failed", error = %e, "cycle failed"),
+                    e => {
+                        tracing::error!(event = "cycle.failed", error = %crate::error_chain(e), "cycle failed")
+                    }
                 }
-                self.last_summary = Some(format!("last cycle failed: {e}"));
+                self.last_summary = Some(format!("last cycle failed: {}", crate::error_chain(&e)));
                 self.systemd.status(&self.status_line());
                 self.send_heartbeat(CycleSummary {
                     ok: false,
@@ -405,7 +408,7 @@ impl Daemon {
                 self.state_write_failed("deliveries", &e);
             }
             JobOutcome::Retry(Err(e)) => {
-                tracing::error!(event = "outbox.failed", error = %e, "retrying pending deliveries failed");
+                tracing::error!(event = "outbox.failed", error = %crate::error_chain(&e), "retrying pending deliveries failed");
             }
         }
         refresh_outbox_gauge(&store, &self.observed);
@@ -461,6 +464,7 @@ impl Daemon {
     /// stays recorded; what this job could not record, the next cycle decides again.
     fn state_write_failed(&mut self, during: &'static str, error: &StateError) {
         let path = &self.runtime.config.daemon.state_path;
+        let error = crate::error_chain(error);
         tracing::error!(
             event = "state.write_failed",
             path = %path.display(),
@@ -468,9 +472,7 @@ impl Daemon {
             error = %error,
             "the state store cannot be written; cycles are tried again at every retry tick"
         );
-        self.observed
-            .health
-            .set_state_problem(Some(error.to_string()));
+        self.observed.health.set_state_problem(Some(error));
         self.store_broken = true;
         self.state_failing = true;
     }
@@ -550,7 +552,7 @@ impl Daemon {
     }
 
     fn prepare_reload(&mut self) -> Result<Reload, String> {
-        let config = Config::load(&self.config_path).map_err(|e| e.to_string())?;
+        let config = Config::load(&self.config_path).map_err(|e| crate::error_chain(&e))?;
         let new_path = config.daemon.state_path.clone();
         let old = &self.runtime.config;
         let mut restart_required = Vec::new();
@@ -581,7 +583,7 @@ impl Daemon {
         }) {
             Some(waiting)
         } else {
-            Some(StateStore::open(&new_path).map_err(|e| e.to_string())?)
+            Some(StateStore::open(&new_path).map_err(|e| crate::error_chain(&e))?)
         };
         Ok(Reload {
             runtime: Arc::new(runtime),
@@ -752,7 +754,7 @@ fn metrics_source_failed(path: &Path, error: &StateError) {
     tracing::warn!(
         event = "metrics.refresh_failed",
         path = %path.display(),
-        error = %error,
+        error = %crate::error_chain(error),
         "cannot read the state store for metrics"
     );
 }

@@ -77,11 +77,7 @@ pub fn kind_label(alert: &Alert) -> String {
 
 /// One line saying what the digest is about, starting with "renewd": the subject's wording.
 pub fn headline(digest: &Digest) -> String {
-    let subject = subject(digest);
-    format!(
-        "renewd: {}",
-        subject.strip_prefix("[renewd] ").unwrap_or(&subject)
-    )
+    format!("renewd: {}", what_happened(digest))
 }
 
 /// The most severe alert's severity, or `None` when every alert reports a problem solved.
@@ -167,15 +163,24 @@ pub fn truncate(text: &str, max: usize) -> String {
 /// Longest subject line before it is cut.
 pub const MAX_SUBJECT_CHARS: usize = 200;
 
+/// What starts every subject line.
+const SUBJECT_TAG: &str = "[renewd] ";
+
 /// The subject: what happened at a glance, e.g. `[renewd] 2 CodeArts packages expire within
 /// 14 days (prod)` or `[renewd] 1 expired, 2 expiring CodeArts packages (prod)`.
 pub fn subject(digest: &Digest) -> String {
+    format!("{SUBJECT_TAG}{}", what_happened(digest))
+}
+
+/// The subject's words after its `[renewd] ` tag, e.g. `2 CodeArts packages expire within 14
+/// days (prod)`: one line, cut so that the whole subject fits [`MAX_SUBJECT_CHARS`].
+pub fn what_happened(digest: &Digest) -> String {
     let alerts = &digest.alerts;
     if alerts.is_empty() {
-        return "[renewd] no alerts".into();
+        return "no alerts".into();
     }
     if alerts.iter().all(|a| a.kind == AlertKind::Test) {
-        return "[renewd] test message".into();
+        return "test message".into();
     }
     let headline = if alerts.len() == 1 {
         single_headline(&alerts[0])
@@ -184,11 +189,14 @@ pub fn subject(digest: &Digest) -> String {
     };
     let accounts = accounts_label(alerts);
     let line = if accounts.is_empty() {
-        format!("[renewd] {headline}")
+        headline
     } else {
-        format!("[renewd] {headline} ({accounts})")
+        format!("{headline} ({accounts})")
     };
-    truncate(&single_line(&line), MAX_SUBJECT_CHARS)
+    truncate(
+        &single_line(&line),
+        MAX_SUBJECT_CHARS - SUBJECT_TAG.chars().count(),
+    )
 }
 
 pub(crate) fn package_name(alert: &Alert) -> &str {
@@ -414,6 +422,23 @@ pub(crate) mod tests {
         assert_eq!(single_line("a\r\nb"), "a  b");
         assert_eq!(truncate("abcdef", 3), "abc…");
         assert_eq!(truncate("abc", 3), "abc");
+    }
+
+    #[test]
+    fn a_long_subject_is_cut_whole_and_the_headline_shares_its_words() {
+        let long = alert(&"k".repeat(300), Some(3), Severity::Warning);
+        let d = digest(vec![long]);
+        let subject = subject(&d);
+        assert_eq!(subject.chars().count(), MAX_SUBJECT_CHARS + 1, "{subject}");
+        assert!(
+            subject.starts_with("[renewd] CodeArts package kkk"),
+            "{subject}"
+        );
+        assert!(subject.ends_with("kk…"), "{subject}");
+        let words = subject.strip_prefix("[renewd] ").unwrap();
+        assert_eq!(what_happened(&d), words);
+        assert_eq!(headline(&d), format!("renewd: {words}"));
+        assert_eq!(headline(&digest(vec![])), "renewd: no alerts");
     }
 
     #[test]

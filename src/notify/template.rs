@@ -17,7 +17,7 @@ pub const MAX_OUTPUT_BYTES: usize = 4 * 1024 * 1024;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field} failed: {reason}")]
 pub struct TemplateError {
-    /// The receiver's key, e.g. `text_template`.
+    /// The receiver's key, e.g. `text_template`, or which built-in template.
     pub field: &'static str,
     pub reason: String,
 }

@@ -1,4 +1,7 @@
 //! What can go wrong with the state file, said with its path and where to look.
+//!
+//! Like every error of the crate, a variant's message says only its own part (the file, what
+//! was being done); the error it wraps is its `source()`, printed by [`crate::error_chain`].
 
 use super::*;
 use chrono::{DateTime, Utc};
@@ -41,7 +44,7 @@ pub enum StateError {
     #[error("{}", in_use_message(path, *holder))]
     InUse { path: PathBuf, holder: Option<u32> },
 
-    #[error("state file {}: {what}: {source}", path.display())]
+    #[error("state file {}: {what}", path.display())]
     Io {
         path: PathBuf,
         what: &'static str,
@@ -49,7 +52,7 @@ pub enum StateError {
         source: std::io::Error,
     },
 
-    #[error("state file {}: {what}: {source}{hint}", path.display())]
+    #[error("state file {}: {what}{hint}", path.display())]
     Sqlite {
         path: PathBuf,
         what: &'static str,
@@ -59,7 +62,7 @@ pub enum StateError {
         hint: &'static str,
     },
 
-    #[error("state file {}: {what}: {source}", path.display())]
+    #[error("state file {}: {what}", path.display())]
     Json {
         path: PathBuf,
         what: String,
@@ -176,5 +179,66 @@ pub(super) fn storage_hint(error: &rusqlite::Error) -> &'static str {
         }
         Some(ErrorCode::ReadOnly) => " (is the file system of the state file read-only?)",
         _ => "",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn path() -> PathBuf {
+        PathBuf::from("/var/lib/renewd/state.db")
+    }
+
+    /// The errors that wrap another one, each with a cause whose words are easy to count.
+    fn wrapping_errors() -> Vec<(StateError, &'static str)> {
+        let io = StateError::Io {
+            path: path(),
+            what: "syncing the directory",
+            source: std::io::Error::other("platter on fire"),
+        };
+        let sqlite = StateError::Sqlite {
+            path: path(),
+            what: "recording the cycle",
+            source: rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_IOERR),
+                Some("the disk said no".into()),
+            ),
+            hint: " (is the file system of the state file full, read-only or failing?)",
+        };
+        let json = StateError::Json {
+            path: path(),
+            what: "decoding a decision".into(),
+            source: serde_json::from_str::<u32>("\"seven\"").unwrap_err(),
+        };
+        vec![
+            (io, "platter on fire"),
+            (sqlite, "the disk said no"),
+            (json, "invalid type: string \"seven\""),
+        ]
+    }
+
+    #[test]
+    fn the_cause_is_told_once_through_the_chain() {
+        for (error, cause) in wrapping_errors() {
+            let own = error.to_string();
+            assert!(
+                own.starts_with("state file /var/lib/renewd/state.db: "),
+                "{own}"
+            );
+            crate::tests::assert_cause_told_once(&error, cause);
+        }
+    }
+
+    #[test]
+    fn a_storage_hint_stays_with_what_was_being_done() {
+        let (sqlite, _) = wrapping_errors().swap_remove(1);
+        // rusqlite's own source, SQLite's words for the code, comes last.
+        assert_eq!(
+            crate::error_chain(&sqlite),
+            "state file /var/lib/renewd/state.db: recording the cycle (is the file system of \
+             the state file full, read-only or failing?): the disk said no: Error code 10: Some \
+             kind of disk I/O error occurred"
+        );
     }
 }

@@ -1,30 +1,151 @@
-//! What a digest says in mail: the subject, the plain-text part and the HTML part, as strings
-//! (tested without SMTP). Every value in the HTML is escaped; only `https://` links are made
-//! clickable.
+//! What a digest says in mail when the receiver has no template of its own: the plain-text
+//! part and the HTML part, rendered by the built-in minijinja templates in `templates/` from a
+//! typed context (tested without SMTP). Every value in the HTML is escaped; only `https://`
+//! links are made clickable.
+//!
+//! The built-in templates are compiled once, in an environment of their own: their values are
+//! escaped by renewd's own rules (see [`format_value`]), not minijinja's, and they run without
+//! the fuel and size limits of a receiver's templates, as the `write!` code before them did (a
+//! digest of thousands of packages renders in full; these templates cannot loop for ever).
 
-use crate::model::Alert;
+use crate::model::{package_status_name, Alert};
 use crate::notify::render::{
     escape_html, expiry_label, kind_label, local_time, plural, project_label, remaining_label,
-    safe_link, single_line, sorted_by_urgency, status_label,
+    safe_link, single_line, sorted_by_urgency, status_label, subject, what_happened,
 };
-use crate::notify::render::{package_name, subject};
 use crate::notify::Digest;
+use minijinja::{AutoEscape, Environment, Output, State, UndefinedBehavior, Value};
+use serde::Serialize;
 use std::fmt::Write as _;
+use std::sync::LazyLock;
 
-/// Facts shown for one alert, in both parts of the message.
-struct Row<'a> {
-    alert: &'a Alert,
-    expiry: String,
+/// Template names; the `.html` in a name turns on HTML escaping (minijinja strips the `.j2`).
+const TEXT: &str = "digest.txt.j2";
+const HTML: &str = "digest.html.j2";
+
+static BUILT_IN: LazyLock<Environment<'static>> = LazyLock::new(|| {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_trim_blocks(true);
+    env.set_lstrip_blocks(true);
+    env.set_keep_trailing_newline(true);
+    env.set_formatter(format_value);
+    for (name, source) in [
+        (TEXT, include_str!("templates/digest.txt.j2")),
+        (HTML, include_str!("templates/digest.html.j2")),
+    ] {
+        env.add_template(name, source)
+            .unwrap_or_else(|e| panic!("built-in email template {name}: {e}"));
+    }
+    env
+});
+
+/// Compiles the built-in templates, if no receiver has yet: called when a receiver is built,
+/// so that no message waits for it.
+pub(super) fn compile() {
+    LazyLock::force(&BUILT_IN);
 }
 
-fn rows(digest: &Digest) -> Vec<Row<'_>> {
-    sorted_by_urgency(&digest.alerts)
-        .into_iter()
-        .map(|alert| Row {
-            alert,
-            expiry: expiry_label(alert),
-        })
-        .collect()
+/// How the built-in templates print a value: HTML-escaped in the HTML part, on one line in
+/// the text part (a value from the API cannot start a line of its own). Markup comes only
+/// from the templates' own text (and what they mark `|safe`).
+fn format_value(
+    out: &mut Output<'_>,
+    state: &State<'_, '_>,
+    value: &Value,
+) -> Result<(), minijinja::Error> {
+    if value.is_safe() {
+        return write!(out, "{value}").map_err(minijinja::Error::from);
+    }
+    if value.is_none() {
+        return Ok(());
+    }
+    let text = value.to_string();
+    let shown = match state.auto_escape() {
+        AutoEscape::None => single_line(&text),
+        _ => escape_html(&text),
+    };
+    out.write_str(&shown).map_err(minijinja::Error::from)
+}
+
+/// What the built-in templates see.
+#[derive(Serialize)]
+struct BodyContext<'a> {
+    /// The subject line.
+    title: String,
+    /// The subject's words without its `[renewd] ` tag.
+    headline: String,
+    receiver: &'a str,
+    sent_at: String,
+    /// Every alert, most urgent first (the text part).
+    alerts: &'a [Row<'a>],
+    /// Alerts about an account or project rather than a package (the HTML part's list).
+    scopes: Vec<&'a Row<'a>>,
+    /// Alerts about a package (the HTML part's table).
+    packages: Vec<&'a Row<'a>>,
+    footer: &'static str,
+}
+
+/// Facts shown for one alert, as render.rs words them, in both parts of the message.
+#[derive(Serialize)]
+struct Row<'a> {
+    kind_label: String,
+    summary: &'a str,
+    account: &'a str,
+    project: &'a str,
+    package: Option<&'a str>,
+    resource: Option<&'a str>,
+    remain_days: Option<i64>,
+    /// e.g. `11 days`.
+    remaining: String,
+    /// The alert's threshold, e.g. `14 days`.
+    threshold: Option<String>,
+    /// Whether the remaining days are below zero.
+    expired: bool,
+    /// The estimated last day, `YYYY-MM-DD`, or `-`.
+    expiry_date: String,
+    /// e.g. `active (2)`; none when the alert has no status.
+    status: Option<String>,
+    /// The status before a change, e.g. `active (2)`.
+    previous_status: Option<String>,
+    /// What a failed poll reported.
+    error: Option<String>,
+    /// Set only for `https://` links.
+    renew_link: Option<&'a str>,
+    /// A renewal address that is not `https://`: shown as text, never as a link.
+    insecure_url: Option<&'a str>,
+}
+
+impl<'a> Row<'a> {
+    fn new(a: &'a Alert) -> Row<'a> {
+        let renew_link = safe_link(a);
+        Row {
+            kind_label: kind_label(a),
+            summary: &a.summary,
+            account: &a.account,
+            project: project_label(a),
+            package: a.package.as_deref(),
+            resource: a.resource_id.as_deref(),
+            remain_days: a.remain_days,
+            remaining: remaining_label(a),
+            threshold: a
+                .threshold
+                .map(|t| plural(t.max(0) as usize, "day", "days")),
+            expired: a.remain_days.is_some_and(|d| d < 0),
+            expiry_date: expiry_label(a),
+            status: (a.package_status.is_some() || a.package_status_name.is_some())
+                .then(|| status_label(a)),
+            previous_status: a
+                .previous_status
+                .map(|p| format!("{} ({p})", package_status_name(Some(p)))),
+            error: poll_error_text(a),
+            renew_link,
+            insecure_url: match renew_link {
+                Some(_) => None,
+                None => a.next_action_url.as_deref(),
+            },
+        }
+    }
 }
 
 fn poll_error_text(alert: &Alert) -> Option<String> {
@@ -54,183 +175,50 @@ fn poll_error_text(alert: &Alert) -> Option<String> {
     Some(single_line(&text))
 }
 
-fn footer() -> &'static str {
-    "Expiry dates are estimated: the day the remaining days were read, plus those days, in \
-     GMT+08:00 (Huawei Cloud's billing day). A billing cycle ends at 23:59:59 GMT+08:00 on its \
-     last day."
+const FOOTER: &str = "Expiry dates are estimated: the day the remaining days were read, plus \
+     those days, in GMT+08:00 (Huawei Cloud's billing day). A billing cycle ends at 23:59:59 \
+     GMT+08:00 on its last day.";
+
+/// Renders built-in template `name` for `digest`.
+fn render(name: &str, digest: &Digest) -> Result<String, minijinja::Error> {
+    let rows: Vec<Row> = sorted_by_urgency(&digest.alerts)
+        .into_iter()
+        .map(Row::new)
+        .collect();
+    let (packages, scopes) = rows.iter().partition(|r| r.package.is_some());
+    let context = BodyContext {
+        title: subject(digest),
+        headline: what_happened(digest),
+        receiver: &digest.receiver,
+        sent_at: local_time(digest.sent_at, digest.timezone),
+        alerts: &rows,
+        scopes,
+        packages,
+        footer: FOOTER,
+    };
+    BUILT_IN.get_template(name)?.render(&context)
 }
 
 /// The plain-text part: readable on its own, one block per alert, the renewal URL on its own
 /// line.
-pub fn text_body(digest: &Digest) -> String {
-    let mut out = String::new();
-    let headline = subject(digest);
-    let headline = headline.trim_start_matches("[renewd] ");
-    let _ = writeln!(out, "renewd: {headline}");
-    let _ = writeln!(
-        out,
-        "Receiver {}, sent {}",
-        single_line(&digest.receiver),
-        local_time(digest.sent_at, digest.timezone)
-    );
-    for (i, row) in rows(digest).iter().enumerate() {
-        let a = row.alert;
-        let _ = writeln!(out);
-        let _ = writeln!(
-            out,
-            "{}. [{}] {}",
-            i + 1,
-            kind_label(a),
-            single_line(&a.summary)
-        );
-        let field = |out: &mut String, label: &str, value: &str| {
-            let _ = writeln!(out, "   {label:<13}{}", single_line(value));
-        };
-        field(&mut out, "Account:", &a.account);
-        field(&mut out, "Project:", project_label(a));
-        if let Some(package) = &a.package {
-            field(&mut out, "Package:", package);
-        }
-        if let Some(resource) = &a.resource_id {
-            field(&mut out, "Resource:", resource);
-        }
-        if a.remain_days.is_some() {
-            let mut remaining = remaining_label(a);
-            if let Some(t) = a.threshold {
-                let _ = write!(
-                    remaining,
-                    " (threshold {})",
-                    plural(t.max(0) as usize, "day", "days")
-                );
-            }
-            field(&mut out, "Remaining:", &remaining);
-        }
-        if a.package_status.is_some() || a.package_status_name.is_some() {
-            let mut status = status_label(a);
-            if let Some(previous) = a.previous_status {
-                let _ = write!(
-                    status,
-                    ", was {} ({previous})",
-                    crate::model::package_status_name(Some(previous))
-                );
-            }
-            field(&mut out, "Status:", &status);
-        }
-        if let Some(days) = a.remain_days {
-            let label = if days < 0 { "Expired:" } else { "Expires:" };
-            field(&mut out, label, &format!("{} (estimated)", row.expiry));
-        }
-        if let Some(error) = poll_error_text(a) {
-            field(&mut out, "Error:", &error);
-        }
-        match (safe_link(a), &a.next_action_url) {
-            (Some(link), _) => {
-                let _ = writeln!(out, "   Renew:");
-                let _ = writeln!(out, "   {link}");
-            }
-            (None, Some(url)) => {
-                let _ = writeln!(out, "   Renewal address (not https, check it before use):");
-                let _ = writeln!(out, "   {}", single_line(url));
-            }
-            (None, None) => {}
-        }
-    }
-    let _ = writeln!(out);
-    let _ = writeln!(out, "-- ");
-    let _ = writeln!(out, "{}", footer());
-    out
+pub(super) fn render_text(digest: &Digest) -> Result<String, minijinja::Error> {
+    render(TEXT, digest)
 }
 
 /// The HTML part: account-level alerts as a list, packages as a table sorted by urgency with
 /// a Renew link each. Every value is escaped; only `https://` links are clickable.
-pub fn html_body(digest: &Digest) -> String {
-    let rows = rows(digest);
-    let (packages, scopes): (Vec<&Row>, Vec<&Row>) =
-        rows.iter().partition(|r| r.alert.package.is_some());
-    let title = subject(digest);
-    let headline = title.trim_start_matches("[renewd] ");
+pub(super) fn render_html(digest: &Digest) -> Result<String, minijinja::Error> {
+    render(HTML, digest)
+}
 
-    let mut out = String::new();
-    let _ = write!(
-        out,
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{}</title></head>\n\
-         <body style=\"font-family:sans-serif;font-size:14px;color:#222\">\n\
-         <h2 style=\"font-size:18px\">{}</h2>\n\
-         <p style=\"color:#555\">Receiver {}, sent {}</p>\n",
-        escape_html(&title),
-        escape_html(headline),
-        escape_html(&digest.receiver),
-        escape_html(&local_time(digest.sent_at, digest.timezone)),
-    );
+/// [`render_text`] for tests, where a failure is a failed test.
+#[cfg(test)]
+pub(crate) fn text_body(digest: &Digest) -> String {
+    render_text(digest).expect("the built-in text template renders")
+}
 
-    if !scopes.is_empty() {
-        out.push_str("<ul>\n");
-        for row in scopes {
-            let a = row.alert;
-            let _ = write!(
-                out,
-                "<li><strong>{}</strong>: {}",
-                escape_html(&kind_label(a)),
-                escape_html(&a.summary)
-            );
-            if let Some(error) = poll_error_text(a) {
-                let _ = write!(
-                    out,
-                    "<br><span style=\"color:#555\">{}</span>",
-                    escape_html(&error)
-                );
-            }
-            out.push_str("</li>\n");
-        }
-        out.push_str("</ul>\n");
-    }
-
-    if !packages.is_empty() {
-        const CELL: &str = "style=\"border:1px solid #ccc;padding:4px 8px;text-align:left\"";
-        let _ = write!(
-            out,
-            "<table style=\"border-collapse:collapse\">\n<thead><tr>\
-             <th {CELL}>Alert</th><th {CELL}>Account</th><th {CELL}>Project</th>\
-             <th {CELL}>Package</th><th {CELL}>Remaining days</th><th {CELL}>Status</th>\
-             <th {CELL}>Expires (est.)</th><th {CELL}>Renew</th></tr></thead>\n<tbody>\n"
-        );
-        for row in packages {
-            let a = row.alert;
-            let remaining = a
-                .remain_days
-                .map(|d| d.to_string())
-                .unwrap_or_else(|| "-".into());
-            let renew = match (safe_link(a), &a.next_action_url) {
-                (Some(link), _) => format!("<a href=\"{}\">Renew</a>", escape_html(link)),
-                // Shown so that people can check it, but never as a link.
-                (None, Some(url)) => format!(
-                    "<span style=\"color:#a00\">not a secure link:</span> <code>{}</code>",
-                    escape_html(url)
-                ),
-                (None, None) => "-".into(),
-            };
-            let _ = writeln!(
-                out,
-                "<tr><td {CELL}><strong>{}</strong><br><span style=\"color:#555\">{}</span></td>\
-                 <td {CELL}>{}</td><td {CELL}>{}</td><td {CELL}>{}</td><td {CELL}>{}</td>\
-                 <td {CELL}>{}</td><td {CELL}>{}</td><td {CELL}>{renew}</td></tr>",
-                escape_html(&kind_label(a)),
-                escape_html(&a.summary),
-                escape_html(&a.account),
-                escape_html(project_label(a)),
-                escape_html(package_name(a)),
-                escape_html(&remaining),
-                escape_html(&status_label(a)),
-                escape_html(&row.expiry),
-            );
-        }
-        out.push_str("</tbody>\n</table>\n");
-    }
-
-    let _ = write!(
-        out,
-        "<p style=\"color:#777;font-size:12px\">{}</p>\n</body></html>\n",
-        escape_html(footer())
-    );
-    out
+/// [`render_html`] for tests.
+#[cfg(test)]
+pub(crate) fn html_body(digest: &Digest) -> String {
+    render_html(digest).expect("the built-in HTML template renders")
 }

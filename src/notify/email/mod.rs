@@ -7,9 +7,10 @@
 //! 5xx replies are permanent (a failed login says so, quoting the server), everything else
 //! that fails — connection, TLS, timeout, 4xx, a reply too large — is transient.
 //!
-//! Rendering lives in functions returning strings ([`subject`], [`text_body`], [`html_body`]),
-//! so it is tested without SMTP. Every value in the HTML is escaped, and only `https://` links
-//! are made clickable.
+//! Rendering ([`EmailTemplates::render`]: the subject, and the text and HTML parts from the
+//! built-in minijinja templates in `templates/` or the receiver's own) returns strings, so it
+//! is tested without SMTP. Every value in the HTML is escaped, and only `https://` links are
+//! made clickable.
 
 mod bodies;
 mod settings;
@@ -19,7 +20,8 @@ mod templates;
 mod tests;
 
 pub use super::render::subject;
-pub use bodies::{html_body, text_body};
+#[cfg(test)]
+pub(crate) use bodies::{html_body, text_body};
 pub use settings::SmtpSettings;
 pub use templates::EmailTemplates;
 

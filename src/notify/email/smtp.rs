@@ -50,7 +50,7 @@ pub(crate) enum DeliveryError {
     #[error(transparent)]
     Smtp(#[from] lettre::transport::smtp::Error),
     /// No TCP connection to the server.
-    #[error("{0}")]
+    #[error(transparent)]
     Connect(io::Error),
     /// The delivery did not end within the timeout.
     #[error("the delivery did not end within the timeout")]

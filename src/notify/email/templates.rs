@@ -1,6 +1,6 @@
 //! Optional user templates (`subject_template`, `text_template`, `html_template`).
 
-use super::bodies::{html_body, text_body};
+use super::bodies;
 use crate::model::Alert;
 use crate::notify::render::{
     expiry_label, local_time, project_label, remaining_label, safe_link, single_line,
@@ -72,6 +72,7 @@ impl EmailTemplates {
             text: text.is_some(),
             html: html.is_some(),
         };
+        bodies::compile();
         if subject.is_none() && text.is_none() && html.is_none() {
             return Ok(templates);
         }
@@ -96,6 +97,7 @@ impl EmailTemplates {
 
     /// The built-in rendering only.
     pub fn built_in() -> EmailTemplates {
+        bodies::compile();
         EmailTemplates {
             env: None,
             subject: false,
@@ -107,7 +109,11 @@ impl EmailTemplates {
     /// Subject, text part and HTML part of one digest.
     pub fn render(&self, digest: &Digest) -> Result<(String, String, String), TemplateError> {
         let Some(env) = &self.env else {
-            return Ok((subject(digest), text_body(digest), html_body(digest)));
+            return Ok((
+                subject(digest),
+                built_in_text(digest)?,
+                built_in_html(digest)?,
+            ));
         };
         let context = TemplateContext {
             receiver: &digest.receiver,
@@ -142,13 +148,30 @@ impl EmailTemplates {
         let text = if self.text {
             run(TEXT_TEMPLATE, "text_template")?
         } else {
-            text_body(digest)
+            built_in_text(digest)?
         };
         let html = if self.html {
             run(HTML_TEMPLATE, "html_template")?
         } else {
-            html_body(digest)
+            built_in_html(digest)?
         };
         Ok((subject_line, text, html))
     }
+}
+
+/// The built-in text part. It fails only on a mistake in renewd's own template (a name the
+/// context does not have), which the tests render every kind of alert through.
+fn built_in_text(digest: &Digest) -> Result<String, TemplateError> {
+    bodies::render_text(digest).map_err(|e| TemplateError {
+        field: "built-in text template",
+        reason: e.to_string(),
+    })
+}
+
+/// The built-in HTML part; see [`built_in_text`].
+fn built_in_html(digest: &Digest) -> Result<String, TemplateError> {
+    bodies::render_html(digest).map_err(|e| TemplateError {
+        field: "built-in HTML template",
+        reason: e.to_string(),
+    })
 }

@@ -226,3 +226,143 @@ fn settings_pick_the_port_and_never_show_the_password() {
         "receivers.ops.to[0]: \"not an address\" is not an email address"
     );
 }
+
+/// A digest whose every value is hostile: markup, quotes, line breaks, and renewal addresses
+/// that must not become links (`javascript:`, `data:`, plain http, an https one trying to
+/// break out of its attribute).
+fn hostile_digest() -> Digest {
+    let mut script = of_kind("<script>alert(1)</script>", AlertKind::Expiring, 3);
+    script.account = "a\"b'c<d>&e".into();
+    script.project_id = Some("\"><img src=x onerror=alert(1)>".into());
+    script.summary = "it's <b>bold</b> & \"quoted\"".into();
+    script.resource_id = Some("r\n4. [CRITICAL fake] line".into());
+    script.package_status_name = Some("<i>active</i>".into());
+    script.next_action_url = Some("javascript:alert(document.cookie)".into());
+    let mut data = of_kind("data", AlertKind::Expired, -1);
+    data.next_action_url = Some("data:text/html,<script>alert(1)</script>".into());
+    let mut plain = of_kind("plain", AlertKind::Expiring, 5);
+    plain.next_action_url = Some("http://example.com/\"onmouseover=\"alert(1)".into());
+    let mut breakout = of_kind("breakout", AlertKind::Expiring, 6);
+    breakout.next_action_url = Some("https://example.com/\"><script>alert(1)</script>".into());
+    let mut failed = of_kind("x", AlertKind::PollFailed, 0);
+    failed.package = None;
+    failed.remain_days = None;
+    failed.error = Some(PollErrorInfo {
+        http_status: Some(500),
+        error_code: Some("<code>".into()),
+        error_msg: "</span><script>alert(1)</script>\r\nsecond line".into(),
+        request_id: Some("\"req\"".into()),
+        consecutive_failures: 2,
+    });
+    let mut d = digest(vec![script, data, plain, breakout, failed]);
+    d.receiver = "ops<script>\"'".into();
+    d
+}
+
+#[test]
+fn built_in_bodies_escape_hostile_values_and_link_only_https() {
+    let (_, text, html) = EmailTemplates::built_in()
+        .render(&hostile_digest())
+        .unwrap();
+
+    // Nothing from the data is markup: no tag, no attribute, no quote closing one.
+    assert!(!html.to_lowercase().contains("<script"), "{html}");
+    assert!(!html.contains("<img"), "{html}");
+    assert!(!html.contains("<i>") && !html.contains("<b>"), "{html}");
+    assert!(html.contains("a&quot;b&#39;c&lt;d&gt;&amp;e"), "{html}");
+    assert!(
+        html.contains("&quot;&gt;&lt;img src=x onerror=alert(1)&gt;"),
+        "{html}"
+    );
+    assert!(html.contains("it&#39;s &lt;b&gt;bold&lt;/b&gt; &amp; &quot;quoted&quot;"));
+    assert!(html.contains("&lt;i&gt;active&lt;/i&gt;"), "{html}");
+    assert!(
+        html.contains("&lt;/span&gt;&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{html}"
+    );
+    assert!(
+        html.contains("Receiver ops&lt;script&gt;&quot;&#39;,"),
+        "{html}"
+    );
+
+    // One link, to the https address, its quote escaped inside the attribute; every other
+    // address is shown as text.
+    assert_eq!(html.matches("<a ").count(), 1, "{html}");
+    assert_eq!(html.matches("href=").count(), 1, "{html}");
+    assert!(
+        html.contains(
+            "<a href=\"https://example.com/&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;\">Renew</a>"
+        ),
+        "{html}"
+    );
+    assert!(html.contains("<code>javascript:alert(document.cookie)</code>"));
+    assert!(html.contains("<code>data:text/html,&lt;script&gt;alert(1)&lt;/script&gt;</code>"));
+    assert!(html.contains("<code>http://example.com/&quot;onmouseover=&quot;alert(1)</code>"));
+
+    // The text part is not escaped, but no value starts a line of its own.
+    assert!(text.contains("<script>alert(1)</script>"), "{text}");
+    assert!(
+        !text.lines().any(|l| l.starts_with("4. [CRITICAL fake]")),
+        "{text}"
+    );
+    assert!(
+        !text.lines().any(|l| l.starts_with("second line")),
+        "{text}"
+    );
+    assert_eq!(
+        text.matches("Renewal address (not https").count(),
+        3,
+        "{text}"
+    );
+    assert!(
+        text.contains("\n   javascript:alert(document.cookie)\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn built_in_bodies_render_every_kind_of_alert() {
+    let kinds = [
+        AlertKind::Expiring,
+        AlertKind::Expired,
+        AlertKind::Renewed,
+        AlertKind::StatusChanged,
+        AlertKind::Vanished,
+        AlertKind::PollFailed,
+        AlertKind::PollRecovered,
+        AlertKind::Test,
+    ];
+    for kind in kinds {
+        let full = of_kind("p", kind, 4);
+        let mut bare = of_kind("q", kind, 4);
+        bare.package = None;
+        bare.resource_id = None;
+        bare.remain_days = None;
+        bare.threshold = None;
+        bare.package_status = None;
+        bare.package_status_name = None;
+        bare.next_action_url = None;
+        let mut changed = of_kind("r", kind, -2);
+        changed.previous_status = Some(2);
+        changed.package_status = Some(4);
+        changed.package_status_name = None;
+        changed.next_action_url = Some("http://example.com/r".into());
+        changed.error = Some(PollErrorInfo::default());
+        let d = digest(vec![full, bare, changed]);
+        let text = text_body(&d);
+        let html = html_body(&d);
+        assert_eq!(text.matches("\n3. ").count(), 1, "{kind:?}: {text}");
+        assert!(
+            text.contains("Status:      retention (4), was active (2)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Expired:     2026-11-24 (estimated)"),
+            "{text}"
+        );
+        assert!(text.ends_with("on its last day.\n"), "{text}");
+        assert_eq!(html.matches("<tr><td").count(), 2, "{kind:?}: {html}");
+        assert_eq!(html.matches("<li>").count(), 1, "{kind:?}: {html}");
+        assert!(html.ends_with("</body></html>\n"), "{html}");
+    }
+}
