@@ -100,7 +100,7 @@ fn build_rules(configs: &[RuleConfig], problems: &mut Vec<Problem>) -> Option<Ru
                     (field, Some(index)) => format!("rules[{rule}].{field}[{index}]"),
                     (field, None) => format!("rules[{rule}].{field}"),
                 };
-                problems.push(Problem::new(path, error.to_string()));
+                problems.push(Problem::new(path, crate::error_chain(&error)));
             }
             None
         }

@@ -31,7 +31,7 @@ pub struct RuleDefinition {
 /// Why a rule does not compile; `field` and `index` say where, for the config's key path.
 #[derive(Debug, thiserror::Error)]
 pub enum RulesError {
-    #[error("{pattern:?} is not a valid glob: {source}")]
+    #[error("{pattern:?} is not a valid glob")]
     InvalidGlob {
         field: &'static str,
         index: usize,
