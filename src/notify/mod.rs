@@ -9,6 +9,8 @@
 //! wording every receiver shares; `ratelimit.rs` the limiter the quotas feed.
 
 pub mod email;
+pub mod http;
+pub mod labels;
 pub mod log;
 pub mod outbox;
 pub mod ratelimit;
