@@ -74,13 +74,16 @@ impl Alertmanager {
         let addr = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port");
+        // Everything that may panic comes first: once spawned, the child is owned by `am`,
+        // whose Drop stops it.
+        let http = support::fake_cloud::test_http_client();
         let child = spawn(binary, dir.path(), addr);
         let am = Alertmanager {
             binary,
             dir,
             addr,
             child,
-            http: support::fake_cloud::test_http_client(),
+            http,
         };
         am.wait_ready().await;
         am
