@@ -212,6 +212,10 @@ pub async fn run_cycle(
             &options.hooks,
         )
         .await?;
+        // Receivers that keep alerts open (alertmanager_api): post again what still holds.
+        let tz = app.config.daemon.tz();
+        crate::notify::refresh::refresh_open_alerts(store, &app.notifiers, tz, &options.hooks)
+            .await;
     }
     report.duration_ms = clock.elapsed().as_millis();
     tracing::info!(

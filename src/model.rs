@@ -343,7 +343,10 @@ pub enum DecisionKey<'a> {
         failing_since: Option<DateTime<Utc>>,
     },
     /// The message `test-notify` sends.
-    Test { receiver: &'a str, at: DateTime<Utc> },
+    Test {
+        receiver: &'a str,
+        at: DateTime<Utc>,
+    },
 }
 
 /// What tells one decision about an item from another of the same kind.
@@ -367,7 +370,9 @@ pub enum Detail {
     },
     Renewed,
     /// Named by when the item was last seen, so that a later disappearance is another one.
-    Vanished { last_seen: DateTime<Utc> },
+    Vanished {
+        last_seen: DateTime<Utc>,
+    },
 }
 
 impl DecisionKey<'_> {
@@ -406,9 +411,7 @@ impl DecisionKey<'_> {
                     None => "failing_since:unknown".to_string(),
                 },
             ]),
-            DecisionKey::Test { receiver, at } => {
-                stable_id(&["test", receiver, &at.to_rfc3339()])
-            }
+            DecisionKey::Test { receiver, at } => stable_id(&["test", receiver, &at.to_rfc3339()]),
         }
     }
 }
@@ -425,7 +428,10 @@ impl fmt::Display for Detail {
                 write!(f, "threshold:{}", status(stage))?;
                 reminder(f, n)
             }
-            Detail::Status { status: s, reminder: n } => {
+            Detail::Status {
+                status: s,
+                reminder: n,
+            } => {
                 write!(f, "status:{}", status(s))?;
                 reminder(f, n)
             }

@@ -115,7 +115,12 @@ impl Schedule {
     /// The longest gap between two consecutive runs among the next few: "two schedule periods"
     /// for readiness is measured with it.
     pub fn period(&self, now: DateTime<Utc>) -> Option<chrono::Duration> {
-        let times = self.upcoming(now, 4);
+        self.longest_gap(now, 4)
+    }
+
+    /// The longest gap between two consecutive runs among the next `runs`.
+    pub fn longest_gap(&self, now: DateTime<Utc>, runs: usize) -> Option<chrono::Duration> {
+        let times = self.upcoming(now, runs);
         times.windows(2).map(|w| w[1] - w[0]).max()
     }
 }

@@ -27,7 +27,7 @@ const ALLOWED: &[(&str, &str, &str)] = &[
 /// The receivers proper (under `notify::`); none imports another. The other modules under
 /// notify/ but the outbox (render, template, ratelimit) are helpers every receiver shares; they
 /// too import no receiver.
-const RECEIVERS: &[&str] = &["email", "webhook", "log"];
+const RECEIVERS: &[&str] = &["email", "webhook", "log", "alertmanager_api"];
 /// Files under notify/webhook/ that every format shares (the trait, the registry, chat text).
 const WEBHOOK_SHARED: &[&str] = &["format", "chat"];
 /// Modules that run a cycle or sit above it; they may join everything.
@@ -457,7 +457,7 @@ enum Layer {
     Receiver(String),
     Sources,
     State,
-    /// notify's hub (notify/mod.rs) and the outbox.
+    /// notify's hub (notify/mod.rs), the outbox and the refresh of open alerts.
     NotifyCore,
     Orchestration,
     Other,
@@ -471,7 +471,8 @@ fn layer_of(module: &[String]) -> Layer {
         "sources" | "huawei" => Layer::Sources,
         "state" => Layer::State,
         "notify" => match module.get(1).map(String::as_str) {
-            None | Some("outbox") => Layer::NotifyCore,
+            // The refresh, like the outbox, reads the state and calls receivers.
+            None | Some("outbox") | Some("refresh") => Layer::NotifyCore,
             Some(name) => Layer::Receiver(name.to_string()),
         },
         m if ORCHESTRATION.contains(&m) => Layer::Orchestration,

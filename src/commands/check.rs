@@ -105,6 +105,14 @@ pub fn check(path: &Path, app: &App, out: &mut dyn Write) -> Result<u8, CommandE
     writeln!(out, "\nreceivers")?;
     for (name, receiver) in &config.receivers {
         writeln!(out, "  {name:<14}{}", describe_receiver(receiver))?;
+        if let ReceiverConfig::AlertmanagerApi { .. } = receiver {
+            writeln!(
+                out,
+                "  {:<14}alerts held open {} (two schedule periods), posted again each cycle",
+                "",
+                humantime::format_duration(crate::notify::alert_hold(config, Utc::now()))
+            )?;
+        }
     }
     if let Some(smtp) = &config.smtp {
         writeln!(out, "\nsmtp")?;
@@ -265,6 +273,30 @@ fn describe_receiver(receiver: &ReceiverConfig) -> String {
         },
         ReceiverConfig::Log { level } => {
             format!("log (alerts as log events at {level:?})").to_lowercase()
+        }
+        ReceiverConfig::AlertmanagerApi {
+            url,
+            username,
+            password,
+            password_file,
+            bearer_token,
+            bearer_token_file,
+        } => {
+            let auth = match (username, bearer_token) {
+                (Some(user), _) => format!(
+                    "basic auth as {user} (password {})",
+                    secret_source(password.is_some(), password_file.as_ref())
+                ),
+                (None, Some(_)) => format!(
+                    "bearer token ({})",
+                    secret_source(true, bearer_token_file.as_ref())
+                ),
+                (None, None) => "no auth".into(),
+            };
+            format!(
+                "alertmanager_api {}/api/v2/alerts, {auth}",
+                url.trim_end_matches('/')
+            )
         }
     }
 }

@@ -123,6 +123,7 @@ pub(super) const SECRET_KEYS: &[&str] = &[
     "secret",
     "url",
     "fail_url",
+    "bearer_token",
 ];
 
 /// Turns figment's error chain into problems with `a.b[0].c` paths and plain-spoken reasons.

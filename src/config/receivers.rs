@@ -79,6 +79,20 @@ pub enum ReceiverConfig {
         #[serde(default)]
         level: LogLevel,
     },
+    /// An existing Alertmanager, through its API (`POST /api/v2/alerts`).
+    #[serde(rename = "alertmanager_api")]
+    AlertmanagerApi {
+        /// The Alertmanager's base URL (`https://am.example.com:9093`, or with the path prefix
+        /// it is served under); renewd adds `/api/v2/alerts`. Credentials do not go in it.
+        url: String,
+        /// Basic auth: `username` with `password` (or `password_file`).
+        username: Option<String>,
+        password: Option<Secret>,
+        password_file: Option<PathBuf>,
+        /// `Authorization: Bearer …` (or `bearer_token_file`); not with basic auth.
+        bearer_token: Option<Secret>,
+        bearer_token_file: Option<PathBuf>,
+    },
 }
 
 impl ReceiverConfig {
@@ -87,6 +101,7 @@ impl ReceiverConfig {
             ReceiverConfig::Email { .. } => "email",
             ReceiverConfig::Webhook { .. } => "webhook",
             ReceiverConfig::Log { .. } => "log",
+            ReceiverConfig::AlertmanagerApi { .. } => "alertmanager_api",
         }
     }
 }
@@ -172,6 +187,45 @@ impl ReceiverConfig {
                 }
             }
             ReceiverConfig::Log { .. } => {}
+            ReceiverConfig::AlertmanagerApi {
+                url,
+                username,
+                password,
+                bearer_token,
+                ..
+            } => {
+                if let Err(reason) = check_endpoint(url) {
+                    push(format!("{p}.url"), reason);
+                } else if url::Url::parse(url)
+                    .is_ok_and(|u| !u.username().is_empty() || u.password().is_some())
+                {
+                    // Said without the URL: what is before the @ is a credential.
+                    push(
+                        format!("{p}.url"),
+                        "holds credentials (user:password@); give `username` and `password` \
+                         (or `password_file`) instead"
+                            .into(),
+                    );
+                }
+                match (username, password) {
+                    (Some(_), None) => push(
+                        format!("{p}.password"),
+                        "basic auth needs a password (`password` or `password_file`)".into(),
+                    ),
+                    (None, Some(_)) => push(
+                        format!("{p}.username"),
+                        "a password needs a username".into(),
+                    ),
+                    _ => {}
+                }
+                if bearer_token.is_some() && (username.is_some() || password.is_some()) {
+                    push(
+                        format!("{p}.bearer_token"),
+                        "give basic auth (`username` and `password`) or `bearer_token`, not both"
+                            .into(),
+                    );
+                }
+            }
         }
     }
 }

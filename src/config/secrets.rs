@@ -168,6 +168,29 @@ impl Config {
             );
         }
         for (name, receiver) in self.receivers.iter_mut() {
+            if let ReceiverConfig::AlertmanagerApi {
+                password,
+                password_file,
+                bearer_token,
+                bearer_token_file,
+                ..
+            } = receiver
+            {
+                read_secret_file(
+                    &format!("receivers.{name}.password_file"),
+                    password,
+                    password_file,
+                    creds,
+                    &mut problems,
+                );
+                read_secret_file(
+                    &format!("receivers.{name}.bearer_token_file"),
+                    bearer_token,
+                    bearer_token_file,
+                    creds,
+                    &mut problems,
+                );
+            }
             if let ReceiverConfig::Webhook {
                 url,
                 url_file,

@@ -54,6 +54,12 @@ struct NotificationLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RefreshLabels {
+    receiver: String,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BuildLabels {
     version: &'static str,
 }
@@ -68,6 +74,7 @@ pub(crate) struct Metrics {
     exported_packages: Mutex<HashSet<PackageLabels>>,
     polls: Family<PollLabels, Counter>,
     notifications: Family<NotificationLabels, Counter>,
+    refreshes: Family<RefreshLabels, Counter>,
     outbox_pending: Gauge,
     last_cycle_success: Gauge<f64, AtomicU64>,
     account_last_success: Family<AccountLabels, Gauge>,
@@ -110,6 +117,12 @@ impl Metrics {
             "renewd_notifications",
             "Delivery attempts per receiver, by outcome (delivered, retrying, failed, abandoned)",
             notifications.clone(),
+        );
+        let refreshes = Family::<RefreshLabels, Counter>::default();
+        registry.register(
+            "renewd_alert_refreshes",
+            "Refreshes of the open alerts of receivers that keep alerts open (alertmanager_api) after a cycle, by outcome (refreshed, failed)",
+            refreshes.clone(),
         );
         let outbox_pending = Gauge::default();
         registry.register(
@@ -167,6 +180,7 @@ impl Metrics {
             exported_packages: Mutex::new(HashSet::new()),
             polls,
             notifications,
+            refreshes,
             outbox_pending,
             last_cycle_success,
             account_last_success,
@@ -339,6 +353,15 @@ impl OutcomeObserver for Metrics {
             })
             .inc();
     }
+
+    fn refreshed(&self, receiver: &str, ok: bool) {
+        self.refreshes
+            .get_or_create(&RefreshLabels {
+                receiver: receiver.to_string(),
+                outcome: if ok { "refreshed" } else { "failed" },
+            })
+            .inc();
+    }
 }
 
 #[cfg(test)]
@@ -356,6 +379,7 @@ mod tests {
         let metrics = Metrics::new();
         metrics.add_receivers(["ops"]);
         metrics.observe("ops", Outcome::Delivered);
+        metrics.refreshed("am", false);
         metrics.set_outbox_pending(3);
         let text = metrics.encode().unwrap();
         for line in [
@@ -363,6 +387,7 @@ mod tests {
             "renewd_notifications_total{receiver=\"ops\",outcome=\"delivered\"} 1",
             "renewd_notifications_total{receiver=\"ops\",outcome=\"retrying\"} 0",
             "renewd_outbox_pending 3",
+            "renewd_alert_refreshes_total{receiver=\"am\",outcome=\"failed\"} 1",
             &format!(
                 "renewd_build_info{{version=\"{}\"}} 1",
                 env!("CARGO_PKG_VERSION")

@@ -8,10 +8,14 @@
 //! [`webhook::WebhookFormat`], listed once in [`webhook::FORMATS`]. `render.rs` holds the
 //! wording every receiver shares; `ratelimit.rs` the limiter the quotas feed.
 
+pub mod alertmanager_api;
 pub mod email;
+pub mod http;
+pub mod labels;
 pub mod log;
 pub mod outbox;
 pub mod ratelimit;
+pub mod refresh;
 pub mod render;
 pub mod template;
 pub mod webhook;
@@ -143,6 +147,24 @@ pub trait Notifier: Send + Sync {
     fn kind(&self) -> &'static str;
     /// One attempt to deliver one digest. Never logs or returns secrets.
     async fn send(&self, digest: &Digest) -> Result<Receipt, NotifyError>;
+
+    /// Whether the receiver holds alerts open on its side until they are ended or lapse
+    /// (Alertmanager's API): it is then given, after every cycle, the alerts that still hold
+    /// ([`Notifier::refresh`]).
+    fn keeps_alerts_open(&self) -> bool {
+        false
+    }
+
+    /// One attempt to post again every alert of `active` (the alerts that still hold) and to
+    /// end what the receiver holds open that no longer does. Called only for receivers that
+    /// [keep alerts open](Notifier::keeps_alerts_open).
+    async fn refresh(&self, active: &Digest) -> Result<Receipt, NotifyError> {
+        let _ = active;
+        Err(NotifyError::permanent(
+            self.name(),
+            "this receiver holds no alerts open",
+        ))
+    }
 }
 
 /// Every configured receiver, by name.
@@ -165,6 +187,7 @@ impl Notifiers {
     /// send, so this needs no network and no async runtime.
     pub fn from_config(config: &Config, http: reqwest::Client) -> Result<Notifiers, BuildError> {
         let mut notifiers = Notifiers::default();
+        let alert_hold = alert_hold(config, Utc::now());
         let needs_smtp = config
             .receivers
             .values()
@@ -232,6 +255,31 @@ impl Notifiers {
                     )
                 }
                 ReceiverConfig::Log { level } => Box::new(log::LogNotifier::new(name, *level)),
+                ReceiverConfig::AlertmanagerApi {
+                    url,
+                    username,
+                    password,
+                    bearer_token,
+                    ..
+                } => {
+                    let auth = match (username, password, bearer_token) {
+                        (Some(username), Some(password), _) => alertmanager_api::Auth::Basic {
+                            username: username.clone(),
+                            password: password.clone(),
+                        },
+                        (_, _, Some(token)) => alertmanager_api::Auth::Bearer(token.clone()),
+                        _ => alertmanager_api::Auth::None,
+                    };
+                    Box::new(alertmanager_api::AlertmanagerApiNotifier::new(
+                        name,
+                        url,
+                        auth,
+                        http.clone(),
+                        config.daemon.timeout,
+                        alert_hold,
+                        config.accounts.iter().map(|a| a.name.clone()),
+                    )?)
+                }
             };
             notifiers.insert(notifier);
         }
@@ -259,6 +307,23 @@ impl Notifiers {
         self.by_name.is_empty()
     }
 }
+
+/// How long an alert posted to a receiver that keeps alerts open (`alertmanager_api`) stays
+/// open unless posted again: two periods of `daemon.schedule` (the longest gap among its next
+/// runs, so that a weekday schedule covers the weekend), so that one missed cycle does not
+/// resolve it and a renewd that stopped lets it resolve. One day when the schedule never
+/// fires (the config check refuses such a schedule).
+pub fn alert_hold(config: &Config, now: DateTime<Utc>) -> Duration {
+    let period = crate::schedule::Schedule::new(&config.daemon.schedule, config.daemon.tz())
+        .ok()
+        .and_then(|s| s.longest_gap(now, HOLD_SAMPLE_RUNS))
+        .and_then(|gap| gap.to_std().ok())
+        .unwrap_or(Duration::from_secs(86_400));
+    2 * period
+}
+
+/// Runs of the schedule whose gaps [`alert_hold`] measures: over a week of daily runs.
+const HOLD_SAMPLE_RUNS: usize = 9;
 
 /// Renders every receiver's own templates once against the example digest, so that a
 /// broken one is refused by every command (with its key), not at the first alert.

@@ -356,6 +356,11 @@ impl Outcome {
 /// Told of every delivery outcome (the daemon's metrics).
 pub trait OutcomeObserver: Send + Sync {
     fn observe(&self, receiver: &str, outcome: Outcome);
+
+    /// Told how the refresh of a receiver that keeps alerts open went (`notify::refresh`).
+    fn refreshed(&self, receiver: &str, ok: bool) {
+        let _ = (receiver, ok);
+    }
 }
 
 /// What the daemon lends to the cycles and delivery passes it runs: a way to cut sends short
@@ -386,7 +391,7 @@ impl DeliveryHooks {
     }
 
     /// The shutdown deadline once shutdown has started; pending for ever without one.
-    async fn shutdown_deadline(&self) -> tokio::time::Instant {
+    pub(crate) async fn shutdown_deadline(&self) -> tokio::time::Instant {
         if let Some(mut watch) = self.shutdown.clone() {
             if let Ok(deadline) = watch.wait_for(Option::is_some).await {
                 if let Some(deadline) = *deadline {

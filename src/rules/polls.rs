@@ -2,7 +2,7 @@
 //! row, `poll_recovered` once it works again.
 
 use super::*;
-use crate::model::{Alert, DecisionKey, AlertKind, PollErrorInfo, Scope, Severity};
+use crate::model::{Alert, AlertKind, DecisionKey, PollErrorInfo, Scope, Severity};
 use chrono::{DateTime, Utc};
 
 /// The outcome of one poll of one account/project for its health.

@@ -23,6 +23,7 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod active;
 mod deliveries;
 mod encoding;
 mod error;

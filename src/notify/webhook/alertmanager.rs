@@ -18,9 +18,10 @@
 //!   whichever rule raised them (a status change is raised once for all matching rules).
 
 use super::format::{ReceiverSetup, RenderedRequest, WebhookFormat};
-use crate::model::{Alert, AlertKind};
+use crate::model::Alert;
+use crate::notify::labels::{annotations, identity, time, with_stage};
 use crate::notify::{render, Digest};
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -66,31 +67,6 @@ fn status_of(alert: &Alert) -> &'static str {
     }
 }
 
-fn alertname(alert: &Alert) -> &'static str {
-    match alert.kind {
-        AlertKind::PollFailed | AlertKind::PollRecovered => "CodeArtsPollFailing",
-        AlertKind::Test => "RenewdTest",
-        _ => "CodeArtsPackageExpiry",
-    }
-}
-
-/// The labels that say which thing an alert is about (not how bad it is now).
-fn identity(alert: &Alert) -> BTreeMap<String, String> {
-    let mut labels = BTreeMap::new();
-    labels.insert("alertname".into(), alertname(alert).into());
-    labels.insert("account".into(), alert.account.clone());
-    for (key, value) in [
-        ("project_id", &alert.project_id),
-        ("package", &alert.package),
-        ("resource_id", &alert.resource_id),
-    ] {
-        if let Some(v) = value {
-            labels.insert(key.into(), v.clone());
-        }
-    }
-    labels
-}
-
 /// 16 hex characters of SHA-256 over the identity labels, in key order.
 pub fn fingerprint(alert: &Alert) -> String {
     use sha2::{Digest as _, Sha256};
@@ -105,70 +81,12 @@ pub fn fingerprint(alert: &Alert) -> String {
 }
 
 fn labels(alert: &Alert) -> BTreeMap<String, String> {
-    let mut labels = identity(alert);
+    let mut labels = with_stage(alert);
     labels.insert("rule".into(), alert.rule.clone());
-    labels.insert("severity".into(), alert.severity.as_str().into());
-    labels.insert("kind".into(), alert.kind.as_str().into());
     if let Some(s) = &alert.service_type {
         labels.insert("service_type".into(), s.clone());
     }
     labels
-}
-
-fn annotations(alert: &Alert) -> BTreeMap<String, String> {
-    let mut a = BTreeMap::new();
-    a.insert("summary".into(), render::single_line(&alert.summary));
-    a.insert("description".into(), description(alert));
-    a.insert("alert_id".into(), alert.id.clone());
-    if let Some(link) = render::safe_link(alert) {
-        a.insert("renew_url".into(), link.to_string());
-    }
-    if let Some(days) = alert.remain_days {
-        a.insert("remain_days".into(), days.to_string());
-        a.insert("expiry_date".into(), render::expiry_label(alert));
-    }
-    if let Some(t) = alert.threshold {
-        a.insert("threshold".into(), t.to_string());
-    }
-    if alert.package_status.is_some() || alert.package_status_name.is_some() {
-        a.insert("package_status".into(), render::status_label(alert));
-    }
-    if let Some(e) = &alert.error {
-        a.insert("error".into(), render::single_line(&e.error_msg));
-    }
-    a
-}
-
-fn description(alert: &Alert) -> String {
-    let mut parts = vec![format!(
-        "{} in {}/{}",
-        render::subject_name(alert),
-        alert.account,
-        render::project_label(alert)
-    )];
-    if alert.remain_days.is_some() {
-        parts.push(format!(
-            "{} left, expires about {} (ends 23:59:59 GMT+08:00)",
-            render::remaining_label(alert),
-            render::expiry_label(alert),
-        ));
-    }
-    if alert.package_status.is_some() {
-        parts.push(format!("status {}", render::status_label(alert)));
-    }
-    match (&alert.next_action_url, render::safe_link(alert)) {
-        (_, Some(link)) => parts.push(format!("renew at {link}")),
-        (Some(url), None) => parts.push(format!(
-            "renewal page (not https, not linked): {}",
-            render::single_line(url)
-        )),
-        (None, None) => {}
-    }
-    render::single_line(&parts.join("; "))
-}
-
-fn time(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 /// Keys and values shared by every map (Alertmanager's `commonLabels`/`commonAnnotations`).
@@ -243,7 +161,7 @@ impl WebhookFormat for Alertmanager {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Severity;
+    use crate::model::{AlertKind, Severity};
     use crate::notify::render::tests::alert;
 
     fn digest(alerts: Vec<Alert>) -> Digest {

@@ -21,12 +21,14 @@ pub mod format;
 
 pub use format::{ReceiverSetup, Rejection, RenderedRequest, SizeLimit, WebhookFormat};
 
+pub use super::http::{classify, origin, parse_retry_after, Outcome};
+
+use super::http::{describe_send_error, quote_body, retry_after};
 use super::ratelimit::{self, RateLimiter};
-use super::{render, BuildError, Digest, Notifier, NotifyError, Receipt};
+use super::{BuildError, Digest, Notifier, NotifyError, Receipt};
 use crate::config::{Config, Problem, ReceiverConfig, Secret};
-use chrono::{DateTime, Utc};
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE, RETRY_AFTER, USER_AGENT};
-use reqwest::StatusCode;
+use chrono::Utc;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE, USER_AGENT};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -34,8 +36,6 @@ use std::time::Duration;
 /// answer that the format reads ([`WebhookFormat::reads_answer`]) and that is larger is
 /// refused, not cut off and read as if whole.
 const MAX_RESPONSE_BODY: usize = 64 * 1024;
-/// How much of a response body an error message quotes.
-const QUOTED_BODY_CHARS: usize = 200;
 
 /// The registry: each format's file (a module of this folder) and its type. Adding a format
 /// is its file plus one line here.
@@ -234,26 +234,7 @@ impl WebhookNotifier {
     }
 
     fn describe_send_error(&self, error: reqwest::Error) -> NotifyError {
-        let error = error.without_url();
-        let what = if error.is_timeout() {
-            format!(
-                "POST to {} timed out after {}",
-                self.origin,
-                humantime::format_duration(self.timeout)
-            )
-        } else if error.is_connect() {
-            format!(
-                "cannot connect to {}: {}",
-                self.origin,
-                crate::error_chain(&error)
-            )
-        } else {
-            format!(
-                "POST to {} failed: {}",
-                self.origin,
-                crate::error_chain(&error)
-            )
-        };
+        let what = describe_send_error("POST to", &self.origin, self.timeout, error);
         self.transient(what, None)
     }
 }
@@ -319,11 +300,7 @@ impl Notifier for WebhookNotifier {
             .map_err(|e| self.describe_send_error(e))?;
 
         let status = response.status();
-        let retry_after = response
-            .headers()
-            .get(RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| parse_retry_after(v, now));
+        let retry_after = retry_after(response.headers(), now);
         let body = match crate::capped::read(&mut response, MAX_RESPONSE_BODY).await {
             Ok(body) => body,
             // A 2xx whose body cannot be read was still received; for formats that look inside
@@ -395,111 +372,9 @@ impl Notifier for WebhookNotifier {
     }
 }
 
-/// What an HTTP status means for a delivery.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    Delivered,
-    Transient,
-    Permanent,
-}
-
-/// 2xx delivered; 408, 429 and 5xx transient; anything else (other 4xx, an unfollowed
-/// redirect) permanent, since sending the same request again cannot change the answer.
-pub fn classify(status: StatusCode) -> Outcome {
-    if status.is_success() {
-        Outcome::Delivered
-    } else if status.is_server_error()
-        || status == StatusCode::TOO_MANY_REQUESTS
-        || status == StatusCode::REQUEST_TIMEOUT
-    {
-        Outcome::Transient
-    } else {
-        Outcome::Permanent
-    }
-}
-
-/// `Retry-After` as seconds (`120`) or as an HTTP date, relative to `now`.
-pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
-    let value = value.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let at = DateTime::parse_from_rfc2822(value)
-        .ok()?
-        .with_timezone(&Utc);
-    Some((at - now).to_std().unwrap_or(Duration::ZERO))
-}
-
-/// `scheme://host[:port]` of a URL.
-pub fn origin(url: &url::Url) -> String {
-    let host = url.host_str().unwrap_or("");
-    match url.port() {
-        Some(port) => format!("{}://{host}:{port}", url.scheme()),
-        None => format!("{}://{host}", url.scheme()),
-    }
-}
-
-/// `: <start of the body>` for an error message, or nothing for an empty body.
-fn quote_body(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let text = render::single_line(text.trim());
-    if text.is_empty() {
-        String::new()
-    } else {
-        format!(": {}", render::truncate(&text, QUOTED_BODY_CHARS))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn statuses_are_classified() {
-        assert_eq!(classify(StatusCode::OK), Outcome::Delivered);
-        assert_eq!(classify(StatusCode::NO_CONTENT), Outcome::Delivered);
-        assert_eq!(
-            classify(StatusCode::SERVICE_UNAVAILABLE),
-            Outcome::Transient
-        );
-        assert_eq!(
-            classify(StatusCode::INTERNAL_SERVER_ERROR),
-            Outcome::Transient
-        );
-        assert_eq!(classify(StatusCode::TOO_MANY_REQUESTS), Outcome::Transient);
-        assert_eq!(classify(StatusCode::REQUEST_TIMEOUT), Outcome::Transient);
-        assert_eq!(classify(StatusCode::BAD_REQUEST), Outcome::Permanent);
-        assert_eq!(classify(StatusCode::NOT_FOUND), Outcome::Permanent);
-        assert_eq!(classify(StatusCode::FOUND), Outcome::Permanent);
-    }
-
-    #[test]
-    fn retry_after_in_seconds_or_as_a_date() {
-        let now = DateTime::parse_from_rfc3339("2015-10-21T07:28:00Z")
-            .unwrap()
-            .with_timezone(&Utc);
-        assert_eq!(
-            parse_retry_after("120", now),
-            Some(Duration::from_secs(120))
-        );
-        assert_eq!(
-            parse_retry_after("Wed, 21 Oct 2015 07:29:30 GMT", now),
-            Some(Duration::from_secs(90))
-        );
-        assert_eq!(
-            parse_retry_after("Wed, 21 Oct 2015 07:00:00 GMT", now),
-            Some(Duration::ZERO)
-        );
-        assert_eq!(parse_retry_after("soon", now), None);
-    }
-
-    #[test]
-    fn origin_hides_path_and_query() {
-        let u = url::Url::parse("https://oapi.example.com/robot/send?access_token=abc").unwrap();
-        assert_eq!(origin(&u), "https://oapi.example.com");
-        let u = url::Url::parse("http://127.0.0.1:8080/hook/secret").unwrap();
-        assert_eq!(origin(&u), "http://127.0.0.1:8080");
-    }
 
     /// A config with one webhook receiver "chat" whose table ends with `extra`.
     fn config(extra: &str) -> Config {
