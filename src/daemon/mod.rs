@@ -9,7 +9,9 @@
 pub mod clock;
 mod http;
 mod metrics;
+mod reload;
 pub mod signals;
+mod store_health;
 pub mod systemd;
 
 pub use clock::CycleClock;
@@ -18,6 +20,8 @@ pub use systemd::Systemd;
 
 use self::http::{Health, HttpError, Observed};
 use self::metrics::Metrics;
+use self::reload::Reload;
+use self::store_health::{refresh_outbox_gauge, refresh_package_gauges, seed_from_store};
 use crate::app::{App, BuildError};
 use crate::commands::EXIT_FAILURE;
 use crate::config::Config;
@@ -118,16 +122,6 @@ struct JobDone {
 enum JobOutcome {
     Cycle(Result<CycleReport, CycleError>),
     Retry(Result<DeliveryReport, StateError>),
-}
-
-/// A validated new config, ready to replace the old one between cycles.
-struct Reload {
-    runtime: Arc<App>,
-    schedule: Schedule,
-    /// The store at a new `state_path`, opened while validating.
-    store: Option<StateStore>,
-    /// Changed keys that only take effect at the next start.
-    restart_required: Vec<&'static str>,
 }
 
 struct Daemon {
@@ -459,177 +453,6 @@ impl Daemon {
         self.systemd.status(&self.status_line());
     }
 
-    /// A write to the state store failed on its file system: an error that names the file,
-    /// `/healthz` unhealthy, and a fresh connection before the next job. What was recorded
-    /// stays recorded; what this job could not record, the next cycle decides again.
-    fn state_write_failed(&mut self, during: &'static str, error: &StateError) {
-        let path = &self.runtime.config.daemon.state_path;
-        let error = crate::error_chain(error);
-        tracing::error!(
-            event = "state.write_failed",
-            path = %path.display(),
-            during,
-            error = %error,
-            "the state store cannot be written; cycles are tried again at every retry tick"
-        );
-        self.observed.health.set_state_problem(Some(error));
-        self.store_broken = true;
-        self.state_failing = true;
-    }
-
-    fn state_recovered(&mut self) {
-        if std::mem::take(&mut self.state_failing) {
-            tracing::info!(
-                event = "state.recovered",
-                path = %self.runtime.config.daemon.state_path.display(),
-                "the state store can be written again"
-            );
-            self.observed.health.set_state_problem(None);
-        }
-    }
-
-    /// After a failed write: drops the open store (its connection and writer lock) and opens
-    /// the file again. False when that fails too; the next job tries again.
-    fn reopen_if_broken(&mut self) -> bool {
-        if !self.store_broken {
-            return true;
-        }
-        if self.job.is_some() {
-            return false;
-        }
-        let path = self.runtime.config.daemon.state_path.clone();
-        drop(self.store.take());
-        // A file that is gone (its file system not mounted, say) is not made again here: an
-        // empty state would decide everything afresh.
-        let opened = if path.exists() {
-            StateStore::open(&path)
-        } else {
-            Err(StateError::Missing { path: path.clone() })
-        };
-        match opened {
-            Ok(store) => {
-                tracing::info!(event = "state.reopened", path = %path.display(), "state file opened again");
-                self.store = Some(store);
-                self.store_broken = false;
-                true
-            }
-            Err(e) => {
-                self.state_write_failed("reopening", &e);
-                false
-            }
-        }
-    }
-
-    /// `RELOADING=1`, validate the file, then `READY=1` whatever the verdict: the old config
-    /// stays in force when the new one is refused; a good one replaces it between cycles.
-    fn reload(&mut self) {
-        self.systemd.reloading();
-        match self.prepare_reload() {
-            Ok(reload) => {
-                self.observed.health.set_config_problem(None);
-                if self.job.is_some() {
-                    tracing::info!(
-                        event = "config.reload_pending",
-                        path = %self.config_path.display(),
-                        "new config is valid; it takes over when the running work ends"
-                    );
-                    self.pending_reload = Some(reload);
-                } else {
-                    self.apply_reload(reload);
-                }
-            }
-            Err(reason) => {
-                tracing::error!(
-                    event = "config.rejected",
-                    path = %self.config_path.display(),
-                    reason = %reason,
-                    "new config rejected; the previous config stays in force"
-                );
-                self.observed.health.set_config_problem(Some(reason));
-            }
-        }
-        self.systemd.ready(&self.status_line());
-    }
-
-    fn prepare_reload(&mut self) -> Result<Reload, String> {
-        let config = Config::load(&self.config_path).map_err(|e| crate::error_chain(&e))?;
-        let new_path = config.daemon.state_path.clone();
-        let old = &self.runtime.config;
-        let mut restart_required = Vec::new();
-        if config.http.listen != old.http.listen {
-            restart_required.push("http.listen");
-        }
-        if config.log.format != old.log.format || config.log.level != old.log.level {
-            restart_required.push("log");
-        }
-        let moved = !same_state_file(&new_path, &old.daemon.state_path);
-        let runtime = App::build(config).map_err(|e| match e {
-            BuildError::Invalid(problems) => crate::config::ConfigError::Invalid {
-                path: self.config_path.clone(),
-                problems,
-            }
-            .to_string(),
-            other => other.to_string(),
-        })?;
-        let schedule = runtime.schedule.clone();
-        // Last, once nothing else can fail: a file is opened (and its writer lock taken) once.
-        // A reload still waiting for the running job may hold the new file already.
-        let store = if !moved {
-            None
-        } else if let Some(waiting) = self.pending_reload.as_mut().and_then(|pending| {
-            pending
-                .store
-                .take_if(|s| same_state_file(s.path(), &new_path))
-        }) {
-            Some(waiting)
-        } else {
-            Some(StateStore::open(&new_path).map_err(|e| crate::error_chain(&e))?)
-        };
-        Ok(Reload {
-            runtime: Arc::new(runtime),
-            schedule,
-            store,
-            restart_required,
-        })
-    }
-
-    /// Only between jobs (the store is home).
-    fn apply_reload(&mut self, reload: Reload) {
-        self.runtime = reload.runtime;
-        self.clock = CycleClock::new(reload.schedule.clone(), Utc::now());
-        self.observed.health.set_schedule(reload.schedule);
-        if let Some(store) = reload.store {
-            seed_from_store(&store, &self.observed);
-            self.store = Some(store);
-        }
-        self.observed
-            .metrics
-            .add_receivers(self.runtime.notifiers.names());
-        self.observed
-            .metrics
-            .keep_accounts(self.runtime.config.accounts.iter().map(|a| a.name.as_str()));
-        let config = &self.runtime.config;
-        tracing::info!(
-            event = "config.reloaded",
-            path = %self.config_path.display(),
-            schedule = %config.daemon.schedule,
-            timezone = %config.daemon.timezone,
-            next_run = %self.next_run_text(),
-            accounts = config.accounts.len(),
-            rules = config.rules.len(),
-            receivers = config.receivers.len(),
-            "config reloaded"
-        );
-        if !reload.restart_required.is_empty() {
-            tracing::warn!(
-                event = "config.restart_required",
-                keys = %reload.restart_required.join(","),
-                "these keys changed and take effect only after a restart"
-            );
-        }
-        self.systemd.status(&self.status_line());
-    }
-
     async fn shutdown(mut self, signal: &'static str) -> Result<(), DaemonError> {
         let in_flight = self.job.as_ref().map(|job| job.kind);
         tracing::info!(
@@ -712,49 +535,4 @@ pub fn summarize(report: &CycleReport) -> String {
         d.pending,
         d.failed
     )
-}
-
-/// Gauges and readiness from what the store already knows, so a restarted daemon reports its
-/// packages (and is ready when its last cycle is recent) before its first cycle.
-fn seed_from_store(store: &StateStore, observed: &Observed) {
-    refresh_package_gauges(store, observed);
-    refresh_outbox_gauge(store, observed);
-    match store.recent_cycles(20) {
-        Ok(cycles) => {
-            if let Some(at) = cycles.iter().find_map(|c| c.finished_at) {
-                observed.health.cycle_finished(at);
-            }
-            if let Some(at) = cycles
-                .iter()
-                .filter(|c| c.ok == Some(true))
-                .find_map(|c| c.finished_at)
-            {
-                observed.metrics.set_last_cycle_success(at);
-            }
-        }
-        Err(e) => metrics_source_failed(store.path(), &e),
-    }
-}
-
-fn refresh_package_gauges(store: &StateStore, observed: &Observed) {
-    match store.all_packages() {
-        Ok(packages) => observed.metrics.set_packages(&packages),
-        Err(e) => metrics_source_failed(store.path(), &e),
-    }
-}
-
-fn refresh_outbox_gauge(store: &StateStore, observed: &Observed) {
-    match store.outbox_counts() {
-        Ok(counts) => observed.metrics.set_outbox_pending(counts.pending),
-        Err(e) => metrics_source_failed(store.path(), &e),
-    }
-}
-
-fn metrics_source_failed(path: &Path, error: &StateError) {
-    tracing::warn!(
-        event = "metrics.refresh_failed",
-        path = %path.display(),
-        error = %crate::error_chain(error),
-        "cannot read the state store for metrics"
-    );
 }
