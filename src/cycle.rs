@@ -244,7 +244,7 @@ fn record_batch(
     options: &CycleOptions,
     report: &mut CycleReport,
 ) -> Result<(), CycleError> {
-    let batch = store.record_batch_with(cycle, |reads| {
+    let batch = store.record_batch_with(cycle, outbox::tell_once, |reads| {
         let mut batch = CycleBatch::default();
         for (scope, result) in answered {
             evaluate_poll_result(app, reads, &scope, result, now, options, &mut batch, report)?;

@@ -6,6 +6,7 @@ use chrono::{DateTime, Duration, Utc};
 use renewd::model::{
     Alert, AlertKind, Item, ItemId, PackageStatus, PollErrorInfo, Scope, Severity,
 };
+use renewd::notify::outbox::tell_once;
 use renewd::rules::{ItemState, PollHealth, RuleProgress};
 use renewd::state::{
     CycleBatch, CycleRecord, DeliveryId, DeliveryStatus, NewDelivery, OutboxCounts, StateError,
@@ -180,7 +181,9 @@ fn one_delivery(store: &mut StateStore, alert_id: &str, at: DateTime<Utc>) -> De
     let mut record = empty_cycle(at);
     record.alerts.push(alert(alert_id, &p, 14, at));
     record.deliveries.push(delivery("ops-mail", &[alert_id]));
-    let ids = store.record_cycle(&record).expect("cycle recorded");
+    let ids = store
+        .record_cycle(&record, tell_once)
+        .expect("cycle recorded");
     assert_eq!(ids.len(), 1);
     ids[0]
 }
@@ -252,7 +255,7 @@ fn a_recorded_cycle_is_read_back_by_a_new_store() {
         ],
     };
     let mut store = StateStore::open(&path).expect("open");
-    let ids = store.record_cycle(&record).expect("record");
+    let ids = store.record_cycle(&record, tell_once).expect("record");
     assert_eq!(ids.len(), 2);
     store
         .finish_cycle(at, at + Duration::seconds(4), false, "1 poll failed")
@@ -371,14 +374,18 @@ fn quiet_cycles_are_forgotten_after_the_retention_and_the_others_kept() {
     let now = t("2026-11-26T01:00:00Z");
     let old = now - QUIET_CYCLE_RETENTION - Duration::days(1);
     let recent = now - QUIET_CYCLE_RETENTION + Duration::days(1);
-    store.record_cycle(&empty_cycle(old)).expect("old quiet");
+    store
+        .record_cycle(&empty_cycle(old), tell_once)
+        .expect("old quiet");
     one_delivery(&mut store, "old-decision", old + Duration::minutes(1));
     store
-        .record_cycle(&empty_cycle(recent))
+        .record_cycle(&empty_cycle(recent), tell_once)
         .expect("recent quiet");
     assert_eq!(store.recent_cycles(10).expect("cycles").len(), 3);
 
-    store.record_cycle(&empty_cycle(now)).expect("now");
+    store
+        .record_cycle(&empty_cycle(now), tell_once)
+        .expect("now");
     let kept: Vec<_> = store
         .recent_cycles(10)
         .expect("cycles")
@@ -409,11 +416,14 @@ fn a_decision_made_again_reaches_a_receiver_added_since_once() {
         ..empty_cycle(at)
     };
     store
-        .record_cycle(&cycle(
-            day1,
-            vec![vanished.clone()],
-            vec![delivery("ops-mail", &["vanished-1"])],
-        ))
+        .record_cycle(
+            &cycle(
+                day1,
+                vec![vanished.clone()],
+                vec![delivery("ops-mail", &["vanished-1"])],
+            ),
+            tell_once,
+        )
         .expect("day 1");
 
     // A rule added by a reload routes the same decision to ops-chat too.
@@ -425,7 +435,7 @@ fn a_decision_made_again_reaches_a_receiver_added_since_once() {
     ];
     let day2 = day1 + Duration::days(1);
     let ids = store
-        .record_cycle(&cycle(day2, vec![again.clone()], both.clone()))
+        .record_cycle(&cycle(day2, vec![again.clone()], both.clone()), tell_once)
         .expect("day 2");
     assert_eq!(ids.len(), 1, "ops-mail had it; ops-chat gets it");
     let d = store.delivery(ids[0]).expect("read").expect("delivery");
@@ -435,7 +445,7 @@ fn a_decision_made_again_reaches_a_receiver_added_since_once() {
     // Once, not every cycle.
     let day3 = day2 + Duration::days(1);
     let ids = store
-        .record_cycle(&cycle(day3, vec![again], both))
+        .record_cycle(&cycle(day3, vec![again], both), tell_once)
         .expect("day 3");
     assert!(ids.is_empty());
 }
@@ -448,11 +458,14 @@ fn an_alert_listed_twice_in_one_cycle_is_still_delivered() {
     let p = package(&project_scope(), "codeartsStorageExtension", "r1", 11);
     let a = alert("twice", &p, 14, at);
     let ids = store
-        .record_cycle(&CycleRecord {
-            alerts: vec![a.clone(), a],
-            deliveries: vec![delivery("ops-mail", &["twice"])],
-            ..empty_cycle(at)
-        })
+        .record_cycle(
+            &CycleRecord {
+                alerts: vec![a.clone(), a],
+                deliveries: vec![delivery("ops-mail", &["twice"])],
+                ..empty_cycle(at)
+            },
+            tell_once,
+        )
         .expect("record");
     assert_eq!(ids.len(), 1);
 }
@@ -467,12 +480,15 @@ fn later_cycles_update_packages_and_keep_the_first_copy_of_a_decision() {
     let p1 = package(&scope, "codeartsStorageExtension", "r1", 11);
     let first = alert("expiring-14", &p1, 14, day1);
     store
-        .record_cycle(&CycleRecord {
-            packages: vec![state_of(p1.clone(), day1, Some(14))],
-            alerts: vec![first.clone()],
-            deliveries: vec![delivery("ops-mail", &["expiring-14"])],
-            ..empty_cycle(day1)
-        })
+        .record_cycle(
+            &CycleRecord {
+                packages: vec![state_of(p1.clone(), day1, Some(14))],
+                alerts: vec![first.clone()],
+                deliveries: vec![delivery("ops-mail", &["expiring-14"])],
+                ..empty_cycle(day1)
+            },
+            tell_once,
+        )
         .expect("day 1");
 
     let p2 = package(&scope, "codeartsStorageExtension", "r1", 6);
@@ -480,13 +496,16 @@ fn later_cycles_update_packages_and_keep_the_first_copy_of_a_decision() {
     same_id.summary = "a different text under the same id".to_string();
     let newer = alert("expiring-7", &p2, 7, day2);
     let ids = store
-        .record_cycle(&CycleRecord {
-            packages: vec![state_of(p2.clone(), day2, Some(7))],
-            alerts: vec![same_id.clone(), newer.clone()],
-            // A decision made again (same id) was delivered with its first cycle: it is left out.
-            deliveries: vec![delivery("ops-chat", &["expiring-14", "expiring-7"])],
-            ..empty_cycle(day2)
-        })
+        .record_cycle(
+            &CycleRecord {
+                packages: vec![state_of(p2.clone(), day2, Some(7))],
+                alerts: vec![same_id.clone(), newer.clone()],
+                // A decision made again (same id) was delivered with its first cycle: it is left out.
+                deliveries: vec![delivery("ops-chat", &["expiring-14", "expiring-7"])],
+                ..empty_cycle(day2)
+            },
+            tell_once,
+        )
         .expect("day 2");
 
     let states = store.package_states(&scope).expect("states");
@@ -508,11 +527,14 @@ fn later_cycles_update_packages_and_keep_the_first_copy_of_a_decision() {
 
     // A cycle whose only decision was made before queues nothing at all.
     let again = store
-        .record_cycle(&CycleRecord {
-            alerts: vec![same_id],
-            deliveries: vec![delivery("ops-chat", &["expiring-14"])],
-            ..empty_cycle(day2 + Duration::days(1))
-        })
+        .record_cycle(
+            &CycleRecord {
+                alerts: vec![same_id],
+                deliveries: vec![delivery("ops-chat", &["expiring-14"])],
+                ..empty_cycle(day2 + Duration::days(1))
+            },
+            tell_once,
+        )
         .expect("day 3");
     assert!(again.is_empty(), "{again:?}");
     assert_eq!(store.pending_deliveries().expect("pending").len(), 2);
@@ -537,7 +559,7 @@ fn a_failing_cycle_is_rolled_back_entirely() {
         ],
         ..empty_cycle(at)
     };
-    match store.record_cycle(&record) {
+    match store.record_cycle(&record, tell_once) {
         Err(StateError::UnknownAlert {
             receiver, alert_id, ..
         }) => {
@@ -551,7 +573,7 @@ fn a_failing_cycle_is_rolled_back_entirely() {
         ..record.clone()
     };
     assert!(matches!(
-        store.record_cycle(&empty),
+        store.record_cycle(&empty, tell_once),
         Err(StateError::EmptyDelivery { .. })
     ));
     drop(store);
@@ -572,7 +594,10 @@ fn a_failing_cycle_is_rolled_back_entirely() {
         deliveries: vec![delivery("ops-mail", &["known"])],
         ..record
     };
-    assert_eq!(store.record_cycle(&good).expect("record").len(), 1);
+    assert_eq!(
+        store.record_cycle(&good, tell_once).expect("record").len(),
+        1
+    );
     assert_eq!(store.all_packages().expect("packages").len(), 1);
 }
 
@@ -603,7 +628,7 @@ fn batches_queue_their_decisions_and_the_last_step_makes_one_digest_per_receiver
     let cycle = store.begin_cycle(at).expect("begin");
     for (p, a) in [(&later, &a_later), (&sooner, &a_sooner)] {
         let written = store
-            .record_batch_with(Some(cycle), |reads| {
+            .record_batch_with(Some(cycle), tell_once, |reads| {
                 // The batch sees what earlier batches of the cycle wrote.
                 assert_eq!(
                     reads.poll_health(&scope).expect("health").is_some(),
@@ -643,7 +668,9 @@ fn a_cycle_cut_short_after_a_batch_has_its_deliveries_made_at_the_next_open() {
         let mut store = StateStore::open(&path).expect("open");
         let cycle = store.begin_cycle(at).expect("begin");
         store
-            .record_batch_with(Some(cycle), |_| Ok::<_, StateError>(batch_of(&p, &a, at)))
+            .record_batch_with(Some(cycle), tell_once, |_| {
+                Ok::<_, StateError>(batch_of(&p, &a, at))
+            })
             .expect("batch");
         // The process dies here: no finish_recording.
     }
@@ -654,7 +681,9 @@ fn a_cycle_cut_short_after_a_batch_has_its_deliveries_made_at_the_next_open() {
     // Built once: the next cycle does not queue the decision again.
     let next = store.begin_cycle(at + Duration::days(1)).expect("begin");
     store
-        .record_batch_with(Some(next), |_| Ok::<_, StateError>(batch_of(&p, &a, at)))
+        .record_batch_with(Some(next), tell_once, |_| {
+            Ok::<_, StateError>(batch_of(&p, &a, at))
+        })
         .expect("batch");
     assert!(store.finish_recording(next).expect("finish").is_empty());
     assert_eq!(store.pending_deliveries().expect("pending").len(), 2);
@@ -668,7 +697,9 @@ fn a_dry_run_batch_is_decided_but_not_written() {
     let a = alert("dry", &p, 14, at);
     let mut store = StateStore::open(&path).expect("open");
     let batch = store
-        .record_batch_with(None, |_| Ok::<_, StateError>(batch_of(&p, &a, at)))
+        .record_batch_with(None, tell_once, |_| {
+            Ok::<_, StateError>(batch_of(&p, &a, at))
+        })
         .expect("dry batch");
     assert_eq!(batch.alerts.len(), 1);
     assert!(store.all_packages().expect("packages").is_empty());
@@ -899,10 +930,13 @@ fn a_reader_opens_and_reads_while_a_writer_holds_a_transaction() {
     one_delivery(&mut store, "committed", at);
     let p = package(&project_scope(), "codeartsStorageExtension", "r1", 11);
     store
-        .record_cycle(&CycleRecord {
-            packages: vec![state_of(p, at, None)],
-            ..empty_cycle(at)
-        })
+        .record_cycle(
+            &CycleRecord {
+                packages: vec![state_of(p, at, None)],
+                ..empty_cycle(at)
+            },
+            tell_once,
+        )
         .expect("record");
 
     // Another connection takes the write lock and leaves uncommitted changes. EXCLUSIVE would
@@ -1012,7 +1046,7 @@ fn read_only_open_never_creates_or_migrates() {
     StateStore::open(&path).expect("migrate");
     let mut reader = StateStore::open_read_only(&path).expect("read-only");
     assert!(matches!(
-        reader.record_cycle(&empty_cycle(t("2026-11-26T01:00:00Z"))),
+        reader.record_cycle(&empty_cycle(t("2026-11-26T01:00:00Z")), tell_once),
         Err(StateError::Sqlite { .. })
     ));
 }
@@ -1062,10 +1096,13 @@ fn a_damaged_database_is_refused_and_left_untouched() {
             .map(|i| state_of(package(&scope, &format!("pkg{i:03}"), "r", i), at, None))
             .collect();
         store
-            .record_cycle(&CycleRecord {
-                packages,
-                ..empty_cycle(at)
-            })
+            .record_cycle(
+                &CycleRecord {
+                    packages,
+                    ..empty_cycle(at)
+                },
+                tell_once,
+            )
             .expect("record");
     }
     // Keep page 1 (header and schema) intact; scribble over the b-tree pages after it.
@@ -1163,7 +1200,7 @@ fn write_frozen_v1_fixture() {
     {
         let mut store = StateStore::open(&path).expect("open");
         let record = frozen_v1_cycle();
-        let ids = store.record_cycle(&record).expect("record");
+        let ids = store.record_cycle(&record, tell_once).expect("record");
         store
             .finish_cycle(
                 record.started_at,

@@ -9,12 +9,44 @@
 
 use super::{Digest, Notifiers, NotifyError};
 use crate::backoff::Backoff;
-use crate::state::{Delivery, StateError, StateStore};
+use crate::state::{Delivery, QueueLedger, StateError, StateStore};
 use chrono::{DateTime, Utc};
 use futures::stream::{FuturesUnordered, StreamExt};
 use serde::Serialize;
+use std::collections::hash_map::{Entry, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
+
+/// Who is told what: each decision goes to each of its receivers once, ever. A decision an
+/// earlier cycle recorded (the same id: the same package, stage and epoch) is queued only for
+/// receivers it was not queued for then — one added since (a rule added by a reload while a
+/// package stays vanished) gets it once, and is remembered. The state store calls this inside
+/// the transaction that records the batch (`StateStore::record_batch_with`).
+pub fn tell_once(ledger: &QueueLedger<'_>, queue: &[(&str, &str)]) -> Result<(), StateError> {
+    // The receivers of each earlier decision, read once per batch and kept up to date.
+    let mut told_before: HashMap<&str, Option<Vec<String>>> = HashMap::new();
+    for &(receiver, alert_id) in queue {
+        let told = match told_before.entry(alert_id) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => e.insert(ledger.earlier_receivers(receiver, alert_id)?),
+        };
+        if let Some(told) = told {
+            if told.iter().any(|r| r == receiver) {
+                tracing::debug!(
+                    event = "state.delivery_skipped",
+                    receiver,
+                    alert_id,
+                    "this decision was queued for this receiver before"
+                );
+                continue;
+            }
+            told.push(receiver.to_string());
+            ledger.set_receivers(alert_id, told)?;
+        }
+        ledger.enqueue(receiver, alert_id)?;
+    }
+    Ok(())
+}
 
 /// How hard to try a delivery. Defaults suit production; tests shorten the waits.
 #[derive(Debug, Clone)]

@@ -114,6 +114,11 @@ mod tests {
     use crate::rules::{ItemState, PollHealth, RuleProgress};
     use chrono::{DateTime, Utc};
 
+    /// Queues every pair offered: who was told before does not matter to what is active.
+    fn queue_all(ledger: &QueueLedger<'_>, queue: &[(&str, &str)]) -> Result<(), StateError> {
+        queue.iter().try_for_each(|(r, a)| ledger.enqueue(r, a))
+    }
+
     fn at(day: u32) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(&format!("2026-11-{day:02}T01:00:00Z"))
             .unwrap()
@@ -236,7 +241,7 @@ mod tests {
             ],
             deliveries: vec![],
         };
-        store.record_cycle(&record).unwrap();
+        store.record_cycle(&record, queue_all).unwrap();
         let active: Vec<(Option<String>, Option<String>, AlertKind)> = store
             .active_alerts("am")
             .unwrap()

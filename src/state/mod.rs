@@ -40,6 +40,7 @@ use schema::*;
 use error::sql_err;
 pub use error::{same_state_file, StateError};
 pub use reads::BatchReads;
+pub use record::{QueueLedger, QueuePolicy};
 pub use schema::SCHEMA_VERSION;
 pub use types::*;
 

@@ -6,7 +6,6 @@ use crate::model::{Alert, ItemId, Scope};
 use crate::rules::{ItemState, PollHealth};
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
-use std::collections::HashMap;
 use std::path::Path;
 
 impl StateStore {
@@ -14,9 +13,14 @@ impl StateStore {
     /// decisions and their pending deliveries. Call it before delivering anything; on error
     /// nothing of the cycle is stored. Returns the ids of the new deliveries, in order.
     ///
-    /// Each [`NewDelivery`] queues its alerts for its receiver; a receiver that was queued a
-    /// decision in an earlier cycle (same id) does not get it again.
-    pub fn record_cycle(&mut self, record: &CycleRecord) -> Result<Vec<DeliveryId>, StateError> {
+    /// Each [`NewDelivery`] offers its alerts for its receiver to `policy`, which decides what
+    /// is queued (in production, `notify::outbox::tell_once`: a receiver that was queued a
+    /// decision in an earlier cycle, same id, does not get it again).
+    pub fn record_cycle(
+        &mut self,
+        record: &CycleRecord,
+        policy: QueuePolicy,
+    ) -> Result<Vec<DeliveryId>, StateError> {
         let path = &self.path;
         let tx = self
             .conn
@@ -32,11 +36,15 @@ impl StateStore {
                 });
             }
         }
-        let queue = record.deliveries.iter().flat_map(|d| {
-            d.alert_ids
-                .iter()
-                .map(move |id| (d.receiver.as_str(), id.as_str()))
-        });
+        let queue = record
+            .deliveries
+            .iter()
+            .flat_map(|d| {
+                d.alert_ids
+                    .iter()
+                    .map(move |id| (d.receiver.as_str(), id.as_str()))
+            })
+            .collect();
         write_batch(
             &tx,
             path,
@@ -45,6 +53,7 @@ impl StateStore {
             &record.health,
             &record.alerts,
             queue,
+            policy,
         )?;
         let ids = build_outbox(&tx, path, cycle, Order::Queued)?;
         tx.commit().map_err(sql_err(path, "committing the cycle"))?;
@@ -69,13 +78,15 @@ impl StateStore {
 
     /// Decides and writes one batch of a cycle begun with [`StateStore::begin_cycle`], in one
     /// transaction: `decide` reads the state its scopes had before ([`BatchReads`]) and
-    /// returns the batch — package states, poll health, the decisions — which is written with
-    /// each decision queued for its receivers (those an earlier cycle did not queue it for).
+    /// returns the batch — item states, poll health, the decisions — which is written with
+    /// each decision offered to `policy` for its receivers (in production,
+    /// `notify::outbox::tell_once`: those an earlier cycle did not queue it for).
     /// Nothing is sent before [`StateStore::finish_recording`] turned the queue into
     /// deliveries. With no `cycle` (a dry run) the batch is decided and returned, not written.
     pub fn record_batch_with<E: From<StateError>>(
         &mut self,
         cycle: Option<CycleId>,
+        policy: QueuePolicy,
         decide: impl FnOnce(&BatchReads<'_>) -> Result<CycleBatch, E>,
     ) -> Result<CycleBatch, E> {
         let path = &self.path;
@@ -90,12 +101,16 @@ impl StateStore {
             .map_err(sql_err(path, "starting a cycle batch"))?;
         let batch = decide(&BatchReads { conn: &tx, path })?;
         if let Some(cycle) = cycle {
-            let queue = batch.alerts.iter().flat_map(|alert| {
-                alert
-                    .receivers
-                    .iter()
-                    .map(move |r| (r.as_str(), alert.id.as_str()))
-            });
+            let queue = batch
+                .alerts
+                .iter()
+                .flat_map(|alert| {
+                    alert
+                        .receivers
+                        .iter()
+                        .map(move |r| (r.as_str(), alert.id.as_str()))
+                })
+                .collect();
             write_batch(
                 &tx,
                 path,
@@ -104,6 +119,7 @@ impl StateStore {
                 &batch.health,
                 &batch.alerts,
                 queue,
+                policy,
             )?;
         }
         tx.commit()
@@ -211,18 +227,19 @@ pub(super) fn insert_cycle(
     Ok(cycle)
 }
 
-/// Upserts package states and poll health, inserts decisions (an id already recorded is left
-/// as it was) and queues `(receiver, alert id)` pairs for the cycle's outbox. A receiver that
-/// an earlier cycle already queued a decision for is skipped; one added since (a rule added
-/// by a reload while a package stays vanished) is queued once and remembered.
-pub(super) fn write_batch<'q>(
+/// Upserts item states and poll health, inserts decisions (an id already recorded is left as
+/// it was) and hands the batch's `(receiver, alert id)` pairs to `policy`, which queues them
+/// for the cycle's outbox through a [`QueueLedger`].
+#[allow(clippy::too_many_arguments)]
+pub(super) fn write_batch(
     tx: &Connection,
     path: &Path,
     cycle: CycleId,
     packages: &[(ItemId, ItemState)],
     health: &[(Scope, PollHealth)],
     alerts: &[Alert],
-    queue: impl Iterator<Item = (&'q str, &'q str)>,
+    queue: Vec<(&str, &str)>,
+    policy: QueuePolicy,
 ) -> Result<(), StateError> {
     let mut upsert = tx
         .prepare_cached(
@@ -315,63 +332,82 @@ pub(super) fn write_batch<'q>(
     )
     .map_err(sql_err(path, "counting the cycle"))?;
 
-    // Decisions of earlier cycles, with the receivers they were queued for then.
-    let mut earlier = tx
-        .prepare_cached("SELECT cycle_id, receivers_json FROM decisions WHERE id = ?1")
-        .map_err(sql_err(path, "preparing the decision lookup"))?;
-    let mut enqueue = tx
-        .prepare_cached(
-            "INSERT INTO cycle_queue (cycle_id, receiver, alert_id) VALUES (?1, ?2, ?3)
-             ON CONFLICT (cycle_id, receiver, alert_id) DO NOTHING",
-        )
-        .map_err(sql_err(path, "preparing the queue insert"))?;
-    let mut told_before: HashMap<&str, Vec<String>> = HashMap::new();
-    for (receiver, alert_id) in queue {
-        let found: Option<(Option<i64>, String)> = earlier
+    policy(&QueueLedger { tx, path, cycle }, &queue)
+}
+
+/// What the outbox's policy of who is told what may ask and change while a cycle's decisions
+/// are queued, inside the transaction that records them. Storage only: which pairs are
+/// queued is [`QueuePolicy`]'s call.
+pub struct QueueLedger<'a> {
+    tx: &'a Connection,
+    path: &'a Path,
+    cycle: CycleId,
+}
+
+/// Decides which `(receiver, decision id)` pairs of a batch become queued in the cycle's
+/// outbox, through the [`QueueLedger`]; `crate::notify::outbox::tell_once` in production.
+pub type QueuePolicy = fn(&QueueLedger<'_>, &[(&str, &str)]) -> Result<(), StateError>;
+
+impl QueueLedger<'_> {
+    /// The receivers a decision recorded by an earlier cycle was queued for; `None` when this
+    /// cycle decided it. A decision the state does not hold is an error (and rolls the whole
+    /// batch back).
+    pub fn earlier_receivers(
+        &self,
+        receiver: &str,
+        alert_id: &str,
+    ) -> Result<Option<Vec<String>>, StateError> {
+        let path = self.path;
+        let found: Option<(Option<i64>, String)> = self
+            .tx
+            .prepare_cached("SELECT cycle_id, receivers_json FROM decisions WHERE id = ?1")
+            .map_err(sql_err(path, "preparing the decision lookup"))?
             .query_row(params![alert_id], |row| Ok((row.get(0)?, row.get(1)?)))
             .optional()
             .map_err(sql_err(path, "reading a decision"))?;
         let Some((decided_in, receivers_json)) = found else {
-            // Returning drops the transaction: the whole batch is rolled back.
             return Err(StateError::UnknownAlert {
                 path: path.to_path_buf(),
                 receiver: receiver.to_string(),
                 alert_id: alert_id.to_string(),
             });
         };
-        if decided_in != Some(cycle.0) {
-            let told = match told_before.entry(alert_id) {
-                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::hash_map::Entry::Vacant(e) => {
-                    e.insert(from_json(path, &receivers_json, || {
-                        format!("the receivers of decision {alert_id}")
-                    })?)
-                }
-            };
-            if told.iter().any(|r| r == receiver) {
-                tracing::debug!(
-                    event = "state.delivery_skipped",
-                    receiver,
-                    alert_id,
-                    "this decision was queued for this receiver before"
-                );
-                continue;
-            }
-            told.push(receiver.to_string());
-            let json = to_json(path, &*told, || {
-                format!("encoding the receivers of {alert_id}")
-            })?;
-            tx.execute(
+        if decided_in == Some(self.cycle.0) {
+            return Ok(None);
+        }
+        from_json(path, &receivers_json, || {
+            format!("the receivers of decision {alert_id}")
+        })
+        .map(Some)
+    }
+
+    /// Stores the receivers a decision has now been queued for.
+    pub fn set_receivers(&self, alert_id: &str, receivers: &[String]) -> Result<(), StateError> {
+        let path = self.path;
+        let json = to_json(path, &receivers, || {
+            format!("encoding the receivers of {alert_id}")
+        })?;
+        self.tx
+            .execute(
                 "UPDATE decisions SET receivers_json = ?2 WHERE id = ?1",
                 params![alert_id, json],
             )
             .map_err(sql_err(path, "remembering a decision's new receivers"))?;
-        }
-        enqueue
-            .execute(params![cycle.0, receiver, alert_id])
-            .map_err(sql_err(path, "queuing a decision"))?;
+        Ok(())
     }
-    Ok(())
+
+    /// Queues a decision for a receiver in this cycle's outbox (once, however often asked).
+    pub fn enqueue(&self, receiver: &str, alert_id: &str) -> Result<(), StateError> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO cycle_queue (cycle_id, receiver, alert_id) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (cycle_id, receiver, alert_id) DO NOTHING",
+            )
+            .map_err(sql_err(self.path, "preparing the queue insert"))?
+            .execute(params![self.cycle.0, receiver, alert_id])
+            .map_err(sql_err(self.path, "queuing a decision"))?;
+        Ok(())
+    }
 }
 
 /// The order of the alerts in one delivery.
