@@ -3,7 +3,7 @@
 use super::CommandError;
 use super::EXIT_OK;
 use crate::app::App;
-use crate::notify::{Digest, PreviewFormat};
+use crate::notify::{Digest, Notifier, PreviewFormat};
 use crate::state::{StateError, StateStore};
 use chrono::Utc;
 use std::io::Write;
@@ -21,23 +21,37 @@ pub fn preview(
 ) -> Result<u8, CommandError> {
     let notifier = super::notifier(app, receiver).map_err(CommandError::Usage)?;
     let digest = digest(app, receiver, note)?;
-    let preview = notifier
-        .preview(&digest)
-        .map_err(|e| CommandError::Failed(e.to_string()))?;
-    let format = format.unwrap_or(preview.default);
-    let Some(part) = preview.part(format) else {
-        let formats: Vec<&str> = preview.formats().iter().map(|f| f.as_str()).collect();
-        return Err(CommandError::Usage(format!(
-            "receiver {receiver:?} ({}) has no {format} form; it has: {}",
-            notifier.kind(),
-            formats.join(", ")
-        )));
-    };
+    let part = render(notifier, &digest, format)?;
     out.write_all(part.as_bytes())?;
     if !part.ends_with('\n') {
         writeln!(out)?;
     }
     Ok(EXIT_OK)
+}
+
+/// What `notifier` would deliver for `digest`, in `format` (or the receiver's default); a
+/// format it has no part in is a usage error.
+pub(super) fn render(
+    notifier: &dyn Notifier,
+    digest: &Digest,
+    format: Option<PreviewFormat>,
+) -> Result<String, CommandError> {
+    let preview = notifier
+        .preview(digest)
+        .map_err(|e| CommandError::Failed(e.to_string()))?;
+    let format = format.unwrap_or(preview.default);
+    match preview.part(format) {
+        Some(part) => Ok(part.to_string()),
+        None => {
+            let formats: Vec<&str> = preview.formats().iter().map(|f| f.as_str()).collect();
+            Err(CommandError::Usage(format!(
+                "receiver {:?} ({}) has no {format} form; it has: {}",
+                notifier.name(),
+                notifier.kind(),
+                formats.join(", ")
+            )))
+        }
+    }
 }
 
 /// The alerts that currently hold for `receiver`, or the example when the state file is
