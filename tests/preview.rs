@@ -15,7 +15,7 @@ use std::net::TcpListener;
 use support::harness::*;
 
 /// Every receiver of the config; the rule routes to all of them.
-const RECEIVERS: &[&str] = &["mail", "hook", "chat", "journal"];
+const RECEIVERS: &[&str] = &["mail", "hook", "chat", "journal", "am"];
 
 fn t(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s)
@@ -47,18 +47,19 @@ impl Listener {
     }
 }
 
-/// Email through an SMTP server on `smtp`, renewd's JSON and DingTalk webhooks at `http`, and
-/// the log receiver.
+/// Email through an SMTP server on `smtp`, renewd's JSON and DingTalk webhooks and an
+/// Alertmanager at `http`, and the log receiver.
 fn config(workspace: &Workspace, smtp: &Listener, http: &Listener) -> String {
     let hook = format!("http://127.0.0.1:{}/hook/secret-key", http.port());
     format!(
-        "{}{}{}[smtp]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\nfrom = \"renewd <renewd@example.com>\"\n\n{}{}[receivers.chat]\ntype = \"webhook\"\nformat = \"dingtalk\"\nurl = \"{hook}\"\n\n[receivers.journal]\ntype = \"log\"\n",
+        "{}{}{}[smtp]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\nfrom = \"renewd <renewd@example.com>\"\n\n{}{}[receivers.chat]\ntype = \"webhook\"\nformat = \"dingtalk\"\nurl = \"{hook}\"\n\n[receivers.journal]\ntype = \"log\"\n\n[receivers.am]\ntype = \"alertmanager_api\"\nurl = \"http://127.0.0.1:{}\"\n",
         daemon_section(workspace, "timezone = \"Asia/Shanghai\""),
         token_account("prod", &hook, &[PROJECT], TOKEN),
         rule("default", &[30, 14, 7, 3, 1, 0], RECEIVERS),
         smtp.port(),
         email_receiver("mail", &["ops@example.com"]),
         webhook_receiver("hook", &hook),
+        http.port(),
     )
 }
 
@@ -298,6 +299,18 @@ async fn preview_renders_the_alerts_that_hold_for_each_receiver_and_sends_nothin
     assert_eq!(events[0]["event"], "alert.log");
     assert_eq!(events[0]["package"], "codeartsBuildExtension");
 
+    // An Alertmanager's API: the alerts it would POST (it is not asked what it holds open).
+    let am = workspace.run(&["preview", "am"]).await;
+    let posted = am.expect_code(0).json();
+    let names: Vec<&str> = posted
+        .as_array()
+        .unwrap_or_else(|| panic!("not a list: {posted}"))
+        .iter()
+        .map(|a| a["labels"]["package"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 2, "{posted}");
+    assert!(names.contains(&"codeartsStorageExtension"), "{posted}");
+
     // Nothing was sent: no connection to the SMTP server or the webhooks, ever.
     assert_eq!(
         smtp.connections(),
@@ -378,7 +391,7 @@ async fn usage_errors_exit_2_and_a_bad_config_exits_78() {
     run.expect_code(2);
     assert!(
         run.stderr
-            .contains("no receiver named \"nobody\" (configured: chat, hook, journal, mail)"),
+            .contains("no receiver named \"nobody\" (configured: am, chat, hook, journal, mail)"),
         "{}",
         run.output()
     );
