@@ -48,6 +48,36 @@ pub enum Command {
         #[arg(long)]
         heartbeat: bool,
     },
+    /// Print what one receiver would get, sending nothing.
+    ///
+    /// Renders the alerts that currently hold for the receiver per the state file (or a
+    /// built-in example when none do; stderr says which) through the receiver's own code.
+    /// Reads the state file read-only, so it works beside a running daemon.
+    Preview {
+        /// The receiver's name from [receivers.NAME].
+        receiver: String,
+        /// Which part to print [default: text for email and log receivers, json for webhooks
+        /// and alertmanager_api]. email: text (subject and text part), html (HTML part), json
+        /// ({subject, text, html}); webhook: json (the body it would POST), text (the chat
+        /// text, for chat formats); log: text or json (the log lines).
+        #[arg(long, value_enum)]
+        format: Option<crate::notify::PreviewFormat>,
+        /// The language of the message. Only `en` exists so far.
+        #[arg(long, value_name = "LOCALE", value_parser = parse_locale)]
+        locale: Option<String>,
+    },
     /// Run the whole pipeline twice against a built-in simulated CodeArts endpoint (no account needed).
     Demo,
+}
+
+/// A locale messages exist in ([`crate::notify::LOCALES`]).
+fn parse_locale(locale: &str) -> Result<String, String> {
+    if crate::notify::LOCALES.contains(&locale) {
+        Ok(locale.to_string())
+    } else {
+        Err(format!(
+            "no such locale; messages exist in: {}",
+            crate::notify::LOCALES.join(", ")
+        ))
+    }
 }

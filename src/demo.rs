@@ -10,6 +10,36 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
+/// What `renewd demo` writes into its directory after its cycles: for each file, the receiver
+/// of the demo config that renders it, the part, and what it is.
+pub(crate) const PREVIEWS: &[(&str, &str, crate::notify::PreviewFormat, &str)] = {
+    use crate::notify::PreviewFormat::{Html, Json, Text};
+    &[
+        (
+            "mail.html",
+            "mail",
+            Html,
+            "the email, HTML part: open it in a browser",
+        ),
+        ("mail.txt", "mail", Text, "the email: subject and text part"),
+        (
+            "renewd.json",
+            "renewd-json",
+            Json,
+            "renewd's own JSON webhook body",
+        ),
+        (
+            "dingtalk.json",
+            "dingtalk",
+            Json,
+            "a DingTalk robot message (one of the chat formats)",
+        ),
+    ]
+};
+
+/// The receiver of the demo config whose alerts the previews show.
+pub(crate) const DEMO_RECEIVER: &str = "journal";
+
 /// The token the simulated endpoint accepts.
 pub(crate) const DEMO_TOKEN: &str = "demo-token";
 /// The project the simulated endpoint serves.
@@ -122,7 +152,7 @@ impl Drop for SimulatedEndpoint {
 }
 
 /// The config the demo runs with: one account on the simulated endpoint, the usual thresholds,
-/// and the log receiver.
+/// the log receiver, and the receivers it only previews ([`PREVIEWS`]).
 pub(crate) fn demo_config_toml(endpoint: &str, state_path: &std::path::Path) -> String {
     format!(
         r#"
@@ -139,10 +169,32 @@ auth = {{ method = "token", token = "{DEMO_TOKEN}" }}
 [[rules]]
 name = "default"
 thresholds = [30, 14, 7, 3, 1, 0]
-receivers = ["journal"]
+receivers = ["{DEMO_RECEIVER}"]
 
-[receivers.journal]
+[receivers.{DEMO_RECEIVER}]
 type = "log"
+
+# Receivers no rule routes to, so nothing is ever sent to them: `renewd demo` writes what
+# they would have received into its directory (as `renewd preview` prints it).
+[smtp]
+host = "smtp.example.invalid"
+port = 587
+security = "starttls"
+from = "renewd demo <renewd@example.invalid>"
+
+[receivers.mail]
+type = "email"
+to = ["ops@example.invalid"]
+
+[receivers.renewd-json]
+type = "webhook"
+format = "json"
+url = "https://hooks.example.invalid/renewd"
+
+[receivers.dingtalk]
+type = "webhook"
+format = "dingtalk"
+url = "https://robot.example.invalid/send?access_token=demo"
 "#,
         state = state_path.display().to_string(),
     )

@@ -106,27 +106,77 @@ fn stderr_is_journal() -> bool {
     dev.parse::<u64>().ok() == Some(meta.dev()) && ino.parse::<u64>().ok() == Some(meta.ino())
 }
 
+/// The `text` format's layer, writing to `writer`.
+fn text_layer<W>(writer: W, ansi: bool) -> Box<dyn Layer<Registry> + Send + Sync>
+where
+    W: for<'w> fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    fmt::layer()
+        .with_writer(writer)
+        .with_ansi(ansi)
+        .with_target(false)
+        .boxed()
+}
+
+/// The `json` format's layer (one flat object a line), writing to `writer`.
+fn json_layer<W>(writer: W) -> Box<dyn Layer<Registry> + Send + Sync>
+where
+    W: for<'w> fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    fmt::layer()
+        .json()
+        .flatten_event(true)
+        .with_current_span(false)
+        .with_span_list(false)
+        .with_writer(writer)
+        .boxed()
+}
+
+/// The events `emit` logs on this thread, as the `text` format (`json` = false) or the `json`
+/// format would write them, instead of to the log: what `renewd preview` shows of the `log`
+/// receiver.
+pub fn capture(json: bool, emit: impl FnOnce()) -> String {
+    let buffer = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
+    let writer = {
+        let buffer = buffer.clone();
+        move || Captured(buffer.clone())
+    };
+    let layer = if json {
+        json_layer(writer)
+    } else {
+        text_layer(writer, false)
+    };
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), emit);
+    let bytes = buffer.lock().map(|b| b.clone()).unwrap_or_default();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// A writer into [`capture`]'s buffer.
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .map_err(|_| std::io::Error::other("capture buffer poisoned"))?
+            .extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Installs the global subscriber. Logs go to stderr (stdout is for command output).
 pub fn init(format: LogFormat, configured: Option<&Targets>) -> Result<(), LoggingError> {
     let filter = filter(configured)?;
-    let text = || {
-        fmt::layer()
-            .with_writer(std::io::stderr)
-            .with_ansi(std::io::stderr().is_terminal())
-            .with_target(false)
-            .boxed()
-    };
+    let text = || text_layer(std::io::stderr, std::io::stderr().is_terminal());
     // `auto` picked the journal, but its socket cannot be reached (e.g. a mount namespace
     // without /run/systemd/journal): text still reaches the journal through stderr.
     let mut journal_unreachable = None;
     let layer: Box<dyn Layer<Registry> + Send + Sync> = match effective_format(format) {
-        LogFormat::Json => fmt::layer()
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .with_span_list(false)
-            .with_writer(std::io::stderr)
-            .boxed(),
+        LogFormat::Json => json_layer(std::io::stderr),
         LogFormat::Journald => match tracing_journald::layer() {
             Ok(layer) => layer.with_syslog_identifier("renewd".into()).boxed(),
             Err(e) if format == LogFormat::Auto => {

@@ -65,6 +65,15 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             let (_, app) = load(cli.config)?;
             commands::status(&app, json, &mut stdout)?
         }
+        Command::Preview {
+            receiver,
+            format,
+            // Messages exist in `en` only so far: the parser refused any other locale.
+            locale: _,
+        } => {
+            let (_, app) = load(cli.config)?;
+            commands::preview(&app, &receiver, format, &mut stdout, &mut std::io::stderr())?
+        }
         Command::TestNotify {
             receiver,
             heartbeat,

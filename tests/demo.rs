@@ -2,6 +2,8 @@
 
 mod support;
 
+use serde_json::Value;
+use std::path::PathBuf;
 use std::process::Command;
 
 #[test]
@@ -64,4 +66,67 @@ fn demo_runs_two_cycles_the_first_alerts_the_second_is_quiet() {
             .all(|l| l.contains("next_action_url=\"https://")),
         "{stderr}"
     );
+
+    // What each kind of receiver would have received, in the directory it keeps.
+    let (_, previews) = second
+        .split_once("What each kind of receiver would have received")
+        .unwrap_or_else(|| panic!("no previews listed: {stdout}"));
+    let path = |file: &str| -> PathBuf {
+        let shown = previews
+            .split_whitespace()
+            .find(|w| w.ends_with(&format!("/{file}")))
+            .unwrap_or_else(|| panic!("{file} not listed: {stdout}"));
+        PathBuf::from(shown)
+    };
+    let dir = path("mail.html").parent().unwrap().to_path_buf();
+    assert!(
+        previews.contains(&format!("The directory {} is kept", dir.display())),
+        "{stdout}"
+    );
+    let read = |file: &str| {
+        let p = path(file);
+        assert_eq!(p.parent(), Some(dir.as_path()), "{stdout}");
+        std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    };
+    let html = read("mail.html");
+    assert!(
+        html.contains("<a href=\"https://localhost.com/usercenter/") && html.contains(">Renew</a>"),
+        "{html}"
+    );
+    let text = read("mail.txt");
+    assert!(
+        text.starts_with("Subject: [renewd] 1 expired, 3 expiring"),
+        "{text}"
+    );
+    let json: Value = serde_json::from_str(&read("renewd.json")).expect("renewd.json is JSON");
+    assert_eq!(json["source"], "renewd");
+    let mut packages: Vec<&str> = json["alerts"]
+        .as_array()
+        .expect("alerts")
+        .iter()
+        .map(|a| a["package"].as_str().unwrap())
+        .collect();
+    // Most urgent first: the expired one, then 6 days, then the two at 11 days.
+    assert_eq!(
+        packages[..2],
+        ["codeartsBuildExtension", "codeartsPipelineExtension"]
+    );
+    packages.sort_unstable();
+    assert_eq!(
+        packages,
+        [
+            "codeartsBuildExtension",
+            "codeartsPipelineExtension",
+            "codeartsStorageExtension",
+            "codeartsTrafficExtension"
+        ]
+    );
+    let dingtalk: Value =
+        serde_json::from_str(&read("dingtalk.json")).expect("dingtalk.json is JSON");
+    assert_eq!(dingtalk["msgtype"], "markdown");
+    assert!(dingtalk["markdown"]["text"]
+        .as_str()
+        .unwrap()
+        .contains("[Renew](https://localhost.com/usercenter/"));
+    std::fs::remove_dir_all(&dir).expect("remove the demo's directory");
 }

@@ -9,14 +9,18 @@ use crate::app::BuildError;
 use crate::config::Config;
 use crate::cycle;
 use crate::cycle::CycleOptions;
+use crate::notify::Digest;
 use crate::state::StateStore;
 use chrono::Utc;
 use std::io::Write;
+use std::path::Path;
 
-/// `renewd demo`: two cycles against the simulated endpoint; the second sends nothing.
+/// `renewd demo`: two cycles against the simulated endpoint; the second sends nothing. Then
+/// writes what each kind of receiver would have received into the demo's directory, which is
+/// kept, and prints the paths.
 pub async fn demo(out: &mut dyn Write) -> Result<u8, CommandError> {
     let endpoint = crate::demo::SimulatedEndpoint::start().await?;
-    let dir = tempfile::tempdir()?;
+    let dir = tempfile::Builder::new().prefix("renewd-demo-").tempdir()?;
     let state_path = dir.path().join("state.db");
     let text = crate::demo::demo_config_toml(&endpoint.url(), &state_path);
     let invalid = |problems: Vec<crate::config::Problem>| {
@@ -37,8 +41,9 @@ pub async fn demo(out: &mut dyn Write) -> Result<u8, CommandError> {
     writeln!(
         out,
         "renewd demo: a simulated CodeArts endpoint at {} serving 5 packages (the documented example: 11 and 11 days; and 45, 6 and 0 days),\n\
-         state in a temporary file, alerts to the log receiver (on stderr).\n",
-        endpoint.url()
+         state in {}, alerts to the log receiver (on stderr).\n",
+        endpoint.url(),
+        dir.path().display()
     )?;
     let mut store = StateStore::open(&state_path)?;
     let mut code = EXIT_OK;
@@ -56,5 +61,50 @@ pub async fn demo(out: &mut dyn Write) -> Result<u8, CommandError> {
         }
         writeln!(out)?;
     }
+    write_previews(&app, &store, dir.path(), out)?;
+    // Kept, so that the previews can be opened.
+    let dir = dir.keep();
+    writeln!(
+        out,
+        "The directory {} is kept (with the state file); remove it when done.",
+        dir.display()
+    )?;
     Ok(code)
+}
+
+/// Writes [`crate::demo::PREVIEWS`]: what each kind of receiver would have received for the
+/// alerts that hold after the cycles, and lists them on `out`.
+fn write_previews(
+    app: &App,
+    store: &StateStore,
+    dir: &Path,
+    out: &mut dyn Write,
+) -> Result<(), CommandError> {
+    let alerts = store.active_alerts(crate::demo::DEMO_RECEIVER)?;
+    writeln!(
+        out,
+        "What each kind of receiver would have received for these {} alert(s) (`renewd preview` shows it for yours):",
+        alerts.len()
+    )?;
+    let width = crate::demo::PREVIEWS
+        .iter()
+        .map(|(file, ..)| dir.join(file).display().to_string().len())
+        .max()
+        .unwrap_or(0);
+    for (file, receiver, format, what) in crate::demo::PREVIEWS {
+        let notifier = super::notifier(app, receiver).map_err(CommandError::Failed)?;
+        let digest = Digest {
+            receiver: receiver.to_string(),
+            alerts: alerts.clone(),
+            sent_at: Utc::now(),
+            timezone: app.config.daemon.tz(),
+        };
+        let path = dir.join(file);
+        std::fs::write(
+            &path,
+            super::preview::render(notifier, &digest, Some(*format))?,
+        )?;
+        writeln!(out, "  {:<width$}  {what}", path.display())?;
+    }
+    Ok(())
 }

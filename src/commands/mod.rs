@@ -5,6 +5,7 @@
 mod check;
 mod demo;
 mod once;
+mod preview;
 mod status;
 mod table;
 mod test_notify;
@@ -12,6 +13,7 @@ mod test_notify;
 pub use check::check;
 pub use demo::demo;
 pub use once::{once, print_report};
+pub use preview::preview;
 pub use status::status;
 pub use table::write_table;
 pub use test_notify::{test_heartbeat, test_notify};
@@ -78,6 +80,20 @@ pub fn build_app(path: &Path, config: Config) -> Result<App, CommandError> {
         }),
         other => CommandError::Build(other),
     })
+}
+
+/// The notifier of the receiver named `name`, or why there is none (naming those configured).
+fn notifier<'a>(app: &'a App, name: &str) -> Result<&'a dyn crate::notify::Notifier, String> {
+    if !app.config.receivers.contains_key(name) {
+        let known: Vec<&str> = app.config.receivers.keys().map(String::as_str).collect();
+        return Err(format!(
+            "no receiver named {name:?} (configured: {})",
+            known.join(", ")
+        ));
+    }
+    app.notifiers
+        .get(name)
+        .ok_or_else(|| format!("receiver {name:?} could not be built"))
 }
 
 /// Warns when a file holding inline secrets can be read by group or others.

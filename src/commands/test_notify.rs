@@ -13,19 +13,8 @@ pub async fn test_notify(
     receiver: &str,
     out: &mut dyn Write,
 ) -> Result<u8, CommandError> {
-    let config = &app.config;
-    if !config.receivers.contains_key(receiver) {
-        let known: Vec<&str> = config.receivers.keys().map(String::as_str).collect();
-        return Err(CommandError::Failed(format!(
-            "no receiver named {receiver:?} (configured: {})",
-            known.join(", ")
-        )));
-    }
-    let tz = config.daemon.tz();
-    let notifier = app
-        .notifiers
-        .get(receiver)
-        .ok_or_else(|| CommandError::Failed(format!("receiver {receiver:?} could not be built")))?;
+    let tz = app.config.daemon.tz();
+    let notifier = super::notifier(&app, receiver).map_err(CommandError::Failed)?;
     let digest = crate::notify::test_digest(receiver, Utc::now(), tz);
     match notifier.send(&digest).await {
         Ok(receipt) => {

@@ -31,7 +31,7 @@
 
 use super::http::{classify, describe_send_error, origin, quote_body, retry_after, Outcome};
 use super::labels::{self, LabelSet};
-use super::{BuildError, Digest, Notifier, NotifyError, Receipt};
+use super::{BuildError, Digest, Notifier, NotifyError, Preview, PreviewFormat, Receipt};
 use crate::config::Secret;
 use crate::model::{Alert, AlertKind};
 use chrono::{DateTime, Utc};
@@ -159,6 +159,12 @@ impl AlertmanagerApiNotifier {
         })
     }
 
+    /// The body of the `POST /api/v2/alerts` for `plan`.
+    fn body(&self, plan: &Plan) -> Result<Vec<u8>, NotifyError> {
+        serde_json::to_vec(&plan.alerts)
+            .map_err(|e| self.permanent(format!("cannot encode the alerts: {e}")))
+    }
+
     /// POSTs what `plan` says, if anything.
     async fn post(&self, plan: &Plan) -> Result<Receipt, NotifyError> {
         let summary = plan.summary();
@@ -167,8 +173,7 @@ impl AlertmanagerApiNotifier {
                 detail: format!("nothing to post ({summary})"),
             });
         }
-        let body = serde_json::to_vec(&plan.alerts)
-            .map_err(|e| self.permanent(format!("cannot encode the alerts: {e}")))?;
+        let body = self.body(plan)?;
         let request = self
             .http
             .post(self.alerts_url.clone())
@@ -276,6 +281,20 @@ impl Notifier for AlertmanagerApiNotifier {
         };
         let plan = plan_digest(&digest.alerts, &open, Utc::now(), self.hold);
         self.post(&plan).await
+    }
+
+    /// `json`: the alerts `send` would POST to an Alertmanager that has none of renewd's
+    /// open (a preview asks it nothing).
+    fn preview(&self, digest: &Digest) -> Result<Preview, NotifyError> {
+        let plan = plan_digest(&digest.alerts, &[], Utc::now(), self.hold);
+        let json = String::from_utf8(self.body(&plan)?)
+            .map_err(|e| self.permanent(format!("the body is not UTF-8: {e}")))?;
+        Ok(Preview {
+            default: PreviewFormat::Json,
+            text: None,
+            html: None,
+            json: Some(json),
+        })
     }
 
     fn keeps_alerts_open(&self) -> bool {

@@ -1,7 +1,7 @@
 //! The `log` receiver: each alert becomes one structured `alert.log` event, for setups that
 //! alert from logs. It cannot fail.
 
-use super::{Digest, Notifier, NotifyError, Receipt};
+use super::{Digest, Notifier, NotifyError, Preview, PreviewFormat, Receipt};
 use crate::config::LogLevel;
 use crate::model::{Alert, Severity};
 
@@ -52,6 +52,21 @@ macro_rules! alert_event {
     }};
 }
 
+impl LogNotifier {
+    /// Logs every alert of `digest`, most urgent first; how many.
+    fn log(&self, digest: &Digest) -> usize {
+        let alerts = super::render::sorted_by_urgency(&digest.alerts);
+        for alert in &alerts {
+            if self.is_error(alert) {
+                alert_event!(error, self.name, alert);
+            } else {
+                alert_event!(warn, self.name, alert);
+            }
+        }
+        alerts.len()
+    }
+}
+
 #[async_trait::async_trait]
 impl Notifier for LogNotifier {
     fn name(&self) -> &str {
@@ -62,17 +77,25 @@ impl Notifier for LogNotifier {
         "log"
     }
 
+    /// The `alert.log` events as the log would get them: `text` in the text format, `json` in
+    /// the JSON format (one object a line).
+    fn preview(&self, digest: &Digest) -> Result<Preview, NotifyError> {
+        Ok(Preview {
+            default: PreviewFormat::Text,
+            text: Some(crate::logging::capture(false, || {
+                self.log(digest);
+            })),
+            html: None,
+            json: Some(crate::logging::capture(true, || {
+                self.log(digest);
+            })),
+        })
+    }
+
     async fn send(&self, digest: &Digest) -> Result<Receipt, NotifyError> {
-        let alerts = super::render::sorted_by_urgency(&digest.alerts);
-        for alert in &alerts {
-            if self.is_error(alert) {
-                alert_event!(error, self.name, alert);
-            } else {
-                alert_event!(warn, self.name, alert);
-            }
-        }
+        let count = self.log(digest);
         Ok(Receipt {
-            detail: format!("logged {} alert(s)", alerts.len()),
+            detail: format!("logged {count} alert(s)"),
         })
     }
 }

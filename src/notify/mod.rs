@@ -44,6 +44,66 @@ pub struct Receipt {
     pub detail: String,
 }
 
+/// The locales messages exist in (`renewd preview --locale`).
+pub const LOCALES: &[&str] = &["en"];
+
+/// The parts of a message `renewd preview --format` can print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PreviewFormat {
+    Text,
+    Html,
+    Json,
+}
+
+impl PreviewFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PreviewFormat::Text => "text",
+            PreviewFormat::Html => "html",
+            PreviewFormat::Json => "json",
+        }
+    }
+}
+
+impl std::fmt::Display for PreviewFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a receiver would deliver for one digest, rendered by the code its
+/// [`Notifier::send`] uses: each part it has, and the one shown when none is asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Preview {
+    pub default: PreviewFormat,
+    pub text: Option<String>,
+    pub html: Option<String>,
+    pub json: Option<String>,
+}
+
+impl Preview {
+    /// The part in `format`, if this receiver has one.
+    pub fn part(&self, format: PreviewFormat) -> Option<&str> {
+        match format {
+            PreviewFormat::Text => self.text.as_deref(),
+            PreviewFormat::Html => self.html.as_deref(),
+            PreviewFormat::Json => self.json.as_deref(),
+        }
+    }
+
+    /// The formats this receiver has a part in.
+    pub fn formats(&self) -> Vec<PreviewFormat> {
+        [
+            PreviewFormat::Text,
+            PreviewFormat::Html,
+            PreviewFormat::Json,
+        ]
+        .into_iter()
+        .filter(|f| self.part(*f).is_some())
+        .collect()
+    }
+}
+
 /// Why one delivery attempt failed. Messages never contain secrets (passwords, webhook URLs).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NotifyError {
@@ -147,6 +207,10 @@ pub trait Notifier: Send + Sync {
     fn kind(&self) -> &'static str;
     /// One attempt to deliver one digest. Never logs or returns secrets.
     async fn send(&self, digest: &Digest) -> Result<Receipt, NotifyError>;
+
+    /// What [`send`](Notifier::send) would deliver for `digest`, rendered by the same code,
+    /// without any I/O (`renewd preview`, `renewd demo`).
+    fn preview(&self, digest: &Digest) -> Result<Preview, NotifyError>;
 
     /// Whether the receiver holds alerts open on its side until they are ended or lapse
     /// (Alertmanager's API): it is then given, after every cycle, the alerts that still hold
@@ -383,7 +447,7 @@ pub fn email_templates_render(
         .map_err(|e| (e.field.to_string(), e.reason))
 }
 
-/// The documented example package, used by the test message.
+/// The documented example package, used by the test message and the preview's example.
 const EXAMPLE_PROJECT: &str = "666666af0f00445f85dec483fbc97c78";
 const EXAMPLE_PACKAGE: &str = "codeartsStorageExtension";
 const EXAMPLE_RESOURCE: &str = "7590809a5c9d42ae92b49b1190e94666";
@@ -391,37 +455,138 @@ const EXAMPLE_SERVICE_TYPE: &str = "hws.resource.type.codearts.extension.storage
 const EXAMPLE_REMAIN_DAYS: i64 = 11;
 const EXAMPLE_URL: &str = "https://localhost.com/usercenter/?region=region&locale=zh-cn#/renewal?subscriptionId=01154-618666699-0&orderId=CS24066664337FWPY&isFrom=expense";
 
+/// One package of the examples ([`ExamplePackage::alert`] makes an alert of it).
+struct ExamplePackage {
+    key: &'static str,
+    resource_id: &'static str,
+    service_type: &'static str,
+    status: i64,
+    remain_days: i64,
+    url: &'static str,
+}
+
+impl ExamplePackage {
+    const STORAGE: ExamplePackage = ExamplePackage {
+        key: EXAMPLE_PACKAGE,
+        resource_id: EXAMPLE_RESOURCE,
+        service_type: EXAMPLE_SERVICE_TYPE,
+        status: 2,
+        remain_days: EXAMPLE_REMAIN_DAYS,
+        url: EXAMPLE_URL,
+    };
+
+    fn alert(
+        &self,
+        receiver: &str,
+        now: DateTime<Utc>,
+        kind: AlertKind,
+        severity: Severity,
+        threshold: Option<i64>,
+        summary: String,
+    ) -> Alert {
+        Alert {
+            id: crate::model::stable_id(&["example", receiver, self.key, kind.as_str()]),
+            kind,
+            severity,
+            rule: if kind == AlertKind::Test {
+                "test"
+            } else {
+                "example"
+            }
+            .into(),
+            account: "example".into(),
+            project_id: Some(EXAMPLE_PROJECT.into()),
+            package: Some(self.key.into()),
+            resource_id: Some(self.resource_id.into()),
+            service_type: Some(self.service_type.into()),
+            package_status: Some(self.status),
+            package_status_name: Some(crate::model::package_status_name(Some(self.status)).into()),
+            remain_days: Some(self.remain_days),
+            threshold,
+            next_action_url: Some(self.url.into()),
+            summary,
+            raised_at: now,
+            previous_status: None,
+            reminder: false,
+            error: None,
+            receivers: vec![receiver.to_string()],
+        }
+    }
+}
+
 /// A message of kind `test`, built from the documented example package
 /// (codeartsStorageExtension, 11 days, the example nextActionUrl) — used by
 /// `renewd test-notify <receiver>`.
 pub fn test_digest(receiver: &str, now: DateTime<Utc>, tz: chrono_tz::Tz) -> Digest {
-    let alert = Alert {
-        id: crate::model::DecisionKey::Test { receiver, at: now }.id(),
-        kind: AlertKind::Test,
-        severity: Severity::Info,
-        rule: "test".into(),
-        account: "example".into(),
-        project_id: Some(EXAMPLE_PROJECT.into()),
-        package: Some(EXAMPLE_PACKAGE.into()),
-        resource_id: Some(EXAMPLE_RESOURCE.into()),
-        service_type: Some(EXAMPLE_SERVICE_TYPE.into()),
-        package_status: Some(2),
-        package_status_name: Some(crate::model::package_status_name(Some(2)).into()),
-        remain_days: Some(EXAMPLE_REMAIN_DAYS),
-        threshold: None,
-        next_action_url: Some(EXAMPLE_URL.into()),
-        summary: format!(
+    let mut alert = ExamplePackage::STORAGE.alert(
+        receiver,
+        now,
+        AlertKind::Test,
+        Severity::Info,
+        None,
+        format!(
             "Test message from renewd (example data): {EXAMPLE_PACKAGE} expires in {EXAMPLE_REMAIN_DAYS} days"
         ),
-        raised_at: now,
-        previous_status: None,
-        reminder: false,
-        error: None,
-        receivers: vec![receiver.to_string()],
-    };
+    );
+    alert.id = crate::model::DecisionKey::Test { receiver, at: now }.id();
     Digest {
         receiver: receiver.to_string(),
         alerts: vec![alert],
+        sent_at: now,
+        timezone: tz,
+    }
+}
+
+/// What `renewd preview` shows when the state holds no alert for the receiver: a realistic
+/// digest of the account `example` — the documented example package expiring in 11 days, one
+/// package expiring in 6 days and one expired, in its grace period.
+pub fn example_digest(receiver: &str, now: DateTime<Utc>, tz: chrono_tz::Tz) -> Digest {
+    const PIPELINE: ExamplePackage = ExamplePackage {
+        key: "codeartsPipelineExtension",
+        resource_id: "5b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e",
+        service_type: "hws.resource.type.codearts.extension.pipeline",
+        status: 2,
+        remain_days: 6,
+        url: "https://localhost.com/usercenter/?region=region&locale=zh-cn#/renewal?subscriptionId=01154-618366664-0&orderId=CS24052666638LJS2&isFrom=expense",
+    };
+    const BUILD: ExamplePackage = ExamplePackage {
+        key: "codeartsBuildExtension",
+        resource_id: "9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d",
+        service_type: "hws.resource.type.codearts.extension.build",
+        status: 5,
+        remain_days: 0,
+        url: "https://localhost.com/usercenter/?region=region&locale=zh-cn#/renewal?subscriptionId=01154-618366665-0&orderId=CS24052666639LJS3&isFrom=expense",
+    };
+    let storage = ExamplePackage::STORAGE;
+    let alerts = vec![
+        storage.alert(
+            receiver,
+            now,
+            AlertKind::Expiring,
+            Severity::Info,
+            Some(14),
+            format!("{} expires in {} days", storage.key, storage.remain_days),
+        ),
+        PIPELINE.alert(
+            receiver,
+            now,
+            AlertKind::Expiring,
+            Severity::Warning,
+            Some(7),
+            format!("{} expires in {} days", PIPELINE.key, PIPELINE.remain_days),
+        ),
+        BUILD.alert(
+            receiver,
+            now,
+            AlertKind::Expired,
+            Severity::Critical,
+            None,
+            format!("{} expired (grace period)", BUILD.key),
+        ),
+    ];
+    Digest {
+        receiver: receiver.to_string(),
+        alerts,
         sent_at: now,
         timezone: tz,
     }
@@ -444,6 +609,31 @@ mod tests {
         assert_eq!(a.package.as_deref(), Some("codeartsStorageExtension"));
         assert_eq!(a.remain_days, Some(11));
         assert_eq!(a.renew_link(), Some(EXAMPLE_URL));
+    }
+
+    #[test]
+    fn example_digest_has_an_expired_and_two_expiring_packages_with_https_links() {
+        let now = DateTime::parse_from_rfc3339("2026-11-26T01:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let d = example_digest("ops", now, chrono_tz::UTC);
+        let seen: Vec<(AlertKind, Severity, Option<i64>)> = d
+            .alerts
+            .iter()
+            .map(|a| (a.kind, a.severity, a.remain_days))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (AlertKind::Expiring, Severity::Info, Some(11)),
+                (AlertKind::Expiring, Severity::Warning, Some(6)),
+                (AlertKind::Expired, Severity::Critical, Some(0)),
+            ]
+        );
+        assert!(d.alerts.iter().all(|a| a.renew_link().is_some()));
+        let ids: std::collections::BTreeSet<&str> =
+            d.alerts.iter().map(|a| a.id.as_str()).collect();
+        assert_eq!(ids.len(), 3);
     }
 
     #[test]

@@ -27,7 +27,7 @@ pub use templates::EmailTemplates;
 
 use self::smtp::{DeliveryError, SmtpClient};
 use crate::notify::render::single_line;
-use crate::notify::{BuildError, Digest, Notifier, NotifyError, Receipt};
+use crate::notify::{BuildError, Digest, Notifier, NotifyError, Preview, PreviewFormat, Receipt};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::Message;
 
@@ -86,12 +86,16 @@ impl EmailNotifier {
         })
     }
 
+    /// Subject, text part and HTML part of the message for `digest`.
+    fn render(&self, digest: &Digest) -> Result<(String, String, String), NotifyError> {
+        self.templates
+            .render(digest)
+            .map_err(|e| NotifyError::permanent(&self.name, e.to_string()))
+    }
+
     /// The whole message, as it will be sent.
     pub fn build_message(&self, digest: &Digest) -> Result<Message, NotifyError> {
-        let (subject, text, html) = self
-            .templates
-            .render(digest)
-            .map_err(|e| NotifyError::permanent(&self.name, e.to_string()))?;
+        let (subject, text, html) = self.render(digest)?;
         let mut builder = Message::builder()
             .from(self.smtp.from.clone())
             .subject(subject)
@@ -195,6 +199,22 @@ impl Notifier for EmailNotifier {
 
     fn kind(&self) -> &'static str {
         "email"
+    }
+
+    /// `text`: the subject and the text part; `html`: the HTML part; `json`:
+    /// `{"subject","text","html"}`.
+    fn preview(&self, digest: &Digest) -> Result<Preview, NotifyError> {
+        let (subject, text, html) = self.render(digest)?;
+        let json = serde_json::to_string_pretty(
+            &serde_json::json!({"subject": subject, "text": text, "html": html}),
+        )
+        .map_err(|e| NotifyError::permanent(&self.name, format!("cannot encode: {e}")))?;
+        Ok(Preview {
+            default: PreviewFormat::Text,
+            text: Some(format!("Subject: {subject}\n\n{text}")),
+            html: Some(html),
+            json: Some(json),
+        })
     }
 
     async fn send(&self, digest: &Digest) -> Result<Receipt, NotifyError> {

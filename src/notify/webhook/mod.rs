@@ -25,7 +25,7 @@ pub use super::http::{classify, origin, parse_retry_after, Outcome};
 
 use super::http::{describe_send_error, quote_body, retry_after};
 use super::ratelimit::{self, RateLimiter};
-use super::{BuildError, Digest, Notifier, NotifyError, Receipt};
+use super::{BuildError, Digest, Notifier, NotifyError, Preview, PreviewFormat, Receipt};
 use crate::config::{Config, Problem, ReceiverConfig, Secret};
 use chrono::Utc;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE, USER_AGENT};
@@ -233,6 +233,17 @@ impl WebhookNotifier {
         }
     }
 
+    /// The request for `digest` in this receiver's format, signed at `now`.
+    fn render(
+        &self,
+        digest: &Digest,
+        now: chrono::DateTime<Utc>,
+    ) -> Result<RenderedRequest, NotifyError> {
+        self.format
+            .render(&self.setup, digest, now)
+            .map_err(|e| self.permanent(e))
+    }
+
     fn describe_send_error(&self, error: reqwest::Error) -> NotifyError {
         let what = describe_send_error("POST to", &self.origin, self.timeout, error);
         self.transient(what, None)
@@ -247,6 +258,29 @@ impl Notifier for WebhookNotifier {
 
     fn kind(&self) -> &'static str {
         "webhook"
+    }
+
+    /// `json`: the body as it would be POSTed (signature headers and query left out);
+    /// `text`: the chat text, for formats that have one (the body lists fewer alerts when the
+    /// platform's size limit asks for it).
+    fn preview(&self, digest: &Digest) -> Result<Preview, NotifyError> {
+        let rendered = self.render(digest, Utc::now())?;
+        let json = String::from_utf8(rendered.body)
+            .map_err(|e| self.permanent(format!("the body is not UTF-8: {e}")))?;
+        let text = match &self.setup.text {
+            Some(template) => Some(
+                template
+                    .render(digest, digest.alerts.len())
+                    .map_err(|e| self.permanent(e.to_string()))?,
+            ),
+            None => None,
+        };
+        Ok(Preview {
+            default: PreviewFormat::Json,
+            text,
+            html: None,
+            json: Some(json),
+        })
     }
 
     async fn send(&self, digest: &Digest) -> Result<Receipt, NotifyError> {
@@ -269,10 +303,7 @@ impl Notifier for WebhookNotifier {
         }
         // Signatures carry the time of the attempt itself, after any wait.
         let now = Utc::now();
-        let rendered = self
-            .format
-            .render(&self.setup, digest, now)
-            .map_err(|e| self.permanent(e))?;
+        let rendered = self.render(digest, now)?;
         let mut url = self.url.clone();
         if !rendered.query.is_empty() {
             url.query_pairs_mut().extend_pairs(&rendered.query);
