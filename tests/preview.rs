@@ -7,6 +7,7 @@ mod support;
 
 use chrono::{DateTime, Utc};
 use renewd::model::{Alert, AlertKind, Item, ItemId, PackageStatus, Scope, Severity};
+use renewd::notify::outbox::tell_once;
 use renewd::rules::{ItemState, RuleProgress};
 use renewd::state::{CycleRecord, StateStore};
 use serde_json::Value;
@@ -152,17 +153,20 @@ fn write_state(workspace: &Workspace) {
     renewed_state.1.rules.get_mut("default").unwrap().alerted = false;
     let mut store = StateStore::open(workspace.state_path()).expect("create the state file");
     store
-        .record_cycle(&CycleRecord {
-            started_at: at,
-            packages: vec![state(&storage, at), state(&build, at), renewed_state],
-            health: vec![],
-            alerts: vec![
-                decision(&storage, AlertKind::Expiring, Severity::Warning, at),
-                decision(&build, AlertKind::Expired, Severity::Critical, at),
-                decision(&renewed, AlertKind::Expiring, Severity::Warning, at),
-            ],
-            deliveries: vec![],
-        })
+        .record_cycle(
+            &CycleRecord {
+                started_at: at,
+                packages: vec![state(&storage, at), state(&build, at), renewed_state],
+                health: vec![],
+                alerts: vec![
+                    decision(&storage, AlertKind::Expiring, Severity::Warning, at),
+                    decision(&build, AlertKind::Expired, Severity::Critical, at),
+                    decision(&renewed, AlertKind::Expiring, Severity::Warning, at),
+                ],
+                deliveries: vec![],
+            },
+            tell_once,
+        )
         .expect("record a cycle");
 }
 
