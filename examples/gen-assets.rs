@@ -37,8 +37,15 @@ fn write_man_pages(dir: &Path) -> std::io::Result<()> {
     let mut cmd = Cli::command().disable_help_subcommand(true);
     cmd.build();
     let source = format!("renewd {}", env!("CARGO_PKG_VERSION"));
-    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
-        let page = clap_mangen::Man::new(sub.clone()).source(&source);
+    // Nested subcommands (`silence add`) get pages of their own too: their parent's page
+    // names them.
+    let mut pending: Vec<clap::Command> = cmd.get_subcommands().cloned().collect();
+    while let Some(sub) = pending.pop() {
+        if sub.is_hide_set() || sub.get_name() == "help" {
+            continue;
+        }
+        pending.extend(sub.get_subcommands().cloned());
+        let page = clap_mangen::Man::new(sub).source(&source);
         println!("{}", page.generate_to(dir)?.display());
     }
 

@@ -66,8 +66,46 @@ pub enum Command {
         #[arg(long, value_name = "LOCALE", value_parser = parse_locale)]
         locale: Option<String>,
     },
+    /// Hold back what is decided about some packages for a while, without editing rules.
+    ///
+    /// Silences live in the state file: a running daemon honours them at its next cycle, and
+    /// these commands work beside it. A silenced decision is recorded, not delivered; what is
+    /// still due when the silence ends goes out at the next cycle.
+    #[command(subcommand)]
+    Silence(SilenceCommand),
     /// Run the whole pipeline twice against a built-in simulated CodeArts endpoint (no account needed).
     Demo,
+}
+
+#[derive(Subcommand)]
+pub enum SilenceCommand {
+    /// Add a silence.
+    Add {
+        /// What it holds back: key=glob pairs separated by commas, over account, project,
+        /// package and resource (e.g. 'account=prod,package=codeartsStorage*').
+        #[arg(long = "match", value_name = "KEY=GLOB,...")]
+        matchers: String,
+        /// Until when: a date (2026-12-20, the end of that day in the daemon's time zone), an
+        /// RFC 3339 time (2026-12-20T09:00:00+08:00) or a duration from now (36h, 7d).
+        #[arg(long, value_name = "WHEN")]
+        until: String,
+        /// Why (shown beside every silenced package).
+        #[arg(long)]
+        reason: String,
+        /// Who silences [default: the user behind sudo, else the login name].
+        #[arg(long, value_name = "NAME")]
+        by: Option<String>,
+    },
+    /// List every silence, in force or ended.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// End a silence now.
+    Expire {
+        /// The silence's id (as `silence list` shows it).
+        id: String,
+    },
 }
 
 /// A locale messages exist in ([`crate::notify::LOCALES`]).

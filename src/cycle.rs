@@ -3,9 +3,9 @@
 
 use crate::app::App;
 use crate::huawei::ApiError;
-use crate::model::{package_status_name, Alert, Item, ItemId, Scope};
-use crate::notify::outbox::{self, DeliveryReport};
-use crate::rules::{self, ItemState, Observation, PollHealth};
+use crate::model::{package_status_name, Alert, Item, ItemId, Scope, Silence};
+use crate::notify::outbox::{self, DeliveryReport, ReleaseReport};
+use crate::rules::{self, ItemState, Observation, PollHealth, SilenceSet};
 use crate::sources::{PollResult, Source};
 use crate::state::{BatchReads, CycleBatch, CycleId, StateError, StateStore};
 use chrono::{DateTime, Utc};
@@ -39,6 +39,56 @@ pub struct PackageRow {
     /// True when the package is no longer reported by the API.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub vanished: bool,
+    /// The silence in force that holds back what is decided about this package.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub silenced: Option<SilenceNote>,
+}
+
+/// A silence as `once` and `status` show it beside a package: who, until when, why.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct SilenceNote {
+    pub id: i64,
+    pub by: String,
+    pub until: DateTime<Utc>,
+    pub reason: String,
+}
+
+impl From<&Silence> for SilenceNote {
+    fn from(silence: &Silence) -> Self {
+        SilenceNote {
+            id: silence.id,
+            by: silence.created_by.clone(),
+            until: silence.end(),
+            reason: silence.reason.clone(),
+        }
+    }
+}
+
+impl SilenceNote {
+    /// `#3 by alice until 2026-12-20 15:59 UTC`, for tables.
+    pub fn describe(&self) -> String {
+        format!(
+            "#{} by {} until {}",
+            self.id,
+            self.by,
+            self.until.format("%Y-%m-%d %H:%M UTC")
+        )
+    }
+}
+
+/// The silences in force at `now`, compiled; one whose globs no longer compile is reported
+/// and left out (they were checked when it was added).
+pub fn silences_in_force(store: &StateStore, now: DateTime<Utc>) -> Result<SilenceSet, CycleError> {
+    let (set, refused) = SilenceSet::in_force(&store.silences(now)?, now);
+    for (id, error) in refused {
+        tracing::warn!(
+            event = "silence.invalid",
+            silence_id = id,
+            error = %crate::error_chain(&error),
+            "a stored silence cannot be matched; it is ignored"
+        );
+    }
+    Ok(set)
 }
 
 /// How one account/project poll went.
@@ -66,6 +116,12 @@ pub struct CycleReport {
     #[serde(skip)]
     pub package_count: usize,
     pub alerts: Vec<Alert>,
+    /// Of `alerts`, those a silence held back (recorded, not delivered).
+    pub silenced: usize,
+    /// Silences in force during the cycle.
+    pub silences_in_force: usize,
+    /// Decisions whose silence ended: delivered with this cycle, or dropped.
+    pub released: ReleaseReport,
     pub deliveries: DeliveryReport,
     pub duration_ms: u128,
 }
@@ -151,6 +207,7 @@ pub async fn run_cycle(
     } else {
         Some(store.begin_cycle(now)?)
     };
+    let silences = silences_in_force(store, now)?;
 
     let mut report = CycleReport {
         started_at: now,
@@ -159,6 +216,9 @@ pub async fn run_cycle(
         packages: Vec::new(),
         package_count: 0,
         alerts: Vec::new(),
+        silenced: 0,
+        silences_in_force: silences.len(),
+        released: ReleaseReport::default(),
         deliveries: DeliveryReport::default(),
         duration_ms: 0,
     };
@@ -178,6 +238,7 @@ pub async fn run_cycle(
                 app,
                 store,
                 cycle,
+                &silences,
                 std::mem::take(&mut answered),
                 now,
                 &options,
@@ -201,7 +262,24 @@ pub async fn run_cycle(
         ))
     });
 
+    if options.list_packages {
+        for row in &mut report.packages {
+            row.silenced = silences
+                .silencing_fields(
+                    &row.account,
+                    row.project_id.as_deref().unwrap_or(""),
+                    Some(&row.package),
+                    Some(&row.resource_id),
+                )
+                .map(SilenceNote::from);
+        }
+    }
+
     if let Some(cycle) = cycle {
+        // What silences that ended held back and is still due goes out with this cycle.
+        report.released = outbox::release_held(store, cycle, now, |alert| {
+            silences.silencing(alert).map(|s| s.id)
+        })?;
         // Every decision of the cycle is durable: now its deliveries are made and sent.
         store.finish_recording(cycle)?;
         report.deliveries = outbox::deliver_due(
@@ -235,10 +313,12 @@ pub async fn run_cycle(
 
 /// Evaluates a batch of answered polls against the state their scopes had, records the
 /// results in one transaction (not in a dry run), and logs the decisions.
+#[allow(clippy::too_many_arguments)]
 fn record_batch(
     app: &App,
     store: &mut StateStore,
     cycle: Option<CycleId>,
+    silences: &SilenceSet,
     answered: Vec<(Scope, Result<PollResult, ApiError>)>,
     now: DateTime<Utc>,
     options: &CycleOptions,
@@ -249,11 +329,17 @@ fn record_batch(
         for (scope, result) in answered {
             evaluate_poll_result(app, reads, &scope, result, now, options, &mut batch, report)?;
         }
+        batch.silenced = batch
+            .alerts
+            .iter()
+            .filter_map(|a| silences.silencing(a).map(|s| (a.id.clone(), s.id)))
+            .collect();
         Ok::<_, CycleError>(batch)
     })?;
     for alert in &batch.alerts {
         log_alert(alert);
     }
+    report.silenced += batch.silenced.len();
     report.alerts.extend(batch.alerts);
     Ok(())
 }
@@ -459,6 +545,7 @@ fn row(package: &Item, alerts: &[Alert], vanished: bool) -> PackageRow {
         next_action_url: package.next_action_url.clone(),
         decisions: alerts.iter().map(|a| a.kind.to_string()).collect(),
         vanished,
+        silenced: None,
     }
 }
 

@@ -1,7 +1,7 @@
 //! The `renewd` command line: parse, call into the library, map the outcome to an exit code.
 
 use clap::Parser;
-use renewd::cli::{Cli, Command};
+use renewd::cli::{Cli, Command, SilenceCommand};
 use renewd::commands::{self, CommandError, EXIT_FAILURE};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -73,6 +73,32 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         } => {
             let (_, app) = load(cli.config)?;
             commands::preview(&app, &receiver, format, &mut stdout, &mut std::io::stderr())?
+        }
+        Command::Silence(command) => {
+            let (_, app) = load(cli.config)?;
+            let now = chrono::Utc::now();
+            match command {
+                SilenceCommand::Add {
+                    matchers,
+                    until,
+                    reason,
+                    by,
+                } => commands::silence_add(
+                    &app,
+                    &matchers,
+                    &until,
+                    &reason,
+                    by.as_deref(),
+                    now,
+                    &mut stdout,
+                )?,
+                SilenceCommand::List { json } => {
+                    commands::silence_list(&app, json, now, &mut stdout)?
+                }
+                SilenceCommand::Expire { id } => {
+                    commands::silence_expire(&app, &id, now, &mut stdout)?
+                }
+            }
         }
         Command::TestNotify {
             receiver,

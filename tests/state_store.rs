@@ -611,6 +611,7 @@ fn batch_of(p: &Item, a: &Alert, at: DateTime<Utc>) -> CycleBatch {
         packages: vec![state_of(p.clone(), at, a.threshold)],
         health: vec![(p.scope.clone(), healthy(at))],
         alerts: vec![a.clone()],
+        ..CycleBatch::default()
     }
 }
 

@@ -9,6 +9,7 @@ use crate::cycle;
 use crate::cycle::CycleOptions;
 use crate::cycle::CycleReport;
 use crate::cycle::PackageRow;
+use crate::cycle::SilenceNote;
 use crate::notify::outbox;
 use crate::notify::outbox::Selection;
 use crate::state::StateStore;
@@ -155,6 +156,11 @@ fn print_packages(rows: &[PackageRow], out: &mut dyn Write) -> std::io::Result<(
         "STATUS".into(),
         "DECIDED".into(),
     ]];
+    // Only a cycle under a silence gets the column: the table of every other stays as it was.
+    let any_silenced = rows.iter().any(|r| r.silenced.is_some());
+    if any_silenced {
+        table[0].push("SILENCED".into());
+    }
     let mut rows: Vec<&PackageRow> = rows.iter().collect();
     rows.sort_by(|a, b| {
         (a.remain_days, &a.account, &a.package).cmp(&(b.remain_days, &b.account, &b.package))
@@ -182,6 +188,12 @@ fn print_packages(rows: &[PackageRow], out: &mut dyn Write) -> std::io::Result<(
                 decided
             },
         ]);
+        if any_silenced {
+            let note = r.silenced.as_ref().map(SilenceNote::describe);
+            if let Some(row) = table.last_mut() {
+                row.push(note.unwrap_or_else(|| "-".into()));
+            }
+        }
     }
     write_table(&table, out)
 }

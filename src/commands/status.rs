@@ -4,7 +4,7 @@ use super::write_table;
 use super::CommandError;
 use super::EXIT_OK;
 use crate::app::App;
-use crate::cycle;
+use crate::cycle::{self, SilenceNote};
 use crate::model::{Alert, PollErrorInfo};
 use crate::state::StateStore;
 use crate::state::{Delivery, DeliveryId, OutboxCounts, PackageRecord};
@@ -35,6 +35,9 @@ struct PackageEntry<'a> {
     last_seen: DateTime<Utc>,
     vanished: bool,
     last_alert: Option<&'a Alert>,
+    /// The silence in force that holds back what is decided about this package.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    silenced: Option<SilenceNote>,
 }
 
 impl<'a> From<&'a PackageRecord> for PackageEntry<'a> {
@@ -53,6 +56,7 @@ impl<'a> From<&'a PackageRecord> for PackageEntry<'a> {
             last_seen: p.state.last_seen,
             vanished: p.state.vanished,
             last_alert: p.last_alert.as_ref(),
+            silenced: None,
         }
     }
 }
@@ -96,11 +100,34 @@ pub fn status(app: &App, json: bool, out: &mut dyn Write) -> Result<u8, CommandE
     let config = &app.config;
     let store = StateStore::open_read_only(&config.daemon.state_path)?;
     let packages = store.all_packages()?;
+    // Which silences hold each package back now.
+    let silences = cycle::silences_in_force(&store, Utc::now())?;
+    let silenced: Vec<Option<SilenceNote>> = packages
+        .iter()
+        .map(|p| {
+            let last = &p.state.last;
+            silences
+                .silencing_fields(
+                    &last.scope.account,
+                    last.scope.project_label(),
+                    Some(&last.key),
+                    Some(&last.resource_id),
+                )
+                .map(SilenceNote::from)
+        })
+        .collect();
     let pending = store.pending_deliveries()?;
     let health = store.all_health()?;
     if json {
         let doc = StatusDoc {
-            packages: packages.iter().map(PackageEntry::from).collect(),
+            packages: packages
+                .iter()
+                .zip(&silenced)
+                .map(|(p, s)| PackageEntry {
+                    silenced: s.clone(),
+                    ..PackageEntry::from(p)
+                })
+                .collect(),
             pending_deliveries: pending.iter().map(PendingEntry::from).collect(),
             polls: health
                 .iter()
@@ -128,7 +155,12 @@ pub fn status(app: &App, json: bool, out: &mut dyn Write) -> Result<u8, CommandE
         "LAST SEEN".into(),
         "LAST ALERT".into(),
     ]];
-    for p in &packages {
+    // Only a state under a silence gets the column.
+    let any_silenced = silenced.iter().any(Option::is_some);
+    if any_silenced {
+        table[0].push("SILENCED".into());
+    }
+    for (p, silence) in packages.iter().zip(&silenced) {
         let last = &p.state.last;
         table.push(vec![
             last.scope.account.clone(),
@@ -149,6 +181,15 @@ pub fn status(app: &App, json: bool, out: &mut dyn Write) -> Result<u8, CommandE
                 .map(|a| format!("{} {}", a.kind, a.raised_at.format("%Y-%m-%d %H:%M")))
                 .unwrap_or_else(|| "-".into()),
         ]);
+        if any_silenced {
+            if let Some(row) = table.last_mut() {
+                row.push(
+                    silence
+                        .as_ref()
+                        .map_or_else(|| "-".into(), SilenceNote::describe),
+                );
+            }
+        }
     }
     if packages.is_empty() {
         writeln!(

@@ -76,6 +76,7 @@ pub(crate) struct Metrics {
     notifications: Family<NotificationLabels, Counter>,
     refreshes: Family<RefreshLabels, Counter>,
     outbox_pending: Gauge,
+    silences_active: Gauge,
     last_cycle_success: Gauge<f64, AtomicU64>,
     account_last_success: Family<AccountLabels, Gauge>,
     exported_accounts: Mutex<HashSet<String>>,
@@ -130,6 +131,12 @@ impl Metrics {
             "Deliveries decided but not delivered yet (retried with backoff)",
             outbox_pending.clone(),
         );
+        let silences_active = Gauge::default();
+        registry.register(
+            "renewd_silences_active",
+            "Silences in force at the last cycle (renewd silence add)",
+            silences_active.clone(),
+        );
         let last_cycle_success = Gauge::<f64, AtomicU64>::default();
         registry.register(
             "renewd_last_cycle_success_timestamp_seconds",
@@ -182,6 +189,7 @@ impl Metrics {
             notifications,
             refreshes,
             outbox_pending,
+            silences_active,
             last_cycle_success,
             account_last_success,
             exported_accounts: Mutex::new(HashSet::new()),
@@ -228,6 +236,7 @@ impl Metrics {
     /// Counts the polls of a finished cycle and its duration; a cycle whose polls all succeeded
     /// moves `renewd_last_cycle_success_timestamp_seconds`.
     pub(crate) fn record_cycle(&self, report: &CycleReport, finished_at: DateTime<Utc>) {
+        self.silences_active.set(report.silences_in_force as i64);
         let mut failing = HashSet::new();
         for poll in &report.polls {
             let outcome = if poll.ok { "success" } else { "failure" };

@@ -9,7 +9,7 @@
 
 use super::{Digest, Notifiers, NotifyError};
 use crate::backoff::Backoff;
-use crate::state::{Delivery, QueueLedger, StateError, StateStore};
+use crate::state::{Delivery, Offer, QueueLedger, StateError, StateStore};
 use chrono::{DateTime, Utc};
 use futures::stream::{FuturesUnordered, StreamExt};
 use serde::Serialize;
@@ -20,12 +20,26 @@ use std::time::Duration;
 /// Who is told what: each decision goes to each of its receivers once, ever. A decision an
 /// earlier cycle recorded (the same id: the same package, stage and epoch) is queued only for
 /// receivers it was not queued for then — one added since (a rule added by a reload while a
-/// package stays vanished) gets it once, and is remembered. The state store calls this inside
-/// the transaction that records the batch (`StateStore::record_batch_with`).
-pub fn tell_once(ledger: &QueueLedger<'_>, queue: &[(&str, &str)]) -> Result<(), StateError> {
+/// package stays vanished) gets it once, and is remembered. A decision a silence holds back
+/// is queued for nobody: it waits in the store for the silence to end ([`release_held`]).
+/// The state store calls this inside the transaction that records the batch
+/// (`StateStore::record_batch_with`).
+pub fn tell_once(ledger: &QueueLedger<'_>, offers: &[Offer<'_>]) -> Result<(), StateError> {
     // The receivers of each earlier decision, read once per batch and kept up to date.
     let mut told_before: HashMap<&str, Option<Vec<String>>> = HashMap::new();
-    for &(receiver, alert_id) in queue {
+    for offer in offers {
+        let (receiver, alert_id) = (offer.receiver, offer.alert_id);
+        if let Some(silence) = offer.silenced_by {
+            tracing::info!(
+                event = "alert.silenced",
+                receiver,
+                alert_id,
+                silence_id = silence,
+                "held back by a silence; delivered when it ends, if still due"
+            );
+            ledger.hold(receiver, alert_id, silence)?;
+            continue;
+        }
         let told = match told_before.entry(alert_id) {
             Entry::Occupied(e) => e.into_mut(),
             Entry::Vacant(e) => e.insert(ledger.earlier_receivers(receiver, alert_id)?),
@@ -46,6 +60,61 @@ pub fn tell_once(ledger: &QueueLedger<'_>, queue: &[(&str, &str)]) -> Result<(),
         ledger.enqueue(receiver, alert_id)?;
     }
     Ok(())
+}
+
+/// What [`release_held`] did with the decisions whose silence ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ReleaseReport {
+    /// Queued for their receivers in this cycle: still due.
+    pub released: usize,
+    /// Forgotten: a renewal, a recovery or a later stage replaced them while they were held.
+    pub dropped: usize,
+    /// Held on: another silence in force now matches them.
+    pub held_on: usize,
+}
+
+/// Decisions held back by a silence that has ended: what is still due is queued in `cycle`'s
+/// outbox (delivered with the cycle's digest), what a later decision replaced is dropped, and
+/// what another silence in force matches (`silenced_now`) stays held under that one.
+pub fn release_held(
+    store: &mut StateStore,
+    cycle: crate::state::CycleId,
+    now: DateTime<Utc>,
+    silenced_now: impl Fn(&crate::model::Alert) -> Option<i64>,
+) -> Result<ReleaseReport, StateError> {
+    let held = store.held_after_silence(now)?;
+    if held.is_empty() {
+        return Ok(ReleaseReport::default());
+    }
+    store.with_queue_ledger(cycle, |ledger| {
+        let mut report = ReleaseReport::default();
+        for h in &held {
+            let (receiver, alert_id) = (h.receiver.as_str(), h.alert.id.as_str());
+            let outcome = if h.superseded {
+                ledger.unhold(receiver, alert_id)?;
+                report.dropped += 1;
+                "dropped"
+            } else if let Some(silence) = silenced_now(&h.alert) {
+                ledger.hold(receiver, alert_id, silence)?;
+                report.held_on += 1;
+                continue;
+            } else {
+                ledger.enqueue(receiver, alert_id)?;
+                ledger.unhold(receiver, alert_id)?;
+                report.released += 1;
+                "released"
+            };
+            tracing::info!(
+                event = "alert.unsilenced",
+                receiver,
+                alert_id,
+                silence_id = h.silence_id,
+                outcome,
+                "a silence ended: still due, it goes out now (released), or replaced meanwhile (dropped)"
+            );
+        }
+        Ok(report)
+    })
 }
 
 /// How hard to try a delivery. Defaults suit production; tests shorten the waits.

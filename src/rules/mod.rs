@@ -10,6 +10,7 @@
 mod packages;
 mod polls;
 mod ruleset;
+mod silences;
 mod state;
 #[cfg(test)]
 mod tests;
@@ -20,6 +21,7 @@ use chrono::TimeDelta;
 pub use packages::{evaluate, Evaluation, Observation};
 pub use polls::{evaluate_poll, HealthEvaluation};
 pub use ruleset::{Rule, RuleDefinition, RuleSet, RulesError};
+pub use silences::{check_matchers, SilenceSet};
 pub use state::{ItemState, PollHealth, RuleProgress};
 use wording::*;
 

@@ -115,8 +115,10 @@ mod tests {
     use chrono::{DateTime, Utc};
 
     /// Queues every pair offered: who was told before does not matter to what is active.
-    fn queue_all(ledger: &QueueLedger<'_>, queue: &[(&str, &str)]) -> Result<(), StateError> {
-        queue.iter().try_for_each(|(r, a)| ledger.enqueue(r, a))
+    fn queue_all(ledger: &QueueLedger<'_>, offers: &[Offer<'_>]) -> Result<(), StateError> {
+        offers
+            .iter()
+            .try_for_each(|o| ledger.enqueue(o.receiver, o.alert_id))
     }
 
     fn at(day: u32) -> DateTime<Utc> {

@@ -31,6 +31,7 @@ mod open;
 mod reads;
 mod record;
 mod schema;
+mod silences;
 mod types;
 
 use encoding::*;
@@ -40,8 +41,9 @@ use schema::*;
 use error::sql_err;
 pub use error::{same_state_file, StateError};
 pub use reads::BatchReads;
-pub use record::{QueueLedger, QueuePolicy};
+pub use record::{Offer, QueueLedger, QueuePolicy};
 pub use schema::SCHEMA_VERSION;
+pub use silences::HeldDecision;
 pub use types::*;
 
 /// How long a connection waits for another one's write lock before giving up.

@@ -40,9 +40,11 @@ impl StateStore {
             .deliveries
             .iter()
             .flat_map(|d| {
-                d.alert_ids
-                    .iter()
-                    .map(move |id| (d.receiver.as_str(), id.as_str()))
+                d.alert_ids.iter().map(move |id| Offer {
+                    receiver: &d.receiver,
+                    alert_id: id,
+                    silenced_by: None,
+                })
             })
             .collect();
         write_batch(
@@ -105,10 +107,12 @@ impl StateStore {
                 .alerts
                 .iter()
                 .flat_map(|alert| {
-                    alert
-                        .receivers
-                        .iter()
-                        .map(move |r| (r.as_str(), alert.id.as_str()))
+                    let silenced_by = batch.silenced.get(&alert.id).copied();
+                    alert.receivers.iter().map(move |r| Offer {
+                        receiver: r,
+                        alert_id: &alert.id,
+                        silenced_by,
+                    })
                 })
                 .collect();
             write_batch(
@@ -238,7 +242,7 @@ pub(super) fn write_batch(
     packages: &[(ItemId, ItemState)],
     health: &[(Scope, PollHealth)],
     alerts: &[Alert],
-    queue: Vec<(&str, &str)>,
+    queue: Vec<Offer<'_>>,
     policy: QueuePolicy,
 ) -> Result<(), StateError> {
     let mut upsert = tx
@@ -339,14 +343,46 @@ pub(super) fn write_batch(
 /// are queued, inside the transaction that records them. Storage only: which pairs are
 /// queued is [`QueuePolicy`]'s call.
 pub struct QueueLedger<'a> {
-    tx: &'a Connection,
-    path: &'a Path,
-    cycle: CycleId,
+    pub(super) tx: &'a Connection,
+    pub(super) path: &'a Path,
+    pub(super) cycle: CycleId,
 }
 
-/// Decides which `(receiver, decision id)` pairs of a batch become queued in the cycle's
+/// One decision offered for one receiver when a batch is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Offer<'a> {
+    pub receiver: &'a str,
+    pub alert_id: &'a str,
+    /// The silence that holds the decision back, when one does.
+    pub silenced_by: Option<i64>,
+}
+
+/// Decides which offers (receiver, decision, silence) of a batch become queued in the cycle's
 /// outbox, through the [`QueueLedger`]; `crate::notify::outbox::tell_once` in production.
-pub type QueuePolicy = fn(&QueueLedger<'_>, &[(&str, &str)]) -> Result<(), StateError>;
+pub type QueuePolicy = fn(&QueueLedger<'_>, &[Offer<'_>]) -> Result<(), StateError>;
+
+impl StateStore {
+    /// Runs `f` with the [`QueueLedger`] of a cycle being recorded, in one transaction: the
+    /// outbox queuing decisions outside a batch (those a silence held back, once it ended).
+    pub fn with_queue_ledger<T>(
+        &mut self,
+        cycle: CycleId,
+        f: impl FnOnce(&QueueLedger<'_>) -> Result<T, StateError>,
+    ) -> Result<T, StateError> {
+        let path = &self.path;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql_err(path, "starting to queue"))?;
+        let value = f(&QueueLedger {
+            tx: &tx,
+            path,
+            cycle,
+        })?;
+        tx.commit().map_err(sql_err(path, "committing the queue"))?;
+        Ok(value)
+    }
+}
 
 impl QueueLedger<'_> {
     /// The receivers a decision recorded by an earlier cycle was queued for; `None` when this

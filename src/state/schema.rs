@@ -2,7 +2,7 @@
 
 /// Ordered schema migrations: entry `i` takes the schema from version `i` to `i + 1`.
 /// A released entry is never edited; a schema change is a new entry appended at the end.
-pub(super) const MIGRATIONS: &[&str] = &[MIGRATION_V1, MIGRATION_V2, MIGRATION_V3];
+pub(super) const MIGRATIONS: &[&str] = &[MIGRATION_V1, MIGRATION_V2, MIGRATION_V3, MIGRATION_V4];
 
 /// The schema version this build writes and understands.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -112,4 +112,26 @@ CREATE TABLE cycle_queue (
     alert_id        TEXT NOT NULL REFERENCES decisions (id),
     UNIQUE (cycle_id, receiver, alert_id)
 );
+"#;
+
+/// v4: silences (`renewd silence`), and the decisions they hold back. A held decision is
+/// recorded like any other but queued for no receiver; `held_decisions` says which receivers
+/// it is owed to, until the first cycle after its silence ends delivers it (or drops it, when
+/// the item was renewed meanwhile).
+pub(super) const MIGRATION_V4: &str = r#"
+CREATE TABLE silences (
+    id              INTEGER PRIMARY KEY,
+    matchers_json   TEXT NOT NULL,
+    created_at      TEXT NOT NULL,
+    ends_at         TEXT NOT NULL,
+    reason          TEXT NOT NULL,
+    created_by      TEXT NOT NULL,
+    expired_at      TEXT
+);
+CREATE TABLE held_decisions (
+    alert_id        TEXT NOT NULL REFERENCES decisions (id),
+    receiver        TEXT NOT NULL,
+    silence_id      INTEGER NOT NULL REFERENCES silences (id),
+    PRIMARY KEY (alert_id, receiver)
+) WITHOUT ROWID;
 "#;

@@ -31,6 +31,8 @@ pub struct CycleBatch {
     pub packages: Vec<(ItemId, ItemState)>,
     pub health: Vec<(Scope, PollHealth)>,
     pub alerts: Vec<Alert>,
+    /// Decisions a silence holds back (decision id → silence id): recorded, not queued.
+    pub silenced: std::collections::HashMap<String, i64>,
 }
 
 /// One message to one receiver, made of alerts (by id) recorded in the same cycle or before;
