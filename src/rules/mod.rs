@@ -17,9 +17,11 @@ mod wording;
 
 use chrono::TimeDelta;
 
-pub use packages::{evaluate, Evaluation, Observation};
-pub use polls::{evaluate_poll, HealthEvaluation};
-pub use ruleset::{Rule, RuleDefinition, RuleSet, RulesError};
+#[cfg(test)]
+use packages::Evaluation;
+pub(crate) use packages::{evaluate, Observation};
+pub(crate) use polls::evaluate_poll;
+pub(crate) use ruleset::{Rule, RuleDefinition, RuleSet};
 pub use state::{ItemState, PollHealth, RuleProgress};
 use wording::*;
 
