@@ -18,15 +18,15 @@ use tracing_subscriber::filter::Targets;
 /// their cached logins) and receivers. A reload builds a new one.
 pub struct App {
     pub config: Arc<Config>,
-    pub rules: RuleSet,
-    pub schedule: Schedule,
+    pub(crate) rules: RuleSet,
+    pub(crate) schedule: Schedule,
     /// `log.level` as a filter (`RENEWD_LOG` still wins when logging starts).
     pub log_filter: Option<Targets>,
     /// Every source of every account, each asked once per scope per cycle.
-    pub sources: Vec<Box<dyn Source>>,
-    pub notifiers: Notifiers,
+    pub(crate) sources: Vec<Box<dyn Source>>,
+    pub(crate) notifiers: Notifiers,
     /// `[heartbeat]`, when configured.
-    pub heartbeat: Option<crate::heartbeat::Heartbeat>,
+    pub(crate) heartbeat: Option<crate::heartbeat::Heartbeat>,
 }
 
 /// Why no [`App`] could be built.
@@ -85,7 +85,7 @@ impl App {
         }
     }
 
-    pub fn retry_policy(&self) -> DeliveryPolicy {
+    pub(crate) fn retry_policy(&self) -> DeliveryPolicy {
         DeliveryPolicy::new(self.config.daemon.max_delivery_age)
     }
 }
@@ -167,7 +167,7 @@ pub fn install_crypto_provider() {
 }
 
 /// The shared HTTP client (rustls with ring; no proxy guessing beyond the environment).
-pub fn http_client() -> Result<reqwest::Client, BuildError> {
+pub(crate) fn http_client() -> Result<reqwest::Client, BuildError> {
     install_crypto_provider();
     reqwest::Client::builder()
         .user_agent(crate::USER_AGENT)

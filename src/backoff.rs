@@ -7,27 +7,27 @@
 use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Backoff {
+pub(crate) struct Backoff {
     /// Attempts in total, the first included.
-    pub attempts: u32,
+    pub(crate) attempts: u32,
     /// Delay after the first failure; doubled for each further one.
-    pub base: Duration,
+    pub(crate) base: Duration,
     /// The longest delay, before jitter.
-    pub max: Duration,
+    pub(crate) max: Duration,
     /// The delay is multiplied by a random factor in `low..=high` (`1.0, 1.0`: none).
-    pub jitter: (f64, f64),
+    pub(crate) jitter: (f64, f64),
     /// The longest wait a server's `Retry-After` is given.
-    pub max_wait: Duration,
+    pub(crate) max_wait: Duration,
 }
 
 impl Backoff {
     /// Whether another attempt is allowed after `failed` failed attempts.
-    pub fn allows_retry(&self, failed: u32) -> bool {
+    pub(crate) fn allows_retry(&self, failed: u32) -> bool {
         failed < self.attempts
     }
 
     /// How long to wait after the `failed`-th failed attempt (1-based), jitter included.
-    pub fn delay(&self, failed: u32) -> Duration {
+    pub(crate) fn delay(&self, failed: u32) -> Duration {
         let exponent = failed.saturating_sub(1).min(16);
         let delay = self.base.saturating_mul(1u32 << exponent).min(self.max);
         let (low, high) = self.jitter;
@@ -40,7 +40,7 @@ impl Backoff {
     }
 
     /// [`delay`](Self::delay), or what the server asked for, at most [`max_wait`](Self::max_wait).
-    pub fn delay_or_capped(&self, failed: u32, retry_after: Option<Duration>) -> Duration {
+    pub(crate) fn delay_or_capped(&self, failed: u32, retry_after: Option<Duration>) -> Duration {
         match retry_after {
             Some(wait) => wait.min(self.max_wait),
             None => self.delay(failed),

@@ -6,9 +6,9 @@
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Body {
     /// The whole body, or its first `cap` bytes when it is larger.
-    pub bytes: Vec<u8>,
+    pub(crate) bytes: Vec<u8>,
     /// The server sent more than the cap: `bytes` is only the start, and the rest was not read.
-    pub too_large: bool,
+    pub(crate) too_large: bool,
 }
 
 /// Reads `response`'s body, stopping once it is known to be larger than `cap` bytes.

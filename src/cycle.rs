@@ -25,20 +25,20 @@ pub enum CycleError {
 /// One row of the `once` table and of `once --json`: a package and what was decided about it.
 #[derive(Debug, Clone, Serialize)]
 pub struct PackageRow {
-    pub account: String,
-    pub project_id: Option<String>,
+    pub(crate) account: String,
+    pub(crate) project_id: Option<String>,
     pub package: String,
-    pub resource_id: String,
-    pub service_type: Option<String>,
-    pub package_status: Option<i64>,
-    pub package_status_name: String,
-    pub remain_days: i64,
-    pub next_action_url: Option<String>,
+    pub(crate) resource_id: String,
+    pub(crate) service_type: Option<String>,
+    pub(crate) package_status: Option<i64>,
+    pub(crate) package_status_name: String,
+    pub(crate) remain_days: i64,
+    pub(crate) next_action_url: Option<String>,
     /// Kinds of the alerts raised for this package in this cycle.
-    pub decisions: Vec<String>,
+    pub(crate) decisions: Vec<String>,
     /// True when the package is no longer reported by the API.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub vanished: bool,
+    pub(crate) vanished: bool,
     /// The silence in force that holds back what is decided about this package.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub silenced: Option<SilenceNote>,
@@ -66,7 +66,7 @@ impl From<&Silence> for SilenceNote {
 
 impl SilenceNote {
     /// `#3 by alice until 2026-12-20 15:59 UTC`, for tables.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         format!(
             "#{} by {} until {}",
             self.id,
@@ -78,7 +78,10 @@ impl SilenceNote {
 
 /// The silences in force at `now`, compiled; one whose globs no longer compile is reported
 /// and left out (they were checked when it was added).
-pub fn silences_in_force(store: &StateStore, now: DateTime<Utc>) -> Result<SilenceSet, CycleError> {
+pub(crate) fn silences_in_force(
+    store: &StateStore,
+    now: DateTime<Utc>,
+) -> Result<SilenceSet, CycleError> {
     let (set, refused) = SilenceSet::in_force(&store.silences(now)?, now);
     for (id, error) in refused {
         tracing::warn!(
@@ -94,19 +97,19 @@ pub fn silences_in_force(store: &StateStore, now: DateTime<Utc>) -> Result<Silen
 /// How one account/project poll went.
 #[derive(Debug, Clone, Serialize)]
 pub struct PollReport {
-    pub account: String,
-    pub project_id: Option<String>,
-    pub ok: bool,
-    pub packages: usize,
+    pub(crate) account: String,
+    pub(crate) project_id: Option<String>,
+    pub(crate) ok: bool,
+    pub(crate) packages: usize,
     /// Entries the API sent that could not be read (missing `remainDays`, …).
-    pub bad_entries: Vec<String>,
-    pub error: Option<String>,
+    pub(crate) bad_entries: Vec<String>,
+    pub(crate) error: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct CycleReport {
-    pub started_at: DateTime<Utc>,
-    pub dry_run: bool,
+    pub(crate) started_at: DateTime<Utc>,
+    pub(crate) dry_run: bool,
     /// Every poll, ordered by account and project.
     pub polls: Vec<PollReport>,
     /// Every package and what was decided about it, ordered by account, project and key;
@@ -114,7 +117,7 @@ pub struct CycleReport {
     pub packages: Vec<PackageRow>,
     /// How many packages the cycle evaluated or showed (listed or not).
     #[serde(skip)]
-    pub package_count: usize,
+    pub(crate) package_count: usize,
     pub alerts: Vec<Alert>,
     /// Of `alerts`, those a silence held back (recorded, not delivered).
     pub silenced: usize,
@@ -123,7 +126,7 @@ pub struct CycleReport {
     /// Decisions whose silence ended: delivered with this cycle, or dropped.
     pub released: ReleaseReport,
     pub deliveries: DeliveryReport,
-    pub duration_ms: u128,
+    pub(crate) duration_ms: u128,
 }
 
 impl CycleReport {
@@ -136,7 +139,7 @@ impl CycleReport {
 
     /// What the heartbeat says of this cycle: it went well when every scope was polled and
     /// every message was delivered or is queued for a retry (none refused or given up on).
-    pub fn summary(&self) -> crate::heartbeat::CycleSummary {
+    pub(crate) fn summary(&self) -> crate::heartbeat::CycleSummary {
         let polls_failed = self.failed_polls();
         crate::heartbeat::CycleSummary {
             ok: polls_failed == 0 && self.deliveries.failed == 0 && self.deliveries.abandoned == 0,
@@ -155,12 +158,12 @@ impl CycleReport {
 #[derive(Debug, Clone)]
 pub struct CycleOptions {
     /// Evaluate and print, but send and record nothing.
-    pub dry_run: bool,
+    pub(crate) dry_run: bool,
     /// Keep a row per package in the report (for `once`'s table); the daemon only counts them,
     /// so that its memory does not grow with the number of packages.
-    pub list_packages: bool,
+    pub(crate) list_packages: bool,
     /// The daemon's shutdown signal and metrics, for the deliveries the cycle makes.
-    pub hooks: outbox::DeliveryHooks,
+    pub(crate) hooks: outbox::DeliveryHooks,
 }
 
 impl Default for CycleOptions {
@@ -550,7 +553,7 @@ fn row(package: &Item, alerts: &[Alert], vanished: bool) -> PackageRow {
 }
 
 /// What a poll-health record says, for `status`.
-pub fn describe_health(health: &PollHealth) -> String {
+pub(crate) fn describe_health(health: &PollHealth) -> String {
     match (&health.last_error, health.consecutive_failures) {
         (_, 0) => "ok".to_string(),
         (Some(e), n) => format!("failing ({n}x): {}", e.error_msg),

@@ -123,7 +123,7 @@ async fn package_info(
 
 /// A running simulated endpoint; it stops when dropped.
 pub(crate) struct SimulatedEndpoint {
-    pub addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
     task: tokio::task::JoinHandle<()>,
 }
 

@@ -12,30 +12,30 @@ const RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// What a cycle came to, as a `POST` heartbeat carries it.
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct CycleSummary {
+pub(crate) struct CycleSummary {
     /// Every scope polled, every message delivered or queued: `url`, else `fail_url`.
-    pub ok: bool,
-    pub polls: usize,
-    pub polls_failed: usize,
-    pub alerts: usize,
-    pub delivered: usize,
-    pub failed: usize,
-    pub abandoned: usize,
-    pub duration_ms: u128,
+    pub(crate) ok: bool,
+    pub(crate) polls: usize,
+    pub(crate) polls_failed: usize,
+    pub(crate) alerts: usize,
+    pub(crate) delivered: usize,
+    pub(crate) failed: usize,
+    pub(crate) abandoned: usize,
+    pub(crate) duration_ms: u128,
     /// Why the cycle could not run at all (the state store failed), if so.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
+    pub(crate) error: Option<String>,
 }
 
 /// Which of the two URLs a ping went to (never the URL itself: it is a secret).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Target {
+pub(crate) enum Target {
     Url,
     FailUrl,
 }
 
 impl Target {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Target::Url => "url",
             Target::FailUrl => "fail_url",
@@ -45,23 +45,23 @@ impl Target {
 
 #[derive(Debug, thiserror::Error)]
 #[error("heartbeat {} failed after {attempts} attempts: {reason}", target.as_str())]
-pub struct HeartbeatError {
-    pub target: Target,
-    pub attempts: u32,
+pub(crate) struct HeartbeatError {
+    pub(crate) target: Target,
+    pub(crate) attempts: u32,
     /// The last attempt's failure, without the URL.
-    pub reason: String,
+    pub(crate) reason: String,
 }
 
 /// What a ping did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Pinged {
+pub(crate) enum Pinged {
     /// The monitor answered 2xx.
     Sent { target: Target, status: u16 },
     /// A cycle with failures, and no `fail_url`: nothing is sent (the monitor's grace runs).
     NothingToSend,
 }
 
-pub struct Heartbeat {
+pub(crate) struct Heartbeat {
     client: reqwest::Client,
     url: Secret,
     fail_url: Option<Secret>,
@@ -81,7 +81,7 @@ impl std::fmt::Debug for Heartbeat {
 
 impl Heartbeat {
     /// `None` when the checked config has no `url` (the config check refuses that).
-    pub fn new(config: &HeartbeatConfig, client: reqwest::Client) -> Option<Heartbeat> {
+    pub(crate) fn new(config: &HeartbeatConfig, client: reqwest::Client) -> Option<Heartbeat> {
         Some(Heartbeat {
             client,
             url: config.url.clone()?,
@@ -92,7 +92,7 @@ impl Heartbeat {
     }
 
     /// Pings `url` (a cycle that went well) or `fail_url`: one attempt, one retry.
-    pub async fn ping(&self, summary: &CycleSummary) -> Result<Pinged, HeartbeatError> {
+    pub(crate) async fn ping(&self, summary: &CycleSummary) -> Result<Pinged, HeartbeatError> {
         let (target, url) = match (summary.ok, &self.fail_url) {
             (true, _) => (Target::Url, &self.url),
             (false, Some(fail_url)) => (Target::FailUrl, fail_url),
@@ -135,19 +135,19 @@ impl Heartbeat {
         }
     }
 
-    pub fn method(&self) -> HeartbeatMethod {
+    pub(crate) fn method(&self) -> HeartbeatMethod {
         self.method
     }
 
     /// Scheme and host of `url`, for `check` (the path and query carry the monitor's key).
-    pub fn origin(&self) -> String {
+    pub(crate) fn origin(&self) -> String {
         crate::notify::webhook::redacted_url(self.url.expose())
     }
 }
 
 /// Pings and logs what happened: `heartbeat.sent` at debug, `heartbeat.failed` at warn (and
 /// `on_failure`, the daemon's metric).
-pub async fn ping_and_log(
+pub(crate) async fn ping_and_log(
     heartbeat: &Heartbeat,
     summary: &CycleSummary,
     on_failure: impl FnOnce(),

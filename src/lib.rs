@@ -15,7 +15,7 @@ pub mod config;
 pub mod cycle;
 pub mod daemon;
 pub(crate) mod demo;
-pub mod heartbeat;
+pub(crate) mod heartbeat;
 pub mod huawei;
 pub mod logging;
 pub mod model;
@@ -26,7 +26,7 @@ pub mod sources;
 pub mod state;
 
 /// The `User-Agent` of every request renewd makes (HTTP APIs, webhooks, SMTP's mailer header).
-pub const USER_AGENT: &str = concat!("renewd/", env!("CARGO_PKG_VERSION"));
+pub(crate) const USER_AGENT: &str = concat!("renewd/", env!("CARGO_PKG_VERSION"));
 
 /// An error and its sources, `a: b: c`: how every error reaches a person or a log. renewd's own
 /// errors say only their own part and leave the error they wrap to `source()`, so printing one

@@ -33,7 +33,7 @@ pub enum LoggingError {
 
 /// The filter: `RENEWD_LOG`, else `RUST_LOG`, else the configured one (`[log] level`, built
 /// with the app), else `info`; secret-bearing third-party crates capped at `info`.
-pub fn filter(configured: Option<&Targets>) -> Result<Targets, LoggingError> {
+pub(crate) fn filter(configured: Option<&Targets>) -> Result<Targets, LoggingError> {
     let from_env = ["RENEWD_LOG", "RUST_LOG"]
         .iter()
         .find_map(|name| std::env::var(name).ok().filter(|s| !s.is_empty()));
@@ -53,7 +53,7 @@ pub fn filter(configured: Option<&Targets>) -> Result<Targets, LoggingError> {
 /// Parses `level[,target=level…]` (e.g. `info` or `warn,renewd=debug`). Stricter than
 /// `Targets`' own parser, which reads a misspelt level such as `debgu` as a target name and so
 /// silently logs nothing.
-pub fn parse_filter(directives: &str) -> Result<Targets, String> {
+pub(crate) fn parse_filter(directives: &str) -> Result<Targets, String> {
     const LEVELS: &[&str] = &["trace", "debug", "info", "warn", "error", "off"];
     for directive in directives
         .split(',')
@@ -83,7 +83,7 @@ pub fn parse_filter(directives: &str) -> Result<Targets, String> {
 }
 
 /// Which format `auto` means here: journald when stderr is connected to the journal.
-pub fn effective_format(format: LogFormat) -> LogFormat {
+pub(crate) fn effective_format(format: LogFormat) -> LogFormat {
     match format {
         LogFormat::Auto if stderr_is_journal() => LogFormat::Journald,
         LogFormat::Auto => LogFormat::Text,

@@ -15,7 +15,7 @@ pub struct Scope {
 
 impl Scope {
     /// The project as stored and shown: the id, or "" for the account as a whole.
-    pub fn project_label(&self) -> &str {
+    pub(crate) fn project_label(&self) -> &str {
         self.project_id.as_deref().unwrap_or("")
     }
 }
@@ -66,9 +66,9 @@ impl Item {
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ItemId {
-    pub scope: Scope,
+    pub(crate) scope: Scope,
     pub key: String,
-    pub resource_id: String,
+    pub(crate) resource_id: String,
 }
 
 /// `packageStatus`, undocumented for the package API; the names are those of the sibling
@@ -113,7 +113,7 @@ impl From<PackageStatus> for i64 {
 }
 
 impl PackageStatus {
-    pub fn code(self) -> i64 {
+    pub(crate) fn code(self) -> i64 {
         match self {
             PackageStatus::NotYetEffective => 1,
             PackageStatus::Active => 2,
@@ -139,7 +139,7 @@ impl PackageStatus {
     }
 
     /// Statuses that mean the item has expired: grace, retention, deleted, frozen.
-    pub fn is_expired(self) -> bool {
+    pub(crate) fn is_expired(self) -> bool {
         matches!(
             self,
             PackageStatus::Deleted
@@ -151,7 +151,7 @@ impl PackageStatus {
 }
 
 /// The name of a raw `packageStatus` as alerts carry it (`missing` when there was none).
-pub fn package_status_name(status: Option<i64>) -> &'static str {
+pub(crate) fn package_status_name(status: Option<i64>) -> &'static str {
     status.map_or("missing", |code| PackageStatus::from(code).name())
 }
 
@@ -183,7 +183,7 @@ impl AlertKind {
     }
 
     /// Kinds that say a problem is over (Alertmanager's `resolved`).
-    pub fn is_resolution(self) -> bool {
+    pub(crate) fn is_resolution(self) -> bool {
         matches!(self, AlertKind::Renewed | AlertKind::PollRecovered)
     }
 }
@@ -203,7 +203,7 @@ pub enum Severity {
 }
 
 impl Severity {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Severity::Info => "info",
             Severity::Warning => "warning",
@@ -281,12 +281,12 @@ pub struct PollErrorInfo {
 
 impl Alert {
     /// A safe link to the renewal page: only `https://` URLs are ever rendered as links.
-    pub fn renew_link(&self) -> Option<&str> {
+    pub(crate) fn renew_link(&self) -> Option<&str> {
         self.next_action_url.as_deref().filter(|u| is_safe_link(u))
     }
 
     /// Sort key: most urgent first (critical, then fewest remaining days).
-    pub fn urgency_key(&self) -> (std::cmp::Reverse<Severity>, i64, String) {
+    pub(crate) fn urgency_key(&self) -> (std::cmp::Reverse<Severity>, i64, String) {
         (
             std::cmp::Reverse(self.severity),
             self.remain_days.unwrap_or(i64::MIN),
@@ -296,7 +296,7 @@ impl Alert {
 }
 
 /// True when `url` may be rendered as a clickable link: `https://` and nothing else.
-pub fn is_safe_link(url: &str) -> bool {
+pub(crate) fn is_safe_link(url: &str) -> bool {
     // `get` rather than slicing: the API's text may put a multi-byte character anywhere.
     url.len() > 8
         && url
@@ -307,7 +307,7 @@ pub fn is_safe_link(url: &str) -> bool {
 
 /// A stable id: a hash of `parts` (each followed by a NUL byte, so that ("ab", "c") and
 /// ("a", "bc") differ), its first 16 bytes in hex.
-pub fn stable_id(parts: &[&str]) -> String {
+pub(crate) fn stable_id(parts: &[&str]) -> String {
     use sha2::{Digest, Sha256};
     let mut hasher = Sha256::new();
     for part in parts {
@@ -322,7 +322,7 @@ pub fn stable_id(parts: &[&str]) -> String {
 /// de-duplicate on it; the state store records a decision once). The id is a hash of the
 /// parts this key writes out, in an order and spelling that must never change.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DecisionKey<'a> {
+pub(crate) enum DecisionKey<'a> {
     /// A decision about one item in one renewal epoch.
     Item {
         item: &'a ItemId,
@@ -351,7 +351,7 @@ pub enum DecisionKey<'a> {
 
 /// What tells one decision about an item from another of the same kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Detail {
+pub(crate) enum Detail {
     /// An `expiring` stage (`None` for a reminder below `repeat_below` before any stage).
     Threshold {
         stage: Option<i64>,
@@ -376,7 +376,7 @@ pub enum Detail {
 }
 
 impl DecisionKey<'_> {
-    pub fn id(&self) -> String {
+    pub(crate) fn id(&self) -> String {
         match self {
             DecisionKey::Item {
                 item,
@@ -531,7 +531,7 @@ pub fn billing_last_day(read_at: DateTime<Utc>, remain_days: i64) -> Option<Naiv
 }
 
 /// The instant a package expires: the end (23:59:59 GMT+08:00) of its [`billing_last_day`].
-pub fn billing_expiry(read_at: DateTime<Utc>, remain_days: i64) -> Option<DateTime<Utc>> {
+pub(crate) fn billing_expiry(read_at: DateTime<Utc>, remain_days: i64) -> Option<DateTime<Utc>> {
     let billing = chrono::FixedOffset::east_opt(BILLING_OFFSET_SECONDS)?;
     let end = billing_last_day(read_at, remain_days)?.and_hms_opt(23, 59, 59)?;
     Some(

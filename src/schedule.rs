@@ -9,21 +9,21 @@ use chrono_tz::Tz;
 
 /// A parsed schedule in its time zone.
 #[derive(Debug, Clone)]
-pub struct Schedule {
+pub(crate) struct Schedule {
     cron: croner::Cron,
     tz: Tz,
 }
 
 impl Schedule {
     /// Parses `expr` (cron with seconds) for zone `tz`.
-    pub fn new(expr: &str, tz: Tz) -> Result<Schedule, String> {
+    pub(crate) fn new(expr: &str, tz: Tz) -> Result<Schedule, String> {
         Ok(Schedule {
             cron: parse_schedule(expr)?,
             tz,
         })
     }
 
-    pub fn timezone(&self) -> Tz {
+    pub(crate) fn timezone(&self) -> Tz {
         self.tz
     }
 
@@ -34,7 +34,7 @@ impl Schedule {
     /// have passed) and never yields the second. So the wall clock is also read at each UTC
     /// offset in force around `after`. Like cron, a schedule that runs every hour also runs in
     /// the second instance of the repeated hour; one at fixed times (`0 30 2 * * *`) runs once.
-    pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Tz>> {
+    pub(crate) fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Tz>> {
         // croner carries the fraction of its starting point into the result (12:00:00.5 gives
         // 12:00:02.5 for `*/2`): start from the whole second, or every wake-up's latency would
         // push the schedule later.
@@ -97,7 +97,7 @@ impl Schedule {
     }
 
     /// The next `n` fire times strictly after `after`.
-    pub fn upcoming(&self, after: DateTime<Utc>, n: usize) -> Vec<DateTime<Tz>> {
+    pub(crate) fn upcoming(&self, after: DateTime<Utc>, n: usize) -> Vec<DateTime<Tz>> {
         let mut out = Vec::with_capacity(n);
         let mut cursor = after;
         while out.len() < n {
@@ -114,12 +114,12 @@ impl Schedule {
 
     /// The longest gap between two consecutive runs among the next few: "two schedule periods"
     /// for readiness is measured with it.
-    pub fn period(&self, now: DateTime<Utc>) -> Option<chrono::Duration> {
+    pub(crate) fn period(&self, now: DateTime<Utc>) -> Option<chrono::Duration> {
         self.longest_gap(now, 4)
     }
 
     /// The longest gap between two consecutive runs among the next `runs`.
-    pub fn longest_gap(&self, now: DateTime<Utc>, runs: usize) -> Option<chrono::Duration> {
+    pub(crate) fn longest_gap(&self, now: DateTime<Utc>, runs: usize) -> Option<chrono::Duration> {
         let times = self.upcoming(now, runs);
         times.windows(2).map(|w| w[1] - w[0]).max()
     }

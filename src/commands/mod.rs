@@ -13,11 +13,12 @@ mod test_notify;
 
 pub use check::check;
 pub use demo::demo;
-pub use once::{once, print_report};
+pub use once::once;
+pub(crate) use once::print_report;
 pub use preview::preview;
 pub use silence::{silence_add, silence_expire, silence_list};
 pub use status::status;
-pub use table::write_table;
+pub(crate) use table::write_table;
 pub use test_notify::{test_heartbeat, test_notify};
 
 use crate::app::{App, BuildError};
@@ -74,7 +75,7 @@ pub fn load_app(path: Option<&Path>) -> Result<(PathBuf, App), CommandError> {
 }
 
 /// [`App::build`], its problems reported as the config file's.
-pub fn build_app(path: &Path, config: Config) -> Result<App, CommandError> {
+pub(crate) fn build_app(path: &Path, config: Config) -> Result<App, CommandError> {
     App::build(config).map_err(|e| match e {
         BuildError::Invalid(problems) => CommandError::Config(ConfigError::Invalid {
             path: path.to_path_buf(),

@@ -99,7 +99,7 @@ pub async fn once(
 }
 
 /// The table of packages, then what happened to polls and deliveries.
-pub fn print_report(
+pub(crate) fn print_report(
     report: &CycleReport,
     still_pending: usize,
     out: &mut dyn Write,

@@ -3,7 +3,7 @@
 use std::io::Write;
 
 /// Left-aligned columns separated by two spaces.
-pub fn write_table(rows: &[Vec<String>], out: &mut dyn Write) -> std::io::Result<()> {
+pub(crate) fn write_table(rows: &[Vec<String>], out: &mut dyn Write) -> std::io::Result<()> {
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..columns)
         .map(|c| {

@@ -33,7 +33,7 @@ pub(super) fn default_max_requests_per_second() -> f64 {
 
 impl AccountConfig {
     /// The CodeArts base URL: the `endpoint` override, else the region's (validated at load).
-    pub fn api_base(&self) -> String {
+    pub(crate) fn api_base(&self) -> String {
         if let Some(endpoint) = &self.endpoint {
             return endpoint.trim_end_matches('/').to_string();
         }
@@ -45,7 +45,7 @@ impl AccountConfig {
     }
 
     /// The IAM base URL: `iam_endpoint` when given, else `https://iam.<region>.myhuaweicloud.com`.
-    pub fn iam_base(&self) -> Option<String> {
+    pub(crate) fn iam_base(&self) -> Option<String> {
         if let AuthConfig::Password {
             iam_endpoint: Some(e),
             ..
@@ -60,7 +60,7 @@ impl AccountConfig {
 }
 
 /// The CodeArts host of a region (docs/design.md, "The CodeArts API").
-pub fn codearts_host(region: &str) -> Option<String> {
+pub(crate) fn codearts_host(region: &str) -> Option<String> {
     const EXT: &[&str] = &[
         "cn-east-3",
         "cn-east-2",
@@ -118,16 +118,6 @@ pub enum AuthConfig {
         /// Sent as `X-Project-Id`.
         project_id: Option<String>,
     },
-}
-
-impl AuthConfig {
-    pub fn method(&self) -> &'static str {
-        match self {
-            AuthConfig::Token { .. } => "token",
-            AuthConfig::Password { .. } => "password",
-            AuthConfig::Aksk { .. } => "aksk",
-        }
-    }
 }
 
 impl AccountConfig {

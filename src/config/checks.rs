@@ -3,7 +3,7 @@
 use super::*;
 
 /// `https://…`, or `http://` to a loopback address (tests, local proxies).
-pub fn check_endpoint(url: &str) -> Result<(), String> {
+pub(crate) fn check_endpoint(url: &str) -> Result<(), String> {
     let parsed = url::Url::parse(url).map_err(|e| format!("{url:?} is not a URL: {e}"))?;
     if parsed.host_str().is_none() {
         return Err(format!("{url:?} has no host"));
@@ -21,7 +21,7 @@ pub fn check_endpoint(url: &str) -> Result<(), String> {
 }
 
 /// True for `localhost`, 127.0.0.0/8 and ::1.
-pub fn is_loopback_host(host: &str) -> bool {
+pub(crate) fn is_loopback_host(host: &str) -> bool {
     let host = host.trim_start_matches('[').trim_end_matches(']');
     if host.eq_ignore_ascii_case("localhost") {
         return true;

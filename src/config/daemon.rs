@@ -9,29 +9,29 @@ use std::time::Duration;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct DaemonConfig {
+pub(crate) struct DaemonConfig {
     /// Cron expression with seconds, evaluated in `timezone`.
     #[serde(default = "default_schedule")]
-    pub schedule: String,
+    pub(crate) schedule: String,
     /// IANA time zone name.
     #[serde(default = "default_timezone")]
-    pub timezone: String,
+    pub(crate) timezone: String,
     #[serde(default = "default_true")]
-    pub run_on_start: bool,
+    pub(crate) run_on_start: bool,
     #[serde(default = "default_state_path")]
-    pub state_path: PathBuf,
+    pub(crate) state_path: PathBuf,
     /// Consecutive failed cycles of one account/project before `poll_failed` is sent.
     #[serde(default = "default_failure_alert_after")]
-    pub failure_alert_after: u32,
+    pub(crate) failure_alert_after: u32,
     /// How many polls run at once.
     #[serde(default = "default_concurrency")]
-    pub concurrency: usize,
+    pub(crate) concurrency: usize,
     /// Timeout of one API request.
     #[serde(default = "default_timeout", with = "humantime_serde")]
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
     /// How long an undelivered message is retried before it is abandoned.
     #[serde(default = "default_max_delivery_age", with = "humantime_serde")]
-    pub max_delivery_age: Duration,
+    pub(crate) max_delivery_age: Duration,
 }
 
 impl Default for DaemonConfig {
@@ -51,7 +51,7 @@ impl Default for DaemonConfig {
 
 impl DaemonConfig {
     /// The configured time zone (validated at load).
-    pub fn tz(&self) -> chrono_tz::Tz {
+    pub(crate) fn tz(&self) -> chrono_tz::Tz {
         self.timezone.parse().unwrap_or(chrono_tz::UTC)
     }
 }
@@ -100,7 +100,7 @@ pub struct LogConfig {
     #[serde(default)]
     pub format: LogFormat,
     /// A tracing filter such as `info` or `renewd=debug`; `RENEWD_LOG` wins over it.
-    pub level: Option<String>,
+    pub(crate) level: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -116,9 +116,9 @@ pub enum LogFormat {
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct HttpConfig {
+pub(crate) struct HttpConfig {
     /// Address of the metrics and health listener; off when absent.
-    pub listen: Option<SocketAddr>,
+    pub(crate) listen: Option<SocketAddr>,
 }
 
 impl DaemonConfig {

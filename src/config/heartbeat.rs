@@ -14,21 +14,21 @@ const MAX_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct HeartbeatConfig {
-    pub url: Option<Secret>,
-    pub url_file: Option<PathBuf>,
-    pub fail_url: Option<Secret>,
-    pub fail_url_file: Option<PathBuf>,
+pub(crate) struct HeartbeatConfig {
+    pub(crate) url: Option<Secret>,
+    pub(crate) url_file: Option<PathBuf>,
+    pub(crate) fail_url: Option<Secret>,
+    pub(crate) fail_url_file: Option<PathBuf>,
     #[serde(default)]
-    pub method: HeartbeatMethod,
+    pub(crate) method: HeartbeatMethod,
     /// Per attempt; one retry follows a failed attempt.
     #[serde(default = "default_timeout", with = "humantime_serde")]
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
 }
 
 /// `GET` pings; `POST` also carries the cycle's summary as JSON.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-pub enum HeartbeatMethod {
+pub(crate) enum HeartbeatMethod {
     #[default]
     #[serde(rename = "GET")]
     Get,
@@ -37,7 +37,7 @@ pub enum HeartbeatMethod {
 }
 
 impl HeartbeatMethod {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             HeartbeatMethod::Get => "GET",
             HeartbeatMethod::Post => "POST",

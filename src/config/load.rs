@@ -8,7 +8,7 @@ use figment::Figment;
 use std::path::{Path, PathBuf};
 
 /// Which file to read: `--config`, else `RENEWD_CONFIG`, else the default path.
-pub fn resolve_path(cli: Option<&Path>) -> PathBuf {
+pub(crate) fn resolve_path(cli: Option<&Path>) -> PathBuf {
     if let Some(p) = cli {
         return p.to_path_buf();
     }
@@ -20,7 +20,7 @@ pub fn resolve_path(cli: Option<&Path>) -> PathBuf {
 
 impl Config {
     /// Reads, overrides from the process environment, resolves secrets and validates.
-    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    pub(crate) fn load(path: &Path) -> Result<Config, ConfigError> {
         let mut env: Vec<(String, String)> = std::env::vars().collect();
         // Outside the unit (an operator's `renewd status` while the service runs), the
         // service's credentials are still where systemd put them for it.
@@ -76,7 +76,7 @@ impl Config {
     }
 
     /// True when the file itself holds a secret inline (warned about when it is readable by others).
-    pub fn has_inline_secrets(text: &str) -> bool {
+    pub(crate) fn has_inline_secrets(text: &str) -> bool {
         // Parse, not grep: a comment that mentions "password" is not a secret.
         let Ok(value) = text.parse::<toml::Table>() else {
             return false;
@@ -186,7 +186,7 @@ pub(super) fn may_hold_secret(path: &[String]) -> bool {
 }
 
 /// `["rules", "0", "receivers"]` → `rules[0].receivers`.
-pub fn format_path(segments: &[String]) -> String {
+pub(crate) fn format_path(segments: &[String]) -> String {
     let mut out = String::new();
     for segment in segments {
         if !segment.is_empty() && segment.chars().all(|c| c.is_ascii_digit()) {

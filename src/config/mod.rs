@@ -19,22 +19,24 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 
 pub use accounts::*;
-pub use checks::{check_endpoint, is_loopback_host};
+pub(crate) use checks::{check_endpoint, is_loopback_host};
 pub use daemon::*;
 use env::*;
-pub use heartbeat::{HeartbeatConfig, HeartbeatMethod};
-pub use load::{format_path, resolve_path};
-pub use problem::{list_problems, ConfigError, Problem};
-pub use receivers::*;
-pub use rules::*;
+pub(crate) use heartbeat::{HeartbeatConfig, HeartbeatMethod};
+#[cfg(test)]
+use load::format_path;
+pub(crate) use load::resolve_path;
+pub(crate) use problem::{list_problems, ConfigError, Problem};
+pub(crate) use receivers::*;
+pub(crate) use rules::*;
 pub use secrets::Secret;
 
 /// Where the config is looked for when neither `--config` nor `RENEWD_CONFIG` says.
-pub const DEFAULT_CONFIG_PATH: &str = "/etc/renewd/renewd.toml";
+pub(crate) const DEFAULT_CONFIG_PATH: &str = "/etc/renewd/renewd.toml";
 /// Where systemd puts `renewd.service`'s `LoadCredential=` files while it runs.
 const SERVICE_CREDENTIALS: &str = "/run/credentials/renewd.service";
 /// Prefix of the environment overrides, e.g. `RENEWD_DAEMON__STATE_PATH`.
-pub const ENV_PREFIX: &str = "RENEWD_";
+pub(crate) const ENV_PREFIX: &str = "RENEWD_";
 /// Environment variables with the prefix that are not config overrides.
 const ENV_NOT_OVERRIDES: &[&str] = &["RENEWD_CONFIG", "RENEWD_LOG"];
 
@@ -46,17 +48,17 @@ const ENV_NOT_OVERRIDES: &[&str] = &["RENEWD_CONFIG", "RENEWD_LOG"];
 #[serde(deny_unknown_fields)]
 pub struct Config {
     #[serde(default)]
-    pub daemon: DaemonConfig,
+    pub(crate) daemon: DaemonConfig,
     #[serde(default)]
     pub log: LogConfig,
     #[serde(default)]
-    pub http: HttpConfig,
+    pub(crate) http: HttpConfig,
     #[serde(default)]
     pub accounts: Vec<AccountConfig>,
     #[serde(default)]
     pub rules: Vec<RuleConfig>,
-    pub smtp: Option<SmtpConfig>,
+    pub(crate) smtp: Option<SmtpConfig>,
     #[serde(default)]
-    pub receivers: BTreeMap<String, ReceiverConfig>,
-    pub heartbeat: Option<HeartbeatConfig>,
+    pub(crate) receivers: BTreeMap<String, ReceiverConfig>,
+    pub(crate) heartbeat: Option<HeartbeatConfig>,
 }

@@ -11,7 +11,7 @@ pub struct Problem {
 }
 
 impl Problem {
-    pub fn new(path: impl Into<String>, reason: impl Into<String>) -> Self {
+    pub(crate) fn new(path: impl Into<String>, reason: impl Into<String>) -> Self {
         Problem {
             path: path.into(),
             reason: reason.into(),
@@ -45,19 +45,10 @@ pub enum ConfigError {
 }
 
 /// The problems, one indented line each.
-pub fn list_problems(problems: &[Problem]) -> String {
+pub(crate) fn list_problems(problems: &[Problem]) -> String {
     problems
         .iter()
         .map(|p| format!("  {p}"))
         .collect::<Vec<_>>()
         .join("\n")
-}
-
-impl ConfigError {
-    pub fn problems(&self) -> &[Problem] {
-        match self {
-            ConfigError::Invalid { problems, .. } => problems,
-            ConfigError::Unreadable { .. } => &[],
-        }
-    }
 }

@@ -8,24 +8,24 @@ use std::time::Duration;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SmtpConfig {
-    pub host: String,
+pub(crate) struct SmtpConfig {
+    pub(crate) host: String,
     /// Default by `security`: 587 (starttls), 465 (tls), 25 (none).
-    pub port: Option<u16>,
+    pub(crate) port: Option<u16>,
     #[serde(default)]
-    pub security: SmtpSecurity,
-    pub username: Option<String>,
-    pub password: Option<Secret>,
-    pub password_file: Option<PathBuf>,
-    pub from: String,
+    pub(crate) security: SmtpSecurity,
+    pub(crate) username: Option<String>,
+    pub(crate) password: Option<Secret>,
+    pub(crate) password_file: Option<PathBuf>,
+    pub(crate) from: String,
     #[serde(default = "default_timeout", with = "humantime_serde")]
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
     /// PEM file of a private CA that signs the relay's certificate.
-    pub ca_file: Option<PathBuf>,
+    pub(crate) ca_file: Option<PathBuf>,
 }
 
 impl SmtpConfig {
-    pub fn effective_port(&self) -> u16 {
+    pub(crate) fn effective_port(&self) -> u16 {
         self.port.unwrap_or(match self.security {
             SmtpSecurity::Starttls => 587,
             SmtpSecurity::Tls => 465,
@@ -36,7 +36,7 @@ impl SmtpConfig {
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum SmtpSecurity {
+pub(crate) enum SmtpSecurity {
     #[default]
     Starttls,
     Tls,
@@ -45,7 +45,7 @@ pub enum SmtpSecurity {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
-pub enum ReceiverConfig {
+pub(crate) enum ReceiverConfig {
     Email {
         to: Vec<String>,
         #[serde(default)]
@@ -96,7 +96,7 @@ pub enum ReceiverConfig {
 }
 
 impl ReceiverConfig {
-    pub fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         match self {
             ReceiverConfig::Email { .. } => "email",
             ReceiverConfig::Webhook { .. } => "webhook",
@@ -108,7 +108,7 @@ impl ReceiverConfig {
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum LogLevel {
+pub(crate) enum LogLevel {
     #[default]
     Warn,
     Error,

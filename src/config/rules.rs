@@ -8,32 +8,32 @@ use std::time::Duration;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleConfig {
-    pub name: String,
+    pub(crate) name: String,
     /// Globs over account names; empty means all.
     #[serde(default)]
-    pub accounts: Vec<String>,
+    pub(crate) accounts: Vec<String>,
     /// Globs over project ids ("" is the account as a whole); empty means all.
     #[serde(default)]
-    pub projects: Vec<String>,
+    pub(crate) projects: Vec<String>,
     /// Globs over package keys; empty means all.
     #[serde(default)]
-    pub packages: Vec<String>,
+    pub(crate) packages: Vec<String>,
     /// Days before expiry at which to warn, e.g. `[30, 14, 7, 3, 1, 0]`.
-    pub thresholds: Vec<i64>,
-    pub receivers: Vec<String>,
+    pub(crate) thresholds: Vec<i64>,
+    pub(crate) receivers: Vec<String>,
     /// Remind again every `repeat_every` while at or below this many days (or expired).
-    pub repeat_below: Option<i64>,
+    pub(crate) repeat_below: Option<i64>,
     #[serde(default, with = "humantime_serde")]
-    pub repeat_every: Option<Duration>,
+    pub(crate) repeat_every: Option<Duration>,
     /// Remind of an `expired` package at this interval until it is renewed; default
     /// `repeat_every` (when set), else no reminders.
     #[serde(default, with = "humantime_serde")]
-    pub repeat_expired_every: Option<Duration>,
+    pub(crate) repeat_expired_every: Option<Duration>,
     /// Send a `renewed` notice when a package that was alerted on is renewed.
     #[serde(default = "default_true")]
-    pub notify_renewed: bool,
+    pub(crate) notify_renewed: bool,
     /// Overrides the severity of this rule's `expiring` and `expired` alerts.
-    pub severity: Option<Severity>,
+    pub(crate) severity: Option<Severity>,
 }
 
 impl RuleConfig {

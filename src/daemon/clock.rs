@@ -14,35 +14,31 @@ use chrono_tz::Tz;
 use std::time::Duration;
 
 /// Longest single sleep towards the next fire time: the wall clock is read again after it.
-pub const MAX_SLEEP: Duration = Duration::from_secs(60);
+pub(crate) const MAX_SLEEP: Duration = Duration::from_secs(60);
 
 /// The armed next fire time of a schedule.
 #[derive(Debug, Clone)]
-pub struct CycleClock {
+pub(crate) struct CycleClock {
     schedule: Schedule,
     next: Option<DateTime<Utc>>,
 }
 
 impl CycleClock {
     /// Armed at the first fire time strictly after `now`.
-    pub fn new(schedule: Schedule, now: DateTime<Utc>) -> CycleClock {
+    pub(crate) fn new(schedule: Schedule, now: DateTime<Utc>) -> CycleClock {
         let next = next_after(&schedule, now);
         CycleClock { schedule, next }
     }
 
-    pub fn schedule(&self) -> &Schedule {
-        &self.schedule
-    }
-
     /// The next fire time in the schedule's zone (`None`: the expression never fires again).
-    pub fn next(&self) -> Option<DateTime<Tz>> {
+    pub(crate) fn next(&self) -> Option<DateTime<Tz>> {
         self.next
             .map(|t| t.with_timezone(&self.schedule.timezone()))
     }
 
     /// How long to sleep before looking again: until the fire time, at most [`MAX_SLEEP`];
     /// zero when it is due.
-    pub fn sleep_for(&self, now: DateTime<Utc>) -> Duration {
+    pub(crate) fn sleep_for(&self, now: DateTime<Utc>) -> Duration {
         let Some(next) = self.next else {
             return MAX_SLEEP;
         };
@@ -59,7 +55,7 @@ impl CycleClock {
 
     /// When the fire time has come at `now`: returns it and re-arms to the first fire time
     /// after `now` — ticks missed while asleep (suspend, a clock step) collapse into this one.
-    pub fn fire_if_due(&mut self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    pub(crate) fn fire_if_due(&mut self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let due = self.next.filter(|next| *next <= now)?;
         self.next = next_after(&self.schedule, now.max(due));
         Some(due)

@@ -139,8 +139,8 @@ impl Health {
 
 /// What the handlers share.
 pub(crate) struct Observed {
-    pub metrics: Arc<Metrics>,
-    pub health: Health,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) health: Health,
 }
 
 /// Binds the listener (before readiness is announced, so a taken port fails the start).

@@ -6,17 +6,17 @@
 //! its timers and signals, so the loop keeps beating while a cycle waits on the network. The
 //! work owns the state store while it runs and hands it back when it ends.
 
-pub mod clock;
+pub(crate) mod clock;
 mod http;
 mod metrics;
 mod reload;
-pub mod signals;
+pub(crate) mod signals;
 mod store_health;
-pub mod systemd;
+pub(crate) mod systemd;
 
-pub use clock::CycleClock;
+pub(crate) use clock::CycleClock;
 pub use signals::forward_unix_signals;
-pub use systemd::Systemd;
+pub(crate) use systemd::Systemd;
 
 use self::http::{Health, HttpError, Observed};
 use self::metrics::Metrics;
@@ -41,12 +41,12 @@ use tokio::time::Instant;
 
 /// How long deliveries still in flight get once shutdown starts. What is not delivered by then
 /// stays pending in the outbox and goes out after the restart.
-pub const SHUTDOWN_DELIVERY_DEADLINE: Duration = Duration::from_secs(5);
+pub(crate) const SHUTDOWN_DELIVERY_DEADLINE: Duration = Duration::from_secs(5);
 /// After the deadline, how long the cycle gets to record what happened before it is dropped.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 /// How often pending deliveries whose backoff has elapsed are looked for between cycles (one
 /// indexed query when none is due).
-pub const RETRY_INTERVAL: Duration = Duration::from_secs(30);
+pub(crate) const RETRY_INTERVAL: Duration = Duration::from_secs(30);
 /// The loop wakes at least this often, for `/healthz`'s heartbeat.
 const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(5);
 
@@ -523,7 +523,7 @@ async fn wait_for(job: &mut Option<Job>) -> JobDone {
 }
 
 /// One line about a cycle, for `STATUS=` and the state store.
-pub fn summarize(report: &CycleReport) -> String {
+pub(crate) fn summarize(report: &CycleReport) -> String {
     let d = &report.deliveries;
     format!(
         "{} poll(s), {} failed; {} package(s); {} alert(s); {} delivered, {} pending, {} failed",

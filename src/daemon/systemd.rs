@@ -24,7 +24,7 @@ const RETRY_PAUSE: Duration = Duration::from_millis(20);
 
 /// Talks to the service manager through `NOTIFY_SOCKET`.
 #[derive(Debug, Clone)]
-pub struct Systemd {
+pub(crate) struct Systemd {
     watchdog: Option<Duration>,
     /// `None` outside systemd.
     sender: Option<mpsc::Sender<Message>>,
@@ -41,7 +41,7 @@ enum Message {
 impl Systemd {
     /// Reads `NOTIFY_SOCKET` and `WATCHDOG_USEC` (and `WATCHDOG_PID`, which must be this
     /// process when set), and starts the sending thread when there is a socket.
-    pub fn from_env() -> Systemd {
+    pub(crate) fn from_env() -> Systemd {
         let mut usec = 0u64;
         let watchdog = sd_notify::watchdog_enabled(false, &mut usec)
             .then(|| Duration::from_micros(usec))
@@ -52,33 +52,33 @@ impl Systemd {
 
     /// How often to send `WATCHDOG=1`: half of the watchdog timeout, as sd_watchdog_enabled(3)
     /// advises. `None` when systemd does not watch us.
-    pub fn watchdog_interval(&self) -> Option<Duration> {
+    pub(crate) fn watchdog_interval(&self) -> Option<Duration> {
         self.watchdog.map(|d| d / 2)
     }
 
     /// `READY=1`: config loaded, state store open, signal handlers installed.
-    pub fn ready(&self, status: &str) {
+    pub(crate) fn ready(&self, status: &str) {
         self.send(&[NotifyState::Ready, NotifyState::Status(status)], true);
     }
 
     /// `RELOADING=1` with `MONOTONIC_USEC`, as systemd wants it at the start of a reload.
-    pub fn reloading(&self) {
+    pub(crate) fn reloading(&self) {
         match NotifyState::monotonic_usec_now() {
             Ok(now) => self.send(&[NotifyState::Reloading, now], true),
             Err(_) => self.send(&[NotifyState::Reloading], true),
         }
     }
 
-    pub fn stopping(&self, status: &str) {
+    pub(crate) fn stopping(&self, status: &str) {
         self.send(&[NotifyState::Stopping, NotifyState::Status(status)], true);
     }
 
     /// A one-line status; dropped when the socket is full.
-    pub fn status(&self, status: &str) {
+    pub(crate) fn status(&self, status: &str) {
         self.send(&[NotifyState::Status(status)], false);
     }
 
-    pub fn watchdog(&self) {
+    pub(crate) fn watchdog(&self) {
         if self.watchdog.is_some() {
             self.send(&[NotifyState::Watchdog], true);
         }
@@ -86,7 +86,7 @@ impl Systemd {
 
     /// Waits at most `limit` for the messages sent so far to be handled (sent or given up), so
     /// that `STOPPING=1` has its chance before the process exits.
-    pub fn flush(&self, limit: Duration) {
+    pub(crate) fn flush(&self, limit: Duration) {
         let Some(sender) = &self.sender else { return };
         let (done, handled) = mpsc::sync_channel(1);
         if sender.send(Message::Flush(done)).is_ok() {

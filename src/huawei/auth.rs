@@ -30,7 +30,7 @@ const LOGIN_REJECTION_HOLD: TimeDelta = TimeDelta::minutes(10);
 
 /// The headers that authenticate one request.
 pub(crate) struct Credentials {
-    pub headers: Vec<(HeaderName, HeaderValue)>,
+    pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
     /// Which cached IAM token these headers carry (password method only).
     token_generation: Option<u64>,
 }

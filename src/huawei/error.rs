@@ -26,7 +26,7 @@ pub enum ApiErrorKind {
 }
 
 impl ApiErrorKind {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             ApiErrorKind::Auth => "auth",
             ApiErrorKind::Http => "http",
@@ -48,7 +48,7 @@ impl fmt::Display for ApiErrorKind {
 /// A failed poll of one account/project.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct ApiError {
-    pub scope: Scope,
+    pub(crate) scope: Scope,
     pub kind: ApiErrorKind,
     pub http_status: Option<u16>,
     /// `error_code` of the answer (e.g. `APIG.0301`, `CR.4102`, `IAM.0101`).
@@ -162,7 +162,7 @@ const BODY_PREFIX_CHARS: usize = 120;
 
 /// The start of a body, safe to put in a log line: lossy UTF-8, control characters replaced,
 /// at most [`BODY_PREFIX_CHARS`] characters, `…` when cut.
-pub fn sanitized_prefix(body: &[u8]) -> String {
+pub(crate) fn sanitized_prefix(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
     let text = text.trim();
     let mut prefix: String = text

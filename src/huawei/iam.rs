@@ -41,10 +41,10 @@ pub struct IssuedToken {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("IAM login of user {user:?} in account {domain:?} failed: {reason}")]
 pub struct LoginError {
-    pub user: String,
-    pub domain: String,
+    pub(crate) user: String,
+    pub(crate) domain: String,
     pub http_status: Option<u16>,
-    pub code: Option<String>,
+    pub(crate) code: Option<String>,
     pub reason: String,
     pub request_id: Option<String>,
 }

@@ -11,6 +11,8 @@ pub(crate) mod retry;
 pub mod signer;
 
 pub(crate) use error::transport_reason;
-pub use error::{sanitized_prefix, ApiError, ApiErrorKind, ClientError};
-pub use iam::{IssuedToken, LoginError, PasswordLogin};
+pub(crate) use error::{sanitized_prefix, ClientError};
+pub use error::{ApiError, ApiErrorKind};
+pub(crate) use iam::LoginError;
+pub use iam::PasswordLogin;
 pub use retry::retry_after;

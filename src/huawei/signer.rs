@@ -29,11 +29,11 @@ use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_AL
 use sha2::{Digest, Sha256};
 
 /// The algorithm name, first word of the `Authorization` header and of the string to sign.
-pub const ALGORITHM: &str = "SDK-HMAC-SHA256";
+pub(crate) const ALGORITHM: &str = "SDK-HMAC-SHA256";
 /// `strftime` format of the `X-Sdk-Date` header (always UTC).
-pub const SDK_DATE_FORMAT: &str = "%Y%m%dT%H%M%SZ";
+pub(crate) const SDK_DATE_FORMAT: &str = "%Y%m%dT%H%M%SZ";
 pub const HEADER_SDK_DATE: &str = "X-Sdk-Date";
-pub const HEADER_CONTENT_SHA256: &str = "X-Sdk-Content-Sha256";
+pub(crate) const HEADER_CONTENT_SHA256: &str = "X-Sdk-Content-Sha256";
 
 /// Everything but the RFC 3986 unreserved characters is percent-encoded.
 const RFC3986: &AsciiSet = &NON_ALPHANUMERIC
@@ -62,13 +62,13 @@ pub struct Signature {
     pub canonical_request: String,
     pub string_to_sign: String,
     /// Hex HMAC-SHA256 of the string to sign.
-    pub signature: String,
+    pub(crate) signature: String,
     /// The value of the `Authorization` header.
     pub authorization: String,
 }
 
 /// RFC 3986 percent-encoding of one path segment, query key or query value.
-pub fn encode_rfc3986(s: &str) -> String {
+pub(crate) fn encode_rfc3986(s: &str) -> String {
     utf8_percent_encode(s, RFC3986).to_string()
 }
 
@@ -116,7 +116,7 @@ fn normalized_headers(headers: &[(String, String)]) -> Vec<(String, String)> {
 }
 
 /// `SignedHeaders`: the lowercased header names, sorted, joined with `;`.
-pub fn signed_headers(headers: &[(String, String)]) -> String {
+pub(crate) fn signed_headers(headers: &[(String, String)]) -> String {
     normalized_headers(headers)
         .into_iter()
         .map(|(name, _)| name)
@@ -160,7 +160,7 @@ pub fn canonical_request(input: &SigningInput<'_>) -> String {
 }
 
 /// The string to sign for a canonical request made at `sdk_date` (the `X-Sdk-Date` value).
-pub fn string_to_sign(canonical_request: &str, sdk_date: &str) -> String {
+pub(crate) fn string_to_sign(canonical_request: &str, sdk_date: &str) -> String {
     format!(
         "{ALGORITHM}\n{sdk_date}\n{}",
         hex::encode(Sha256::digest(canonical_request.as_bytes()))
@@ -168,7 +168,7 @@ pub fn string_to_sign(canonical_request: &str, sdk_date: &str) -> String {
 }
 
 /// Hex HMAC-SHA256 of the string to sign, keyed by the secret key.
-pub fn sign_string(sk: &str, string_to_sign: &str) -> String {
+pub(crate) fn sign_string(sk: &str, string_to_sign: &str) -> String {
     // HMAC accepts keys of any length; this cannot fail.
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(sk.as_bytes())
         .expect("HMAC-SHA256 takes a key of any length");
@@ -177,7 +177,7 @@ pub fn sign_string(sk: &str, string_to_sign: &str) -> String {
 }
 
 /// The `Authorization` header value.
-pub fn authorization(ak: &str, signed_headers: &str, signature: &str) -> String {
+pub(crate) fn authorization(ak: &str, signed_headers: &str, signature: &str) -> String {
     format!("{ALGORITHM} Access={ak}, SignedHeaders={signed_headers}, Signature={signature}")
 }
 

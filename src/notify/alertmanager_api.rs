@@ -41,14 +41,14 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 /// How long the alert of `renewd test-notify` stays open.
-pub const TEST_HOLD: Duration = Duration::from_secs(10 * 60);
+pub(crate) const TEST_HOLD: Duration = Duration::from_secs(10 * 60);
 /// The largest answer to `GET /api/v2/alerts` that is read (it lists every open alert).
 const MAX_OPEN_ALERTS_BODY: usize = 16 * 1024 * 1024;
 /// How much of any other answer is read, for error messages.
 const MAX_ANSWER_BODY: usize = 64 * 1024;
 
 /// How the receiver proves who it is to the Alertmanager (or its proxy).
-pub enum Auth {
+pub(crate) enum Auth {
     None,
     Basic { username: String, password: Secret },
     Bearer(Secret),
@@ -56,7 +56,7 @@ pub enum Auth {
 
 impl Auth {
     /// What `check` says of it, never the secret.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Auth::None => "no auth".into(),
             Auth::Basic { username, .. } => format!("basic auth as {username}"),
@@ -73,7 +73,7 @@ impl Auth {
     }
 }
 
-pub struct AlertmanagerApiNotifier {
+pub(crate) struct AlertmanagerApiNotifier {
     name: String,
     /// `<url>/api/v2/alerts`.
     alerts_url: url::Url,
@@ -101,7 +101,7 @@ impl std::fmt::Debug for AlertmanagerApiNotifier {
 
 impl AlertmanagerApiNotifier {
     #[allow(clippy::too_many_arguments)]
-    pub fn new(
+    pub(crate) fn new(
         name: &str,
         url: &str,
         auth: Auth,
@@ -123,11 +123,6 @@ impl AlertmanagerApiNotifier {
             hold,
             accounts: accounts.into_iter().collect(),
         })
-    }
-
-    /// How long a firing alert stays open after each post.
-    pub fn hold(&self) -> Duration {
-        self.hold
     }
 
     /// The alerts of renewd's alertnames that the Alertmanager has open (firing, silenced or

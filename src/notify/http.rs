@@ -12,7 +12,7 @@ const QUOTED_BODY_CHARS: usize = 200;
 
 /// What an HTTP status means for a delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     Delivered,
     Transient,
     Permanent,
@@ -20,7 +20,7 @@ pub enum Outcome {
 
 /// 2xx delivered; 408, 429 and 5xx transient; anything else (other 4xx, an unfollowed
 /// redirect) permanent, since sending the same request again cannot change the answer.
-pub fn classify(status: StatusCode) -> Outcome {
+pub(crate) fn classify(status: StatusCode) -> Outcome {
     if status.is_success() {
         Outcome::Delivered
     } else if status.is_server_error()
@@ -34,7 +34,7 @@ pub fn classify(status: StatusCode) -> Outcome {
 }
 
 /// `Retry-After` as seconds (`120`) or as an HTTP date, relative to `now`.
-pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
+pub(crate) fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
     let value = value.trim();
     if let Ok(seconds) = value.parse::<u64>() {
         return Some(Duration::from_secs(seconds));
@@ -46,7 +46,10 @@ pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
 }
 
 /// The server's `Retry-After` header, when it sent one that reads (see [`parse_retry_after`]).
-pub fn retry_after(headers: &reqwest::header::HeaderMap, now: DateTime<Utc>) -> Option<Duration> {
+pub(crate) fn retry_after(
+    headers: &reqwest::header::HeaderMap,
+    now: DateTime<Utc>,
+) -> Option<Duration> {
     headers
         .get(reqwest::header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
@@ -55,7 +58,7 @@ pub fn retry_after(headers: &reqwest::header::HeaderMap, now: DateTime<Utc>) -> 
 
 /// Why a request got no answer, for people, without its URL: `request` is e.g. `POST to`,
 /// `origin` what of the URL may be shown.
-pub fn describe_send_error(
+pub(crate) fn describe_send_error(
     request: &str,
     origin: &str,
     timeout: Duration,
@@ -75,7 +78,7 @@ pub fn describe_send_error(
 }
 
 /// `scheme://host[:port]` of a URL.
-pub fn origin(url: &url::Url) -> String {
+pub(crate) fn origin(url: &url::Url) -> String {
     let host = url.host_str().unwrap_or("");
     match url.port() {
         Some(port) => format!("{}://{host}:{port}", url.scheme()),
@@ -84,7 +87,7 @@ pub fn origin(url: &url::Url) -> String {
 }
 
 /// `: <start of the body>` for an error message, or nothing for an empty body.
-pub fn quote_body(body: &[u8]) -> String {
+pub(crate) fn quote_body(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
     let text = render::single_line(text.trim());
     if text.is_empty() {

@@ -9,16 +9,16 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use std::collections::BTreeMap;
 
 /// Labels or annotations: Alertmanager's string-to-string maps.
-pub type LabelSet = BTreeMap<String, String>;
+pub(crate) type LabelSet = BTreeMap<String, String>;
 
 /// A package's deadline (every package kind, and their resolutions).
-pub const PACKAGE_ALERTNAME: &str = "CodeArtsPackageExpiry";
+pub(crate) const PACKAGE_ALERTNAME: &str = "CodeArtsPackageExpiry";
 /// An account/project renewd cannot poll (`poll_failed`, `poll_recovered`).
-pub const POLL_ALERTNAME: &str = "CodeArtsPollFailing";
+pub(crate) const POLL_ALERTNAME: &str = "CodeArtsPollFailing";
 /// `renewd test-notify`.
-pub const TEST_ALERTNAME: &str = "RenewdTest";
+pub(crate) const TEST_ALERTNAME: &str = "RenewdTest";
 
-pub fn alertname(alert: &Alert) -> &'static str {
+pub(crate) fn alertname(alert: &Alert) -> &'static str {
     match alert.kind {
         AlertKind::PollFailed | AlertKind::PollRecovered => POLL_ALERTNAME,
         AlertKind::Test => TEST_ALERTNAME,
@@ -28,7 +28,7 @@ pub fn alertname(alert: &Alert) -> &'static str {
 
 /// The labels that say which thing an alert is about (not how bad it is now): `alertname`,
 /// `account`, and `project_id`, `package`, `resource_id` where the alert has them.
-pub fn identity(alert: &Alert) -> LabelSet {
+pub(crate) fn identity(alert: &Alert) -> LabelSet {
     let mut labels = BTreeMap::new();
     labels.insert("alertname".into(), alertname(alert).into());
     labels.insert("account".into(), alert.account.clone());
@@ -45,7 +45,7 @@ pub fn identity(alert: &Alert) -> LabelSet {
 }
 
 /// The identity labels plus `severity` and `kind`.
-pub fn with_stage(alert: &Alert) -> LabelSet {
+pub(crate) fn with_stage(alert: &Alert) -> LabelSet {
     let mut labels = identity(alert);
     labels.insert("severity".into(), alert.severity.as_str().into());
     labels.insert("kind".into(), alert.kind.as_str().into());
@@ -54,7 +54,7 @@ pub fn with_stage(alert: &Alert) -> LabelSet {
 
 /// `summary`, `description`, `alert_id`, and where the alert has them `renew_url` (https
 /// only), `remain_days`, `expiry_date`, `threshold`, `package_status`, `error`.
-pub fn annotations(alert: &Alert) -> LabelSet {
+pub(crate) fn annotations(alert: &Alert) -> LabelSet {
     let mut a = BTreeMap::new();
     a.insert("summary".into(), render::single_line(&alert.summary));
     a.insert("description".into(), description(alert));
@@ -107,6 +107,6 @@ fn description(alert: &Alert) -> String {
 }
 
 /// An instant as Alertmanager writes it: RFC 3339 UTC, whole seconds.
-pub fn time(t: DateTime<Utc>) -> String {
+pub(crate) fn time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }

@@ -5,13 +5,13 @@ use super::{Digest, Notifier, NotifyError, Preview, PreviewFormat, Receipt};
 use crate::config::LogLevel;
 use crate::model::{Alert, Severity};
 
-pub struct LogNotifier {
+pub(crate) struct LogNotifier {
     name: String,
     level: LogLevel,
 }
 
 impl LogNotifier {
-    pub fn new(name: &str, level: LogLevel) -> Self {
+    pub(crate) fn new(name: &str, level: LogLevel) -> Self {
         LogNotifier {
             name: name.to_string(),
             level,

@@ -8,16 +8,16 @@
 //! [`webhook::WebhookFormat`], listed once in [`webhook::FORMATS`]. `render.rs` holds the
 //! wording every receiver shares; `ratelimit.rs` the limiter the quotas feed.
 
-pub mod alertmanager_api;
+pub(crate) mod alertmanager_api;
 pub mod email;
-pub mod http;
-pub mod labels;
-pub mod log;
+pub(crate) mod http;
+pub(crate) mod labels;
+pub(crate) mod log;
 pub mod outbox;
-pub mod ratelimit;
-pub mod refresh;
+pub(crate) mod ratelimit;
+pub(crate) mod refresh;
 pub mod render;
-pub mod template;
+pub(crate) mod template;
 pub mod webhook;
 
 use crate::config::{Config, ReceiverConfig};
@@ -121,7 +121,7 @@ pub enum NotifyError {
 }
 
 impl NotifyError {
-    pub fn transient(receiver: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn transient(receiver: &str, message: impl Into<String>) -> Self {
         NotifyError::Transient {
             receiver: receiver.to_string(),
             message: message.into(),
@@ -129,14 +129,15 @@ impl NotifyError {
         }
     }
 
-    pub fn permanent(receiver: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn permanent(receiver: &str, message: impl Into<String>) -> Self {
         NotifyError::Permanent {
             receiver: receiver.to_string(),
             message: message.into(),
         }
     }
 
-    pub fn receiver(&self) -> &str {
+    #[cfg(test)]
+    pub(crate) fn receiver(&self) -> &str {
         match self {
             NotifyError::Transient { receiver, .. } | NotifyError::Permanent { receiver, .. } => {
                 receiver
@@ -351,7 +352,7 @@ impl Notifiers {
     }
 
     /// Adds (or replaces) a notifier under its own name.
-    pub fn insert(&mut self, notifier: Box<dyn Notifier>) {
+    pub(crate) fn insert(&mut self, notifier: Box<dyn Notifier>) {
         self.by_name.insert(notifier.name().to_string(), notifier);
     }
 
@@ -362,14 +363,6 @@ impl Notifiers {
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.by_name.keys().map(String::as_str)
     }
-
-    pub fn len(&self) -> usize {
-        self.by_name.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.by_name.is_empty()
-    }
 }
 
 /// How long an alert posted to a receiver that keeps alerts open (`alertmanager_api`) stays
@@ -377,7 +370,7 @@ impl Notifiers {
 /// runs, so that a weekday schedule covers the weekend), so that one missed cycle does not
 /// resolve it and a renewd that stopped lets it resolve. One day when the schedule never
 /// fires (the config check refuses such a schedule).
-pub fn alert_hold(config: &Config, now: DateTime<Utc>) -> Duration {
+pub(crate) fn alert_hold(config: &Config, now: DateTime<Utc>) -> Duration {
     let period = crate::schedule::Schedule::new(&config.daemon.schedule, config.daemon.tz())
         .ok()
         .and_then(|s| s.longest_gap(now, HOLD_SAMPLE_RUNS))
@@ -391,7 +384,7 @@ const HOLD_SAMPLE_RUNS: usize = 9;
 
 /// Renders every receiver's own templates once against the example digest, so that a
 /// broken one is refused by every command (with its key), not at the first alert.
-pub fn check_templates(config: &Config, problems: &mut Vec<crate::config::Problem>) {
+pub(crate) fn check_templates(config: &Config, problems: &mut Vec<crate::config::Problem>) {
     for (name, receiver) in &config.receivers {
         let found = match receiver {
             ReceiverConfig::Email {
@@ -426,7 +419,7 @@ pub fn check_templates(config: &Config, problems: &mut Vec<crate::config::Proble
 
 /// Compiles a receiver's email templates and renders them against the example package, for
 /// config validation. The error is the template's key (`subject_template`, …) and the reason.
-pub fn email_templates_render(
+pub(crate) fn email_templates_render(
     receiver: &str,
     subject: Option<&str>,
     text: Option<&str>,

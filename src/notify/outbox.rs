@@ -76,7 +76,7 @@ pub struct ReleaseReport {
 /// Decisions held back by a silence that has ended: what is still due is queued in `cycle`'s
 /// outbox (delivered with the cycle's digest), what a later decision replaced is dropped, and
 /// what another silence in force matches (`silenced_now`) stays held under that one.
-pub fn release_held(
+pub(crate) fn release_held(
     store: &mut StateStore,
     cycle: crate::state::CycleId,
     now: DateTime<Utc>,
@@ -119,20 +119,20 @@ pub fn release_held(
 
 /// How hard to try a delivery. Defaults suit production; tests shorten the waits.
 #[derive(Debug, Clone)]
-pub struct DeliveryPolicy {
+pub(crate) struct DeliveryPolicy {
     /// Attempts within one run (a cycle or a retry pass): 500 ms, then doubled, no jitter. A
     /// `Retry-After` longer than its `max_wait` is not waited for within the run: the delivery
     /// stays pending for a later pass instead.
-    pub in_run: Backoff,
+    pub(crate) in_run: Backoff,
     /// Delay before the next pass after a run's attempts failed: doubled per failed run,
     /// capped, with ±20% jitter so that many pending deliveries do not all fire at once.
-    pub between_runs: Backoff,
+    pub(crate) between_runs: Backoff,
     /// Older than this and still undelivered: abandoned.
-    pub max_age: Duration,
+    pub(crate) max_age: Duration,
 }
 
 impl DeliveryPolicy {
-    pub fn new(max_age: Duration) -> Self {
+    pub(crate) fn new(max_age: Duration) -> Self {
         DeliveryPolicy {
             in_run: Backoff {
                 attempts: 3,
@@ -154,7 +154,7 @@ impl DeliveryPolicy {
     }
 
     /// When to try again after `attempts` failed attempts.
-    pub fn next_attempt_at(&self, now: DateTime<Utc>, attempts: u32) -> DateTime<Utc> {
+    pub(crate) fn next_attempt_at(&self, now: DateTime<Utc>, attempts: u32) -> DateTime<Utc> {
         let delay = self.between_runs.delay(attempts);
         now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::hours(1))
     }
@@ -168,12 +168,12 @@ pub struct DeliveryReport {
     pub pending: usize,
     /// Refused for good (e.g. HTTP 4xx, SMTP 5xx).
     pub failed: usize,
-    pub abandoned: usize,
+    pub(crate) abandoned: usize,
 }
 
 /// Which deliveries a pass takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Selection {
+pub(crate) enum Selection {
     /// Those whose backoff has elapsed (the daemon between cycles, and after a cycle).
     Due,
     /// Every pending one, backoff or not (`once` starts with these).
@@ -181,7 +181,7 @@ pub enum Selection {
 }
 
 /// Delivers the deliveries whose next attempt is due now.
-pub async fn deliver_due(
+pub(crate) async fn deliver_due(
     store: &mut StateStore,
     notifiers: &Notifiers,
     policy: &DeliveryPolicy,
@@ -192,7 +192,7 @@ pub async fn deliver_due(
 }
 
 /// One delivery pass.
-pub async fn deliver(
+pub(crate) async fn deliver(
     store: &mut StateStore,
     notifiers: &Notifiers,
     policy: &DeliveryPolicy,
@@ -428,7 +428,7 @@ async fn send_with_retries(
 
 /// How one delivery pass ended for one delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     Delivered,
     /// A transient failure: still pending, retried later.
     Retrying,
@@ -437,14 +437,14 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 4] = [
+    pub(crate) const ALL: [Outcome; 4] = [
         Outcome::Delivered,
         Outcome::Retrying,
         Outcome::Failed,
         Outcome::Abandoned,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Outcome::Delivered => "delivered",
             Outcome::Retrying => "retrying",
@@ -455,7 +455,7 @@ impl Outcome {
 }
 
 /// Told of every delivery outcome (the daemon's metrics).
-pub trait OutcomeObserver: Send + Sync {
+pub(crate) trait OutcomeObserver: Send + Sync {
     fn observe(&self, receiver: &str, outcome: Outcome);
 
     /// Told how the refresh of a receiver that keeps alerts open went (`notify::refresh`).
@@ -468,11 +468,11 @@ pub trait OutcomeObserver: Send + Sync {
 /// at shutdown, and an observer of outcomes (its metrics). `once` and the tests pass
 /// [`DeliveryHooks::default`]: deliveries are then never cut short nor counted.
 #[derive(Clone, Default)]
-pub struct DeliveryHooks {
+pub(crate) struct DeliveryHooks {
     /// `None` until shutdown starts; then the instant at which sends still in flight are cut
     /// short. Once it is set, no new attempt starts within the run.
-    pub shutdown: Option<tokio::sync::watch::Receiver<Option<tokio::time::Instant>>>,
-    pub observer: Option<Arc<dyn OutcomeObserver>>,
+    pub(crate) shutdown: Option<tokio::sync::watch::Receiver<Option<tokio::time::Instant>>>,
+    pub(crate) observer: Option<Arc<dyn OutcomeObserver>>,
 }
 
 impl std::fmt::Debug for DeliveryHooks {

@@ -13,20 +13,20 @@ use tokio::time::Instant;
 
 /// At most `max` messages in any window of length `per`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Quota {
-    pub max: u32,
-    pub per: Duration,
+pub(crate) struct Quota {
+    pub(crate) max: u32,
+    pub(crate) per: Duration,
 }
 
 impl Quota {
-    pub const fn per_second(max: u32) -> Quota {
+    pub(crate) const fn per_second(max: u32) -> Quota {
         Quota {
             max,
             per: Duration::from_secs(1),
         }
     }
 
-    pub const fn per_minute(max: u32) -> Quota {
+    pub(crate) const fn per_minute(max: u32) -> Quota {
         Quota {
             max,
             per: Duration::from_secs(60),
@@ -51,7 +51,7 @@ impl std::fmt::Display for Quota {
 
 /// Hands out send slots so that no quota is ever exceeded. Shared by concurrent senders.
 #[derive(Debug)]
-pub struct RateLimiter {
+pub(crate) struct RateLimiter {
     windows: Vec<Window>,
 }
 
@@ -63,7 +63,7 @@ struct Window {
 }
 
 impl RateLimiter {
-    pub fn new(quotas: &[Quota]) -> RateLimiter {
+    pub(crate) fn new(quotas: &[Quota]) -> RateLimiter {
         RateLimiter {
             windows: quotas
                 .iter()
@@ -76,13 +76,13 @@ impl RateLimiter {
         }
     }
 
-    pub fn quotas(&self) -> Vec<Quota> {
+    pub(crate) fn quotas(&self) -> Vec<Quota> {
         self.windows.iter().map(|w| w.quota).collect()
     }
 
     /// Reserves the earliest slot that keeps every quota and returns how long to wait for it
     /// (zero when a slot is free now). Slots are handed out in call order.
-    pub fn reserve(&self) -> Duration {
+    pub(crate) fn reserve(&self) -> Duration {
         let now = Instant::now();
         if self.windows.is_empty() {
             return Duration::ZERO;
@@ -117,7 +117,8 @@ impl RateLimiter {
 
     /// Waits until a send is allowed. Cancel-safe in the sense that matters: a cancelled wait
     /// keeps its slot, which only makes later sends more conservative.
-    pub async fn acquire(&self) -> Duration {
+    #[cfg(test)]
+    pub(crate) async fn acquire(&self) -> Duration {
         let wait = self.reserve();
         if !wait.is_zero() {
             tokio::time::sleep(wait).await;

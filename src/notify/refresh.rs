@@ -15,7 +15,7 @@ use chrono::Utc;
 
 /// Refreshes every receiver that keeps alerts open, one after the other; stops early (and
 /// quietly: the next start refreshes again) once shutdown has started.
-pub async fn refresh_open_alerts(
+pub(crate) async fn refresh_open_alerts(
     store: &StateStore,
     notifiers: &Notifiers,
     tz: chrono_tz::Tz,

@@ -15,7 +15,7 @@ pub fn sorted_by_urgency(alerts: &[Alert]) -> Vec<&Alert> {
 }
 
 /// `sent_at` as a local time for people, e.g. `2026-11-26 09:00 CST`.
-pub fn local_time(sent_at: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
+pub(crate) fn local_time(sent_at: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
     sent_at
         .with_timezone(&tz)
         .format("%Y-%m-%d %H:%M %Z")
@@ -25,19 +25,19 @@ pub fn local_time(sent_at: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
 /// The estimated last day of the package: the day (in GMT+08:00, Huawei's billing day) on
 /// which the remaining days were read, plus those days. Counted from the poll, not from when
 /// the message goes out, so a message retried days later still names the same day.
-pub fn estimated_expiry(alert: &Alert) -> Option<NaiveDate> {
+pub(crate) fn estimated_expiry(alert: &Alert) -> Option<NaiveDate> {
     crate::model::billing_last_day(alert.raised_at, alert.remain_days?)
 }
 
 /// [`estimated_expiry`] as `YYYY-MM-DD`, or `-` when the alert has no remaining days.
-pub fn expiry_label(alert: &Alert) -> String {
+pub(crate) fn expiry_label(alert: &Alert) -> String {
     estimated_expiry(alert)
         .map(|d| d.format("%Y-%m-%d").to_string())
         .unwrap_or_else(|| "-".into())
 }
 
 /// Status name and raw number, e.g. `active (2)`; an unknown number is shown, never dropped.
-pub fn status_label(alert: &Alert) -> String {
+pub(crate) fn status_label(alert: &Alert) -> String {
     match (alert.package_status_name.as_deref(), alert.package_status) {
         (Some(name), Some(n)) => format!("{name} ({n})"),
         (None, Some(n)) => format!("{} ({n})", crate::model::package_status_name(Some(n))),
@@ -47,12 +47,12 @@ pub fn status_label(alert: &Alert) -> String {
 }
 
 /// The project id, or `(account)` when the account was asked as a whole.
-pub fn project_label(alert: &Alert) -> &str {
+pub(crate) fn project_label(alert: &Alert) -> &str {
     alert.project_id.as_deref().unwrap_or("(account)")
 }
 
 /// Remaining days for people: `11 days`, `1 day`, `0 days`, `-`.
-pub fn remaining_label(alert: &Alert) -> String {
+pub(crate) fn remaining_label(alert: &Alert) -> String {
     match alert.remain_days {
         Some(1) => "1 day".into(),
         Some(n) => format!("{n} days"),
@@ -61,7 +61,7 @@ pub fn remaining_label(alert: &Alert) -> String {
 }
 
 /// A short label of the alert's kind and severity, e.g. `WARNING expiring`.
-pub fn kind_label(alert: &Alert) -> String {
+pub(crate) fn kind_label(alert: &Alert) -> String {
     let kind = match alert.kind {
         AlertKind::StatusChanged => "status changed",
         AlertKind::PollFailed => "poll failed",
@@ -76,12 +76,12 @@ pub fn kind_label(alert: &Alert) -> String {
 }
 
 /// One line saying what the digest is about, starting with "renewd": the subject's wording.
-pub fn headline(digest: &Digest) -> String {
+pub(crate) fn headline(digest: &Digest) -> String {
     format!("renewd: {}", what_happened(digest))
 }
 
 /// The most severe alert's severity, or `None` when every alert reports a problem solved.
-pub fn worst_severity(digest: &Digest) -> Option<Severity> {
+pub(crate) fn worst_severity(digest: &Digest) -> Option<Severity> {
     if digest.alerts.iter().all(|a| a.kind.is_resolution()) {
         return None;
     }
@@ -94,7 +94,7 @@ pub fn worst_severity(digest: &Digest) -> Option<Severity> {
 }
 
 /// The name of what an alert is about: the package key, or the account/project.
-pub fn subject_name(alert: &Alert) -> String {
+pub(crate) fn subject_name(alert: &Alert) -> String {
     match (&alert.package, alert.kind) {
         (Some(p), _) => p.clone(),
         (None, AlertKind::PollFailed | AlertKind::PollRecovered) => {
@@ -105,7 +105,7 @@ pub fn subject_name(alert: &Alert) -> String {
 }
 
 /// The accounts of the alerts, for a subject line: `prod`, `prod, test` or `3 accounts`.
-pub fn accounts_label(alerts: &[Alert]) -> String {
+pub(crate) fn accounts_label(alerts: &[Alert]) -> String {
     let accounts: BTreeSet<&str> = alerts.iter().map(|a| a.account.as_str()).collect();
     match accounts.len() {
         0 => String::new(),
@@ -115,7 +115,7 @@ pub fn accounts_label(alerts: &[Alert]) -> String {
 }
 
 /// `1 package`, `2 packages`.
-pub fn plural(n: usize, singular: &str, plural: &str) -> String {
+pub(crate) fn plural(n: usize, singular: &str, plural: &str) -> String {
     if n == 1 {
         format!("{n} {singular}")
     } else {
@@ -124,7 +124,7 @@ pub fn plural(n: usize, singular: &str, plural: &str) -> String {
 }
 
 /// Escapes text for HTML element content and quoted attribute values.
-pub fn escape_html(text: &str) -> String {
+pub(crate) fn escape_html(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + text.len() / 8);
     for c in text.chars() {
         match c {
@@ -140,20 +140,20 @@ pub fn escape_html(text: &str) -> String {
 }
 
 /// The link a message may make clickable: only `https://` (see [`Alert::renew_link`]).
-pub fn safe_link(alert: &Alert) -> Option<&str> {
+pub(crate) fn safe_link(alert: &Alert) -> Option<&str> {
     alert.renew_link()
 }
 
 /// Replaces control characters (line breaks included) so that a value from the API or a
 /// server cannot break a line-oriented format such as a mail header or a log line.
-pub fn single_line(text: &str) -> String {
+pub(crate) fn single_line(text: &str) -> String {
     text.chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect()
 }
 
 /// At most `max` characters of `text`, with `…` when cut.
-pub fn truncate(text: &str, max: usize) -> String {
+pub(crate) fn truncate(text: &str, max: usize) -> String {
     match text.char_indices().nth(max) {
         Some((cut, _)) => format!("{}…", &text[..cut]),
         None => text.to_string(),
@@ -161,20 +161,20 @@ pub fn truncate(text: &str, max: usize) -> String {
 }
 
 /// Longest subject line before it is cut.
-pub const MAX_SUBJECT_CHARS: usize = 200;
+pub(crate) const MAX_SUBJECT_CHARS: usize = 200;
 
 /// What starts every subject line.
 const SUBJECT_TAG: &str = "[renewd] ";
 
 /// The subject: what happened at a glance, e.g. `[renewd] 2 CodeArts packages expire within
 /// 14 days (prod)` or `[renewd] 1 expired, 2 expiring CodeArts packages (prod)`.
-pub fn subject(digest: &Digest) -> String {
+pub(crate) fn subject(digest: &Digest) -> String {
     format!("{SUBJECT_TAG}{}", what_happened(digest))
 }
 
 /// The subject's words after its `[renewd] ` tag, e.g. `2 CodeArts packages expire within 14
 /// days (prod)`: one line, cut so that the whole subject fits [`MAX_SUBJECT_CHARS`].
-pub fn what_happened(digest: &Digest) -> String {
+pub(crate) fn what_happened(digest: &Digest) -> String {
     let alerts = &digest.alerts;
     if alerts.is_empty() {
         return "no alerts".into();

@@ -8,10 +8,10 @@ use serde::Serialize;
 
 /// Instructions one rendering may run: far more than a digest of thousands of alerts needs,
 /// and a loop without end stops in a fraction of a second.
-pub const FUEL: u64 = 1_000_000;
+pub(crate) const FUEL: u64 = 1_000_000;
 /// The most text one rendering may write (chat platforms take a few kilobytes, mail a few
 /// hundred).
-pub const MAX_OUTPUT_BYTES: usize = 4 * 1024 * 1024;
+pub(crate) const MAX_OUTPUT_BYTES: usize = 4 * 1024 * 1024;
 
 /// A template that did not render: which key of the receiver holds it, and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -19,11 +19,11 @@ pub const MAX_OUTPUT_BYTES: usize = 4 * 1024 * 1024;
 pub struct TemplateError {
     /// The receiver's key, e.g. `text_template`, or which built-in template.
     pub field: &'static str,
-    pub reason: String,
+    pub(crate) reason: String,
 }
 
 /// An environment with strict undefined variables and [`FUEL`].
-pub fn environment() -> Environment<'static> {
+pub(crate) fn environment() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_fuel(Some(FUEL));
@@ -32,7 +32,7 @@ pub fn environment() -> Environment<'static> {
 
 /// Renders template `name` of `env`, writing at most [`MAX_OUTPUT_BYTES`]. The error says what
 /// went wrong, in the template's own words where it has them.
-pub fn render<S: Serialize>(
+pub(crate) fn render<S: Serialize>(
     env: &Environment<'_>,
     name: &str,
     context: S,
@@ -53,7 +53,7 @@ pub fn render<S: Serialize>(
 
 /// Refuses a value larger than the output may be, before it is escaped or wrapped: escaping
 /// a 100 MB string only to drop it at the limit would take seconds.
-pub fn check_len(len: usize) -> Result<(), minijinja::Error> {
+pub(crate) fn check_len(len: usize) -> Result<(), minijinja::Error> {
     if len > MAX_OUTPUT_BYTES {
         return Err(minijinja::Error::new(
             ErrorKind::InvalidOperation,

@@ -18,10 +18,12 @@ mod wording;
 
 use chrono::TimeDelta;
 
-pub use packages::{evaluate, Evaluation, Observation};
-pub use polls::{evaluate_poll, HealthEvaluation};
-pub use ruleset::{Rule, RuleDefinition, RuleSet, RulesError};
-pub use silences::{check_matchers, SilenceSet};
+#[cfg(test)]
+use packages::Evaluation;
+pub(crate) use packages::{evaluate, Observation};
+pub(crate) use polls::evaluate_poll;
+pub(crate) use ruleset::{Rule, RuleDefinition, RuleSet};
+pub(crate) use silences::{check_matchers, SilenceSet};
 pub use state::{ItemState, PollHealth, RuleProgress};
 use wording::*;
 

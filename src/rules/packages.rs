@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 /// What one successful poll says about one known or new package.
 #[derive(Debug, Clone, Copy)]
-pub enum Observation<'a> {
+pub(crate) enum Observation<'a> {
     Seen(&'a Item),
     /// Absent from a successful response of its scope.
     Missing,
@@ -18,14 +18,14 @@ pub enum Observation<'a> {
 
 /// The outcome of evaluating one package: its next state and the alerts to deliver.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Evaluation {
-    pub state: ItemState,
-    pub alerts: Vec<Alert>,
+pub(crate) struct Evaluation {
+    pub(crate) state: ItemState,
+    pub(crate) alerts: Vec<Alert>,
 }
 
 /// One package, one poll. `previous` is None the first time the package is seen.
 /// Returns None only for `Missing` with no previous state (nothing known, nothing to say).
-pub fn evaluate(
+pub(crate) fn evaluate(
     rules: &RuleSet,
     previous: Option<&ItemState>,
     observation: Observation<'_>,

@@ -7,15 +7,15 @@ use chrono::{DateTime, Utc};
 
 /// The outcome of one poll of one account/project for its health.
 #[derive(Debug, Clone, PartialEq)]
-pub struct HealthEvaluation {
-    pub health: PollHealth,
-    pub alerts: Vec<Alert>,
+pub(crate) struct HealthEvaluation {
+    pub(crate) health: PollHealth,
+    pub(crate) alerts: Vec<Alert>,
 }
 
 /// Counts consecutive failed polls of `scope`; after `failure_alert_after` of them one
 /// `poll_failed` (to the receivers of every matching rule), and one `poll_recovered` on the
 /// next success.
-pub fn evaluate_poll(
+pub(crate) fn evaluate_poll(
     rules: &RuleSet,
     scope: &Scope,
     previous: Option<&PollHealth>,

@@ -7,30 +7,30 @@ use std::time::Duration;
 /// What one rule says, as the config gives it (`[[rules]]`); [`RuleSet::compile`] turns it
 /// into something that can be evaluated.
 #[derive(Debug, Clone, PartialEq)]
-pub struct RuleDefinition {
-    pub name: String,
+pub(crate) struct RuleDefinition {
+    pub(crate) name: String,
     /// Globs over account names; empty means all.
-    pub accounts: Vec<String>,
+    pub(crate) accounts: Vec<String>,
     /// Globs over project ids ("" is the account as a whole); empty means all.
-    pub projects: Vec<String>,
+    pub(crate) projects: Vec<String>,
     /// Globs over package keys; empty means all.
-    pub packages: Vec<String>,
+    pub(crate) packages: Vec<String>,
     /// Days before expiry at which to warn.
-    pub thresholds: Vec<i64>,
-    pub receivers: Vec<String>,
+    pub(crate) thresholds: Vec<i64>,
+    pub(crate) receivers: Vec<String>,
     /// Remind again every `repeat_every` while at or below this many days (or expired).
-    pub repeat_below: Option<i64>,
-    pub repeat_every: Option<Duration>,
+    pub(crate) repeat_below: Option<i64>,
+    pub(crate) repeat_every: Option<Duration>,
     /// Remind of an `expired` package at this interval (default `repeat_every`).
-    pub repeat_expired_every: Option<Duration>,
-    pub notify_renewed: bool,
+    pub(crate) repeat_expired_every: Option<Duration>,
+    pub(crate) notify_renewed: bool,
     /// Overrides the severity of this rule's `expiring` and `expired` alerts.
-    pub severity: Option<Severity>,
+    pub(crate) severity: Option<Severity>,
 }
 
 /// Why a rule does not compile; `field` and `index` say where, for the config's key path.
 #[derive(Debug, thiserror::Error)]
-pub enum RulesError {
+pub(crate) enum RulesError {
     #[error("{pattern:?} is not a valid glob")]
     InvalidGlob {
         field: &'static str,
@@ -48,7 +48,7 @@ pub enum RulesError {
 
 impl RulesError {
     /// The key of the rule this error is about, and the index within it when it is a list.
-    pub fn field(&self) -> (&'static str, Option<usize>) {
+    pub(crate) fn field(&self) -> (&'static str, Option<usize>) {
         match self {
             RulesError::InvalidGlob { field, index, .. } => (field, Some(*index)),
             RulesError::RepeatOutOfRange { field, .. } => (field, None),
@@ -96,7 +96,7 @@ pub(super) struct Repeat {
 
 /// One compiled rule.
 #[derive(Debug, Clone)]
-pub struct Rule {
+pub(crate) struct Rule {
     pub(super) name: String,
     pub(super) accounts: GlobList,
     pub(super) projects: GlobList,
@@ -149,34 +149,36 @@ impl Rule {
         }
     }
 
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         &self.name
     }
 
-    pub fn receivers(&self) -> &[String] {
+    pub(crate) fn receivers(&self) -> &[String] {
         &self.receivers
     }
 
     /// The thresholds in days, ascending.
-    pub fn thresholds(&self) -> &[i64] {
+    #[cfg(test)]
+    pub(crate) fn thresholds(&self) -> &[i64] {
         &self.thresholds
     }
 
-    pub fn notify_renewed(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn notify_renewed(&self) -> bool {
         self.notify_renewed
     }
 
     /// The account and project globs match (the project of an account-level scope is "").
-    pub fn matches_scope(&self, scope: &Scope) -> bool {
+    pub(crate) fn matches_scope(&self, scope: &Scope) -> bool {
         self.accounts.matches(&scope.account) && self.projects.matches(scope.project_label())
     }
 
-    pub fn matches_package(&self, package: &Item) -> bool {
+    pub(crate) fn matches_package(&self, package: &Item) -> bool {
         self.matches_scope(&package.scope) && self.packages.matches(&package.key)
     }
 
     /// The smallest threshold `t` with `remain_days <= t`, if any.
-    pub fn stage(&self, remain_days: i64) -> Option<i64> {
+    pub(crate) fn stage(&self, remain_days: i64) -> Option<i64> {
         self.thresholds.iter().copied().find(|t| remain_days <= *t)
     }
 
@@ -188,14 +190,16 @@ impl Rule {
 
 /// The compiled rules of one config.
 #[derive(Debug, Clone, Default)]
-pub struct RuleSet {
+pub(crate) struct RuleSet {
     rules: Vec<Rule>,
 }
 
 impl RuleSet {
     /// Compiles every rule, each glob once. Fails with every problem, each with the index of
     /// its rule.
-    pub fn compile(definitions: &[RuleDefinition]) -> Result<RuleSet, Vec<(usize, RulesError)>> {
+    pub(crate) fn compile(
+        definitions: &[RuleDefinition],
+    ) -> Result<RuleSet, Vec<(usize, RulesError)>> {
         let mut problems = Vec::new();
         let mut rules = Vec::with_capacity(definitions.len());
         for (index, definition) in definitions.iter().enumerate() {
@@ -210,17 +214,21 @@ impl RuleSet {
         }
     }
 
-    pub fn rules(&self) -> &[Rule] {
+    #[cfg(test)]
+    pub(crate) fn rules(&self) -> &[Rule] {
         &self.rules
     }
 
     /// Rules whose account and project globs match a scope (for poll_failed routing).
-    pub fn matching_scope<'a>(&'a self, scope: &'a Scope) -> impl Iterator<Item = &'a Rule> + 'a {
+    pub(crate) fn matching_scope<'a>(
+        &'a self,
+        scope: &'a Scope,
+    ) -> impl Iterator<Item = &'a Rule> + 'a {
         self.rules.iter().filter(move |r| r.matches_scope(scope))
     }
 
     /// Rules whose account, project and package globs match a package.
-    pub fn matching_package<'a>(
+    pub(crate) fn matching_package<'a>(
         &'a self,
         package: &'a Item,
     ) -> impl Iterator<Item = &'a Rule> + 'a {

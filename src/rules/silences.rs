@@ -1,14 +1,13 @@
 //! Which decisions a silence holds back: the silences in force, their globs compiled once per
 //! cycle, matched against each decision. Pure: the silences and `now` come from the caller.
 
-use super::ruleset::GlobList;
-use super::RulesError;
+use super::ruleset::{GlobList, RulesError};
 use crate::model::{Alert, Silence, SilenceMatchers};
 use chrono::{DateTime, Utc};
 
 /// The silences in force at one instant, ready to match decisions.
 #[derive(Debug, Clone, Default)]
-pub struct SilenceSet {
+pub(crate) struct SilenceSet {
     silences: Vec<(Silence, Matchers)>,
 }
 
@@ -23,7 +22,7 @@ struct Matchers {
 impl SilenceSet {
     /// The silences of `silences` in force at `now`, compiled. A silence whose glob does not
     /// compile (it was checked when it was added) is left out and reported.
-    pub fn in_force(
+    pub(crate) fn in_force(
         silences: &[Silence],
         now: DateTime<Utc>,
     ) -> (SilenceSet, Vec<(i64, RulesError)>) {
@@ -39,7 +38,7 @@ impl SilenceSet {
     }
 
     /// The silence that holds `alert` back, if any (the one that ends last).
-    pub fn silencing(&self, alert: &Alert) -> Option<&Silence> {
+    pub(crate) fn silencing(&self, alert: &Alert) -> Option<&Silence> {
         self.silencing_fields(
             &alert.account,
             alert.project_id.as_deref().unwrap_or(""),
@@ -50,7 +49,7 @@ impl SilenceSet {
 
     /// The silence that holds back decisions about an item (or, without package and resource,
     /// a scope), if any: the one that ends last.
-    pub fn silencing_fields(
+    pub(crate) fn silencing_fields(
         &self,
         account: &str,
         project: &str,
@@ -64,22 +63,13 @@ impl SilenceSet {
             .max_by_key(|s| s.end())
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.silences.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.silences.is_empty()
-    }
-
-    /// The silences in force, in the order they were given.
-    pub fn silences(&self) -> impl Iterator<Item = &Silence> {
-        self.silences.iter().map(|(s, _)| s)
     }
 }
 
 /// Checks the globs of `matchers`, for `renewd silence add`.
-pub fn check_matchers(matchers: &SilenceMatchers) -> Result<(), RulesError> {
+pub(crate) fn check_matchers(matchers: &SilenceMatchers) -> Result<(), RulesError> {
     compile(matchers).map(|_| ())
 }
 

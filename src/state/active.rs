@@ -27,7 +27,7 @@ impl StateStore {
     ///   that is `poll_failed` and the poll health still owes a `poll_recovered`.
     ///
     /// `status_changed` is an event, not a condition: it never holds.
-    pub fn active_alerts(&self, receiver: &str) -> Result<Vec<Alert>, StateError> {
+    pub(crate) fn active_alerts(&self, receiver: &str) -> Result<Vec<Alert>, StateError> {
         let packages: HashMap<ItemId, crate::rules::ItemState> = self
             .all_packages()?
             .into_iter()

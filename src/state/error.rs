@@ -109,7 +109,7 @@ impl StateError {
     /// The file system under the state file failed (full, read-only, I/O error, cannot open
     /// a file): something that may clear up by itself or at an operator's hand, not a problem
     /// of the file's content.
-    pub fn is_storage_failure(&self) -> bool {
+    pub(crate) fn is_storage_failure(&self) -> bool {
         use rusqlite::ErrorCode;
         match self {
             StateError::Io { .. } => true,
@@ -149,7 +149,7 @@ pub(super) fn in_use_message(path: &Path, holder: Option<u32>) -> String {
 /// Whether two configured state paths name the same file (through symlinks or `..`), so a
 /// reload does not try to open the file it already holds. Paths that do not resolve yet are
 /// compared as written.
-pub fn same_state_file(a: &Path, b: &Path) -> bool {
+pub(crate) fn same_state_file(a: &Path, b: &Path) -> bool {
     match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
         (Ok(a), Ok(b)) => a == b,
         _ => a == b,

@@ -38,16 +38,17 @@ use encoding::*;
 use open::*;
 use schema::*;
 
+pub(crate) use error::same_state_file;
 use error::sql_err;
-pub use error::{same_state_file, StateError};
-pub use reads::BatchReads;
+pub use error::StateError;
+pub(crate) use reads::BatchReads;
 pub use record::{Offer, QueueLedger, QueuePolicy};
 pub use schema::SCHEMA_VERSION;
 pub use silences::HeldDecision;
 pub use types::*;
 
 /// How long a connection waits for another one's write lock before giving up.
-pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long the history of a cycle that decided nothing is kept (see `record_cycle`).
 pub const QUIET_CYCLE_RETENTION: chrono::TimeDelta = chrono::TimeDelta::days(90);
 

@@ -185,7 +185,10 @@ pub struct BatchReads<'a> {
 
 impl BatchReads<'_> {
     /// See [`StateStore::package_states`].
-    pub fn package_states(&self, scope: &Scope) -> Result<Vec<(ItemId, ItemState)>, StateError> {
+    pub(crate) fn package_states(
+        &self,
+        scope: &Scope,
+    ) -> Result<Vec<(ItemId, ItemState)>, StateError> {
         read_package_states(self.conn, self.path, scope)
     }
 

@@ -67,7 +67,7 @@ pub enum DeliveryStatus {
 }
 
 impl DeliveryStatus {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             DeliveryStatus::Pending => "pending",
             DeliveryStatus::Delivered => "delivered",

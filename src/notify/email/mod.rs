@@ -19,10 +19,11 @@ mod templates;
 #[cfg(test)]
 mod tests;
 
-pub use super::render::subject;
+#[cfg(test)]
+use super::render::subject;
 #[cfg(test)]
 pub(crate) use bodies::{html_body, text_body};
-pub use settings::SmtpSettings;
+pub(crate) use settings::SmtpSettings;
 pub use templates::EmailTemplates;
 
 use self::smtp::{DeliveryError, SmtpClient};
@@ -31,7 +32,7 @@ use crate::notify::{BuildError, Digest, Notifier, NotifyError, Preview, PreviewF
 use lettre::message::{Mailbox, MultiPart};
 use lettre::Message;
 
-pub struct EmailNotifier {
+pub(crate) struct EmailNotifier {
     name: String,
     smtp: SmtpSettings,
     to: Vec<Mailbox>,
@@ -52,7 +53,7 @@ impl std::fmt::Debug for EmailNotifier {
 }
 
 impl EmailNotifier {
-    pub fn new(
+    pub(crate) fn new(
         name: &str,
         smtp: &SmtpSettings,
         to: &[String],
@@ -94,7 +95,7 @@ impl EmailNotifier {
     }
 
     /// The whole message, as it will be sent.
-    pub fn build_message(&self, digest: &Digest) -> Result<Message, NotifyError> {
+    pub(crate) fn build_message(&self, digest: &Digest) -> Result<Message, NotifyError> {
         let (subject, text, html) = self.render(digest)?;
         let mut builder = Message::builder()
             .from(self.smtp.from.clone())
@@ -237,7 +238,7 @@ impl Notifier for EmailNotifier {
 
 /// A Message-ID that is the same for every attempt at the same digest (same receiver, same
 /// alerts), so a mail system can recognise a resend after a crash as the same message.
-pub fn message_id(digest: &Digest, domain: &str) -> String {
+pub(crate) fn message_id(digest: &Digest, domain: &str) -> String {
     let mut parts: Vec<&str> = vec![&digest.receiver];
     let mut ids: Vec<&str> = digest.alerts.iter().map(|a| a.id.as_str()).collect();
     ids.sort_unstable();

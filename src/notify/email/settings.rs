@@ -11,7 +11,7 @@ use std::time::Duration;
 
 /// The `[smtp]` section, checked, with its TLS parameters and credentials ready.
 #[derive(Clone)]
-pub struct SmtpSettings {
+pub(crate) struct SmtpSettings {
     /// `host:port`, for messages.
     pub(super) server: String,
     pub(super) host: String,
@@ -37,7 +37,7 @@ impl std::fmt::Debug for SmtpSettings {
 
 impl SmtpSettings {
     /// Checks the `[smtp]` section and loads `ca_file`.
-    pub fn from_config(config: &SmtpConfig) -> Result<SmtpSettings, BuildError> {
+    pub(crate) fn from_config(config: &SmtpConfig) -> Result<SmtpSettings, BuildError> {
         let from: Mailbox = config
             .from
             .parse()

@@ -96,7 +96,8 @@ impl EmailTemplates {
     }
 
     /// The built-in rendering only.
-    pub fn built_in() -> EmailTemplates {
+    #[cfg(test)]
+    pub(crate) fn built_in() -> EmailTemplates {
         bodies::compile();
         EmailTemplates {
             env: None,

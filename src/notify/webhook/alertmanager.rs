@@ -26,9 +26,9 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// Go's zero `time.Time`, which Alertmanager sends as `endsAt` of a firing alert.
-pub const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
+pub(crate) const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
-pub struct Alertmanager;
+pub(crate) struct Alertmanager;
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -68,7 +68,7 @@ fn status_of(alert: &Alert) -> &'static str {
 }
 
 /// 16 hex characters of SHA-256 over the identity labels, in key order.
-pub fn fingerprint(alert: &Alert) -> String {
+pub(crate) fn fingerprint(alert: &Alert) -> String {
     use sha2::{Digest as _, Sha256};
     let mut hasher = Sha256::new();
     for (key, value) in identity(alert) {
@@ -102,7 +102,7 @@ fn common(maps: &[&BTreeMap<String, String>]) -> BTreeMap<String, String> {
 }
 
 /// The body bytes, alerts most urgent first.
-pub fn body(digest: &Digest) -> Result<Vec<u8>, String> {
+pub(crate) fn body(digest: &Digest) -> Result<Vec<u8>, String> {
     let alerts: Vec<AmAlert> = render::sorted_by_urgency(&digest.alerts)
         .into_iter()
         .map(|alert| {

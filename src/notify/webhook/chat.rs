@@ -19,7 +19,7 @@ use std::time::Duration;
 
 /// The template every chat format uses unless the receiver configures `text_template`.
 /// "renewd" starts the text so a robot secured with the keyword "renewd" accepts it.
-pub const BUILT_IN_TEMPLATE: &str = r#"{{ bold(headline) }}
+pub(crate) const BUILT_IN_TEMPLATE: &str = r#"{{ bold(headline) }}
 {% for a in alerts %}
 - {{ bold(a.kind_label) }} {{ a.summary }}{% if a.package %} · expires {{ a.expiry_date }} · {{ a.status_label }}{% endif %} · {{ a.account }}/{{ a.project }}{% if a.next_action_url %} · {% endif %}{{ link(a.next_action_url, "Renew") }}
 {% endfor %}
@@ -43,7 +43,7 @@ pub enum Dialect {
 impl Dialect {
     /// Escapes text from the data (package keys, names, messages) for this markup. Control
     /// characters become spaces, so a value cannot start a new line or list item.
-    pub fn escape(self, text: &str) -> String {
+    pub(crate) fn escape(self, text: &str) -> String {
         let text = render::single_line(text);
         let mut out = String::with_capacity(text.len() + 8);
         for c in text.chars() {
@@ -62,7 +62,7 @@ impl Dialect {
         out
     }
 
-    pub fn bold(self, text: &str) -> String {
+    pub(crate) fn bold(self, text: &str) -> String {
         match self {
             Dialect::SlackMrkdwn => format!("*{}*", self.escape(text)),
             Dialect::Markdown => format!("**{}**", self.escape(text)),
@@ -71,7 +71,7 @@ impl Dialect {
 
     /// A clickable link for an `https://` URL; anything else is shown as code, never as a link
     /// (a code span is not auto-linked).
-    pub fn link(self, url: &str, text: &str) -> String {
+    pub(crate) fn link(self, url: &str, text: &str) -> String {
         if !crate::model::is_safe_link(url) {
             let shown = render::single_line(url).replace('`', "'");
             return format!("{} (not https, not linked): `{shown}`", self.escape(text));
@@ -191,7 +191,7 @@ impl ChatTemplate {
         })
     }
 
-    pub fn dialect(&self) -> Dialect {
+    pub(crate) fn dialect(&self) -> Dialect {
         self.dialect
     }
 
@@ -233,7 +233,7 @@ impl ChatTemplate {
 
 impl ChatTemplate {
     /// [`fit`] for this template's text of `digest`: the most urgent alerts that fit.
-    pub fn fit<T>(
+    pub(crate) fn fit<T>(
         &self,
         digest: &Digest,
         build: impl Fn(usize, &str) -> Result<T, String>,
@@ -250,7 +250,10 @@ impl ChatTemplate {
 
 /// Compiles `source` for `format` and renders it against the example package, as `check` and
 /// config validation do. The error is the reason only (the caller names the key).
-pub fn validate_text_template(format: &dyn WebhookFormat, source: &str) -> Result<(), String> {
+pub(crate) fn validate_text_template(
+    format: &dyn WebhookFormat,
+    source: &str,
+) -> Result<(), String> {
     let Some(dialect) = format.dialect() else {
         return Err(format!(
             "the {} format has no chat text; text_template is for {}",
@@ -273,7 +276,7 @@ pub fn validate_text_template(format: &dyn WebhookFormat, source: &str) -> Resul
 /// ones stay, the rest become "and N more"), and only if even the bare text does not fit, by
 /// cutting the text. `render_text(shown)` renders the text; `build(shown, text)` the request;
 /// `fits` says whether a request is within the platform's limits.
-pub fn fit<T>(
+pub(crate) fn fit<T>(
     total: usize,
     render_text: impl Fn(usize) -> Result<String, String>,
     build: impl Fn(usize, &str) -> Result<T, String>,
@@ -319,7 +322,7 @@ pub fn fit<T>(
 
 /// The answer of a platform that reports errors inside an HTTP 200 body, e.g. DingTalk's
 /// `{"errcode":310000,"errmsg":"sign not match"}`. `code_keys` are tried in order.
-pub fn read_answer(body: &[u8], code_keys: &[&str], message_keys: &[&str]) -> Answer {
+pub(crate) fn read_answer(body: &[u8], code_keys: &[&str], message_keys: &[&str]) -> Answer {
     let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else {
         return Answer::Unreadable;
     };
@@ -343,7 +346,7 @@ pub fn read_answer(body: &[u8], code_keys: &[&str], message_keys: &[&str]) -> An
 
 /// What a 200 answer said.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Answer {
+pub(crate) enum Answer {
     Ok,
     Error {
         code: i64,
@@ -356,7 +359,7 @@ pub enum Answer {
 impl Answer {
     /// Turns the answer into the notifier's verdict: `retryable` lists the codes worth
     /// retrying (rate limits, "system busy"), with the wait the platform asks for, if any.
-    pub fn verdict(
+    pub(crate) fn verdict(
         self,
         platform: &str,
         body: &[u8],

@@ -18,9 +18,9 @@
 //! 20 KB are refused).
 
 use super::chat::{read_answer, Dialect};
-use super::format::{
-    hmac_sha256, ReceiverSetup, Rejection, RenderedRequest, SizeLimit, WebhookFormat,
-};
+use super::format::{hmac_sha256, ReceiverSetup, Rejection, RenderedRequest, WebhookFormat};
+#[cfg(test)]
+use super::format::SizeLimit;
 use crate::config::Secret;
 use crate::notify::ratelimit::Quota;
 use crate::notify::{render, Digest};
@@ -30,7 +30,7 @@ use serde_json::json;
 use std::time::Duration;
 
 /// Bytes of the whole request body.
-pub const MAX_BODY_BYTES: usize = 18_000;
+pub(crate) const MAX_BODY_BYTES: usize = 18_000;
 /// Characters of the title shown in the conversation list.
 const MAX_TITLE_CHARS: usize = 64;
 /// Codes worth retrying, with how long DingTalk wants the robot left alone.
@@ -40,11 +40,11 @@ const RETRYABLE: &[(i64, Option<Duration>)] = &[
     (-1, None),
 ];
 
-pub struct Dingtalk;
+pub(crate) struct Dingtalk;
 
 /// `(timestamp, sign)` for DingTalk's query, `sign` before URL encoding (the URL builder
 /// encodes it).
-pub fn sign(secret: &Secret, now: DateTime<Utc>) -> (String, String) {
+pub(crate) fn sign(secret: &Secret, now: DateTime<Utc>) -> (String, String) {
     let timestamp = now.timestamp_millis().to_string();
     let string_to_sign = format!("{timestamp}\n{}", secret.expose());
     let mac = hmac_sha256(secret.expose().as_bytes(), string_to_sign.as_bytes());
@@ -72,6 +72,7 @@ impl WebhookFormat for Dingtalk {
         vec![Quota::per_minute(20)]
     }
 
+    #[cfg(test)]
     fn size_limit(&self) -> Option<SizeLimit> {
         Some(SizeLimit::body_bytes(MAX_BODY_BYTES))
     }

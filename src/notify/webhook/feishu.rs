@@ -16,9 +16,9 @@
 //! most 20 KB — renewd keeps it within [`MAX_BODY_BYTES`].
 
 use super::chat::{read_answer, Dialect};
-use super::format::{
-    hmac_sha256, ReceiverSetup, Rejection, RenderedRequest, SizeLimit, WebhookFormat,
-};
+use super::format::{hmac_sha256, ReceiverSetup, Rejection, RenderedRequest, WebhookFormat};
+#[cfg(test)]
+use super::format::SizeLimit;
 use crate::config::Secret;
 use crate::model::Severity;
 use crate::notify::ratelimit::Quota;
@@ -29,13 +29,13 @@ use serde_json::{json, Value};
 use std::time::Duration;
 
 /// Bytes of the whole request body (Feishu: at most 20 KB).
-pub const MAX_BODY_BYTES: usize = 18_000;
+pub(crate) const MAX_BODY_BYTES: usize = 18_000;
 const RETRYABLE: &[(i64, Option<Duration>)] = &[(11232, None), (99991400, None)];
 
-pub struct Feishu;
+pub(crate) struct Feishu;
 
 /// `(timestamp, sign)` for Feishu's body.
-pub fn sign(secret: &Secret, now: DateTime<Utc>) -> (String, String) {
+pub(crate) fn sign(secret: &Secret, now: DateTime<Utc>) -> (String, String) {
     let timestamp = now.timestamp().to_string();
     let key = format!("{timestamp}\n{}", secret.expose());
     let mac = hmac_sha256(key.as_bytes(), b"");
@@ -74,6 +74,7 @@ impl WebhookFormat for Feishu {
         vec![Quota::per_second(5), Quota::per_minute(100)]
     }
 
+    #[cfg(test)]
     fn size_limit(&self) -> Option<SizeLimit> {
         Some(SizeLimit::body_bytes(MAX_BODY_BYTES))
     }

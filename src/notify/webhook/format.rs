@@ -13,7 +13,7 @@ use std::time::Duration;
 
 /// One webhook format. Implemented by a unit type in its own file and listed once in the
 /// registry (`webhook/mod.rs`).
-pub trait WebhookFormat: Send + Sync {
+pub(crate) trait WebhookFormat: Send + Sync {
     /// The name `format = "…"` gives.
     fn name(&self) -> &'static str;
 
@@ -34,6 +34,7 @@ pub trait WebhookFormat: Send + Sync {
     }
 
     /// The largest message renewd sends to the platform (a digest is shortened to fit it).
+    #[cfg(test)]
     fn size_limit(&self) -> Option<SizeLimit> {
         None
     }
@@ -114,15 +115,15 @@ pub trait WebhookFormat: Send + Sync {
 /// [`dialect`](WebhookFormat::dialect)) and its signing secret (formats that
 /// [`sign`](WebhookFormat::signs), when configured).
 #[derive(Debug, Default)]
-pub struct ReceiverSetup {
-    pub text: Option<ChatTemplate>,
-    pub secret: Option<Secret>,
+pub(crate) struct ReceiverSetup {
+    pub(crate) text: Option<ChatTemplate>,
+    pub(crate) secret: Option<Secret>,
 }
 
 impl ReceiverSetup {
     /// Compiles a receiver's chat text (the built-in template unless `text_template` is set)
     /// for a format with chat text, and keeps its secret for a format that signs.
-    pub fn new(
+    pub(crate) fn new(
         receiver: &str,
         format: &dyn WebhookFormat,
         secret: Option<&Secret>,
@@ -144,7 +145,7 @@ impl ReceiverSetup {
     }
 
     /// The chat text; every receiver of a format with a dialect has one (the builder sees to it).
-    pub fn text(&self) -> Result<&ChatTemplate, String> {
+    pub(crate) fn text(&self) -> Result<&ChatTemplate, String> {
         self.text
             .as_ref()
             .ok_or_else(|| "this receiver has no chat template".to_string())
@@ -153,15 +154,16 @@ impl ReceiverSetup {
 
 /// The largest message a platform takes, as renewd keeps it: `max` of what `counted` says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SizeLimit {
-    pub max: usize,
+pub(crate) struct SizeLimit {
+    pub(crate) max: usize,
     /// e.g. `bytes of the request body`.
-    pub counted: &'static str,
+    pub(crate) counted: &'static str,
 }
 
 impl SizeLimit {
     /// A limit on the whole request body.
-    pub const fn body_bytes(max: usize) -> SizeLimit {
+    #[cfg(test)]
+    pub(crate) const fn body_bytes(max: usize) -> SizeLimit {
         SizeLimit {
             max,
             counted: "bytes of the request body",
@@ -177,18 +179,18 @@ impl std::fmt::Display for SizeLimit {
 
 /// A request body for one digest, in one webhook format.
 #[derive(Debug, Clone, Default)]
-pub struct RenderedRequest {
-    pub body: Vec<u8>,
-    pub content_type: &'static str,
+pub(crate) struct RenderedRequest {
+    pub(crate) body: Vec<u8>,
+    pub(crate) content_type: &'static str,
     /// Added after the configured custom headers (e.g. a signature).
-    pub headers: Vec<(HeaderName, HeaderValue)>,
+    pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
     /// Appended to the URL's query (e.g. DingTalk's `timestamp` and `sign`).
-    pub query: Vec<(String, String)>,
+    pub(crate) query: Vec<(String, String)>,
 }
 
 impl RenderedRequest {
     /// A JSON body with nothing else added.
-    pub fn json(body: Vec<u8>) -> Self {
+    pub(crate) fn json(body: Vec<u8>) -> Self {
         RenderedRequest {
             body,
             content_type: "application/json",
@@ -201,15 +203,15 @@ impl RenderedRequest {
 /// A 2xx answer that the platform nonetheless uses to refuse the message, e.g. DingTalk's
 /// `{"errcode":310000,"errmsg":"sign not match"}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rejection {
+pub(crate) struct Rejection {
     /// The platform's error code (`310000`), or empty when the answer had none.
-    pub code: String,
+    pub(crate) code: String,
     /// The platform's message, one line.
-    pub message: String,
+    pub(crate) message: String,
     /// Worth retrying (a rate limit, "system busy").
-    pub retryable: bool,
+    pub(crate) retryable: bool,
     /// How long the platform asks to wait, when it says.
-    pub retry_after: Option<Duration>,
+    pub(crate) retry_after: Option<Duration>,
 }
 
 impl std::fmt::Display for Rejection {
@@ -223,7 +225,7 @@ impl std::fmt::Display for Rejection {
 }
 
 /// HMAC-SHA256 of `message` keyed by `key` (the one primitive every signing platform uses).
-pub fn hmac_sha256(key: &[u8], message: &[u8]) -> Vec<u8> {
+pub(crate) fn hmac_sha256(key: &[u8], message: &[u8]) -> Vec<u8> {
     use hmac::{Hmac, Mac};
     // HMAC accepts keys of any length, so this cannot fail.
     let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(key)

@@ -15,9 +15,9 @@ use reqwest::header::{HeaderName, HeaderValue};
 use serde::Serialize;
 
 /// Header carrying the signature when a `secret` is configured.
-pub const SIGNATURE_HEADER: &str = "x-renewd-signature";
+pub(crate) const SIGNATURE_HEADER: &str = "x-renewd-signature";
 
-pub struct Json;
+pub(crate) struct Json;
 
 #[derive(Serialize)]
 struct JsonBody<'a> {
@@ -29,7 +29,7 @@ struct JsonBody<'a> {
 }
 
 /// The body bytes, alerts most urgent first.
-pub fn body(digest: &Digest) -> Result<Vec<u8>, String> {
+pub(crate) fn body(digest: &Digest) -> Result<Vec<u8>, String> {
     let body = JsonBody {
         version: "1",
         source: "renewd",
@@ -41,7 +41,7 @@ pub fn body(digest: &Digest) -> Result<Vec<u8>, String> {
 }
 
 /// The `X-Renewd-Signature` value: `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`.
-pub fn signature(secret: &Secret, unix_seconds: i64, body: &[u8]) -> String {
+pub(crate) fn signature(secret: &Secret, unix_seconds: i64, body: &[u8]) -> String {
     let t = unix_seconds.to_string();
     let mac = hmac_sha256(
         secret.expose().as_bytes(),

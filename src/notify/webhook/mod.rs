@@ -17,14 +17,14 @@
 //! a message over the limit waits for its slot before it is sent.
 
 pub mod chat;
-pub mod format;
+pub(crate) mod format;
 
-pub use format::{ReceiverSetup, Rejection, RenderedRequest, SizeLimit, WebhookFormat};
+pub(crate) use format::{ReceiverSetup, RenderedRequest, WebhookFormat};
 
-pub use super::http::{classify, origin, parse_retry_after, Outcome};
+pub(crate) use super::http::{classify, origin, Outcome};
 
 use super::http::{describe_send_error, quote_body, retry_after};
-use super::ratelimit::{self, RateLimiter};
+use super::ratelimit::RateLimiter;
 use super::{BuildError, Digest, Notifier, NotifyError, Preview, PreviewFormat, Receipt};
 use crate::config::{Config, Problem, ReceiverConfig, Secret};
 use chrono::Utc;
@@ -41,9 +41,9 @@ const MAX_RESPONSE_BODY: usize = 64 * 1024;
 /// is its file plus one line here.
 macro_rules! registry {
     ($($module:ident :: $format:ident),* $(,)?) => {
-        $(pub mod $module;)*
+        $(pub(crate) mod $module;)*
         /// Every format, in the order messages list them.
-        pub static FORMATS: &[&dyn WebhookFormat] = &[$(&$module::$format),*];
+        pub(crate) static FORMATS: &[&dyn WebhookFormat] = &[$(&$module::$format),*];
     };
 }
 
@@ -58,12 +58,12 @@ registry! {
 }
 
 /// The format `format = "…"` names.
-pub fn find(name: &str) -> Option<&'static dyn WebhookFormat> {
+pub(crate) fn find(name: &str) -> Option<&'static dyn WebhookFormat> {
     FORMATS.iter().copied().find(|f| f.name() == name)
 }
 
 /// The names of the formats that have `property`, as a list for people: `a, b and c`.
-pub fn names_where(property: impl Fn(&dyn WebhookFormat) -> bool) -> String {
+pub(crate) fn names_where(property: impl Fn(&dyn WebhookFormat) -> bool) -> String {
     let names: Vec<&str> = FORMATS
         .iter()
         .filter(|f| property(**f))
@@ -78,7 +78,7 @@ pub fn names_where(property: impl Fn(&dyn WebhookFormat) -> bool) -> String {
 
 /// The build phase's checks of every webhook receiver's format: it exists, and a `secret` is
 /// set only where the format signs.
-pub fn check_formats(config: &Config, problems: &mut Vec<Problem>) {
+pub(crate) fn check_formats(config: &Config, problems: &mut Vec<Problem>) {
     for (name, receiver) in &config.receivers {
         let ReceiverConfig::Webhook { format, secret, .. } = receiver else {
             continue;
@@ -112,7 +112,7 @@ pub fn check_formats(config: &Config, problems: &mut Vec<Problem>) {
 
 /// The [`origin`] of a configured URL and `/…`, for people: webhook URLs often carry a key in
 /// the path or query.
-pub fn redacted_url(url: &str) -> String {
+pub(crate) fn redacted_url(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(u) => format!("{}/…", origin(&u)),
         Err(_) => "<invalid url>".into(),
@@ -123,7 +123,7 @@ pub fn redacted_url(url: &str) -> String {
 // The notifier
 // ---------------------------------------------------------------------------------------------
 
-pub struct WebhookNotifier {
+pub(crate) struct WebhookNotifier {
     name: String,
     url: url::Url,
     /// `scheme://host[:port]`: all of the URL that messages may show.
@@ -149,7 +149,7 @@ impl std::fmt::Debug for WebhookNotifier {
 }
 
 impl WebhookNotifier {
-    pub fn new(
+    pub(crate) fn new(
         name: &str,
         url: &Secret,
         headers: &BTreeMap<String, Secret>,
@@ -195,16 +195,11 @@ impl WebhookNotifier {
     }
 
     /// Replaces the platform's default quota with `rate_limit_per_minute`, when configured.
-    pub fn with_rate_limit_per_minute(mut self, per_minute: Option<u32>) -> Self {
+    pub(crate) fn with_rate_limit_per_minute(mut self, per_minute: Option<u32>) -> Self {
         if per_minute.is_some() {
             self.limiter = RateLimiter::new(&self.format.quotas(per_minute));
         }
         self
-    }
-
-    /// The quotas this receiver keeps.
-    pub fn rate_limit(&self) -> Vec<ratelimit::Quota> {
-        self.limiter.quotas()
     }
 
     /// Removes any echo of the URL's secret parts (path, query) from a text shown to people.

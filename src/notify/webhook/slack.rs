@@ -16,11 +16,11 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 /// Characters in one section's text (Slack's limit).
-pub const MAX_SECTION_CHARS: usize = 3000;
+pub(crate) const MAX_SECTION_CHARS: usize = 3000;
 /// Blocks in one message (Slack's limit).
-pub const MAX_BLOCKS: usize = 50;
+pub(crate) const MAX_BLOCKS: usize = 50;
 /// Characters of all sections together (below the observed `msg_blocks_too_long`).
-pub const MAX_TOTAL_CHARS: usize = 12_000;
+pub(crate) const MAX_TOTAL_CHARS: usize = 12_000;
 /// Characters of the fallback `text`.
 const MAX_FALLBACK_CHARS: usize = 300;
 const LIMIT: SizeLimit = SizeLimit {
@@ -28,10 +28,10 @@ const LIMIT: SizeLimit = SizeLimit {
     counted: "characters of text, in at most 50 blocks",
 };
 
-pub struct Slack;
+pub(crate) struct Slack;
 
 /// Lines packed into sections of at most [`MAX_SECTION_CHARS`]; a longer line is cut.
-pub fn sections(text: &str) -> Vec<String> {
+pub(crate) fn sections(text: &str) -> Vec<String> {
     let mut sections: Vec<String> = Vec::new();
     let mut current = String::new();
     let mut current_chars = 0;
@@ -77,6 +77,7 @@ impl WebhookFormat for Slack {
         vec![Quota::per_second(1)]
     }
 
+    #[cfg(test)]
     fn size_limit(&self) -> Option<SizeLimit> {
         Some(LIMIT)
     }

@@ -13,20 +13,22 @@
 //! request body within [`MAX_BODY_BYTES`].
 
 use super::chat::Dialect;
-use super::format::{ReceiverSetup, RenderedRequest, SizeLimit, WebhookFormat};
+use super::format::{ReceiverSetup, RenderedRequest, WebhookFormat};
+#[cfg(test)]
+use super::format::SizeLimit;
 use crate::notify::ratelimit::Quota;
 use crate::notify::{render, Digest};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 /// Bytes of the whole request body.
-pub const MAX_BODY_BYTES: usize = 20_000;
+pub(crate) const MAX_BODY_BYTES: usize = 20_000;
 /// `Action.OpenUrl`s per card; Teams shows at most six actions on a card.
-pub const MAX_ACTIONS: usize = 6;
+pub(crate) const MAX_ACTIONS: usize = 6;
 /// Characters of an action's title.
 const MAX_TITLE_CHARS: usize = 40;
 
-pub struct Teams;
+pub(crate) struct Teams;
 
 impl Teams {
     fn actions(digest: &Digest, shown: usize) -> Vec<Value> {
@@ -105,6 +107,7 @@ impl WebhookFormat for Teams {
         vec![Quota::per_second(4)]
     }
 
+    #[cfg(test)]
     fn size_limit(&self) -> Option<SizeLimit> {
         Some(SizeLimit::body_bytes(MAX_BODY_BYTES))
     }

@@ -8,7 +8,9 @@
 //! invalid webhook URL, `40058` bad content, …) are permanent. WeCom robots have no signing.
 
 use super::chat::{read_answer, Dialect};
-use super::format::{ReceiverSetup, Rejection, RenderedRequest, SizeLimit, WebhookFormat};
+use super::format::{ReceiverSetup, Rejection, RenderedRequest, WebhookFormat};
+#[cfg(test)]
+use super::format::SizeLimit;
 use crate::notify::ratelimit::Quota;
 use crate::notify::Digest;
 use chrono::{DateTime, Utc};
@@ -16,10 +18,10 @@ use serde_json::json;
 use std::time::Duration;
 
 /// Bytes of the markdown `content` (WeCom's limit).
-pub const MAX_CONTENT_BYTES: usize = 4096;
+pub(crate) const MAX_CONTENT_BYTES: usize = 4096;
 const RETRYABLE: &[(i64, Option<Duration>)] = &[(45009, None), (-1, None)];
 
-pub struct Wecom;
+pub(crate) struct Wecom;
 
 impl WebhookFormat for Wecom {
     fn name(&self) -> &'static str {
@@ -35,6 +37,7 @@ impl WebhookFormat for Wecom {
         vec![Quota::per_minute(20)]
     }
 
+    #[cfg(test)]
     fn size_limit(&self) -> Option<SizeLimit> {
         Some(SizeLimit {
             max: MAX_CONTENT_BYTES,

@@ -21,7 +21,7 @@ use tokio::time::Instant;
 use url::Url;
 
 /// Path of the package API, appended to the account's API base.
-pub const PACKAGE_INFO_PATH: &str = "/devreposerver/v5/data/package/info";
+pub(crate) const PACKAGE_INFO_PATH: &str = "/devreposerver/v5/data/package/info";
 const REQUEST_ID_HEADER: &str = "X-Request-Id";
 /// The largest answer read (the real ones are a few hundred bytes, a few KiB for a big
 /// project); a larger one is refused as a whole, unread beyond this.

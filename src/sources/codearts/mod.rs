@@ -4,4 +4,4 @@
 mod client;
 pub mod models;
 
-pub use client::{request_id_header, CodeArtsClient, PACKAGE_INFO_PATH, REFUSAL_HOLD};
+pub use client::{request_id_header, CodeArtsClient, REFUSAL_HOLD};
