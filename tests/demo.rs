@@ -123,8 +123,14 @@ fn demo_runs_two_cycles_the_first_alerts_the_second_is_quiet() {
     );
     let dingtalk: Value =
         serde_json::from_str(&read("dingtalk.json")).expect("dingtalk.json is JSON");
-    assert_eq!(dingtalk["msgtype"], "markdown");
-    assert!(dingtalk["markdown"]["text"]
+    // An ActionCard: the digest's text with a Renew link per package, and a button each.
+    assert_eq!(dingtalk["msgtype"], "actionCard");
+    assert_eq!(
+        dingtalk["actionCard"]["btns"].as_array().map(Vec::len),
+        Some(4),
+        "{dingtalk:#}"
+    );
+    assert!(dingtalk["actionCard"]["text"]
         .as_str()
         .unwrap()
         .contains("[Renew](https://localhost.com/usercenter/"));

@@ -132,6 +132,7 @@ fn chat_text(platform: &Platform, body: &Value) -> String {
             .as_array()
             .unwrap()
             .iter()
+            .filter(|b| b["type"] == "section")
             .map(|b| b["text"]["text"].as_str().unwrap().to_string())
             .collect::<Vec<_>>()
             .join("\n"),
@@ -142,13 +143,62 @@ fn chat_text(platform: &Platform, body: &Value) -> String {
             .map(|b| b["text"].as_str().unwrap().to_string())
             .collect::<Vec<_>>()
             .join("\n"),
-        Platform::Dingtalk { .. } => body["markdown"]["text"].as_str().unwrap().to_string(),
+        Platform::Dingtalk { .. } => body["actionCard"]["text"]
+            .as_str()
+            .or(body["markdown"]["text"].as_str())
+            .unwrap()
+            .to_string(),
         Platform::Feishu { .. } => body["card"]["elements"][0]["text"]["content"]
             .as_str()
             .unwrap()
             .to_string(),
         Platform::Wecom => body["markdown"]["content"].as_str().unwrap().to_string(),
         Platform::Alertmanager | Platform::Json { .. } => String::new(),
+    }
+}
+
+/// The Renew buttons of a chat message, as `(title, url)`: Teams' `Action.OpenUrl`s, Slack's
+/// `actions` buttons, Feishu's `action` buttons, DingTalk's actionCard `btns`; none for WeCom
+/// (markdown only: a Renew link per package in the text).
+fn buttons(platform: &Platform, body: &Value) -> Vec<(String, String)> {
+    let pairs = |items: Option<&Vec<Value>>, title: &dyn Fn(&Value) -> &Value, url: &str| {
+        items
+            .into_iter()
+            .flatten()
+            .map(|b| {
+                (
+                    title(b).as_str().unwrap_or_default().to_string(),
+                    b[url].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    match platform {
+        Platform::Teams => pairs(
+            body["attachments"][0]["content"]["actions"].as_array(),
+            &|b| &b["title"],
+            "url",
+        ),
+        Platform::Slack => body["blocks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|b| b["type"] == "actions")
+            .flat_map(|b| pairs(b["elements"].as_array(), &|e| &e["text"]["text"], "url"))
+            .collect(),
+        Platform::Feishu { .. } => body["card"]["elements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["tag"] == "action")
+            .flat_map(|e| pairs(e["actions"].as_array(), &|b| &b["text"]["content"], "url"))
+            .collect(),
+        Platform::Dingtalk { .. } => pairs(
+            body["actionCard"]["btns"].as_array(),
+            &|b| &b["title"],
+            "actionURL",
+        ),
+        _ => Vec::new(),
     }
 }
 
@@ -192,17 +242,34 @@ async fn every_format_passes_its_platform_checks_and_carries_the_renewal_link() 
                 "{platform:?}: {raw}"
             );
             assert!(text.contains("codeartsStorageExtension"), "{platform:?}");
-            assert!(text.starts_with("**renewd") || text.starts_with("*renewd"));
+            // The summary line first; each package with its severity in words and its date.
+            assert!(
+                text.starts_with("**renewd: 1 expired, 1 expires within 11 days, 1 renewed**")
+                    || text.starts_with("*renewd: 1 expired, 1 expires within 11 days, 1 renewed*"),
+                "{platform:?}: {text}"
+            );
+            assert!(
+                text.contains("expires in 11 days (2026-12-07)"),
+                "{platform:?}: {text}"
+            );
+            assert!(text.contains("Critical*"), "{platform:?}: {text}");
+            // A Renew button per package with an https link (the most urgent first); never one
+            // for the http link. WeCom has no buttons: its markdown has the links.
+            let buttons = buttons(&platform, &body);
+            if matches!(platform, Platform::Wecom) {
+                assert!(buttons.is_empty());
+            } else {
+                assert_eq!(
+                    buttons,
+                    [
+                        ("Renew codeartsStorageExtension".into(), RENEW_URL.into()),
+                        ("Renew codeartsBuildExtension".into(), RENEW_URL.into()),
+                    ],
+                    "{platform:?}"
+                );
+            }
         }
         match &platform {
-            Platform::Teams => {
-                let actions = body["attachments"][0]["content"]["actions"]
-                    .as_array()
-                    .unwrap();
-                let urls: Vec<&str> = actions.iter().map(|a| a["url"].as_str().unwrap()).collect();
-                // One per package with an https link; never the http one.
-                assert_eq!(urls, [RENEW_URL, RENEW_URL], "{actions:?}");
-            }
             Platform::Alertmanager => {
                 let alerts = body["alerts"].as_array().unwrap();
                 assert_eq!(body["status"], "firing");
@@ -235,7 +302,7 @@ async fn every_format_passes_its_platform_checks_and_carries_the_renewal_link() 
                 assert_eq!(body["card"]["header"]["template"], "red");
             }
             Platform::Dingtalk { .. } => {
-                assert_eq!(body["msgtype"], "markdown");
+                assert_eq!(body["msgtype"], "actionCard");
                 assert!(r.query_param("timestamp").is_some());
             }
             _ => {}
@@ -460,18 +527,12 @@ async fn a_200_package_digest_fits_every_platform_in_one_message() {
             Platform::Slack => {
                 let blocks = body["blocks"].as_array().unwrap();
                 assert!(blocks.len() <= 50);
-                for b in blocks {
+                for b in blocks.iter().filter(|b| b["type"] == "section") {
                     assert!(b["text"]["text"].as_str().unwrap().chars().count() <= 3000);
                 }
             }
             Platform::Teams => {
                 assert!(r.body.len() <= 28 * 1024, "{}", r.body.len());
-                // Too many packages for one button each: one for the most urgent.
-                let actions = body["attachments"][0]["content"]["actions"]
-                    .as_array()
-                    .unwrap();
-                assert_eq!(actions.len(), 1, "{actions:?}");
-                assert!(actions[0]["title"].as_str().unwrap().contains(&most_urgent));
             }
             Platform::Dingtalk { .. } | Platform::Feishu { .. } => {
                 assert!(r.body.len() <= 20 * 1024, "{}", r.body.len())
@@ -482,6 +543,13 @@ async fn a_200_package_digest_fits_every_platform_in_one_message() {
             }
         }
         if is_chat(&platform) {
+            // Too many packages for one button each: one for the most urgent.
+            let buttons = buttons(&platform, &body);
+            if !matches!(platform, Platform::Wecom) {
+                assert_eq!(buttons.len(), 1, "{platform:?}: {buttons:?}");
+                assert!(buttons[0].0.contains(&most_urgent), "{buttons:?}");
+                assert_eq!(buttons[0].1, RENEW_URL);
+            }
             let text = chat_text(&platform, &body);
             // Shortened by urgency: the most urgent package is listed, the rest counted.
             assert!(text.contains(&most_urgent), "{platform:?}");

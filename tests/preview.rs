@@ -216,7 +216,13 @@ async fn preview_renders_the_alerts_that_hold_for_each_receiver_and_sends_nothin
     html.expect_code(0);
     assert!(
         html.stdout
-            .contains("<a href=\"https://console.example.com/renew?id=storage\">Renew</a>"),
+            .contains("<a href=\"https://console.example.com/renew?id=storage\" "),
+        "{}",
+        html.output()
+    );
+    assert_eq!(
+        html.stdout.matches(">Renew</a>").count(),
+        1,
         "{}",
         html.output()
     );
@@ -247,7 +253,7 @@ async fn preview_renders_the_alerts_that_hold_for_each_receiver_and_sends_nothin
     assert!(parts["html"]
         .as_str()
         .unwrap()
-        .contains("<a href=\"https://console.example.com/renew?id=storage\">Renew</a>"));
+        .contains("<a href=\"https://console.example.com/renew?id=storage\" "));
 
     // renewd's JSON webhook (json by default): the body it would POST.
     let hook = workspace.run(&["preview", "hook"]).await;
@@ -261,11 +267,15 @@ async fn preview_renders_the_alerts_that_hold_for_each_receiver_and_sends_nothin
     assert_eq!(body["alerts"][1]["remain_days"], 6);
     assert_eq!(body["alerts"][1]["raised_at"], "2026-11-26T01:00:00Z");
 
-    // DingTalk: its markdown body, and its chat text.
+    // DingTalk: its ActionCard body (a Renew button for the https link), and its chat text.
     let chat = workspace.run(&["preview", "chat"]).await;
     let body = chat.expect_code(0).json();
-    assert_eq!(body["msgtype"], "markdown", "{body}");
-    let text = body["markdown"]["text"].as_str().unwrap();
+    assert_eq!(body["msgtype"], "actionCard", "{body}");
+    assert_eq!(
+        body["actionCard"]["btns"][0]["actionURL"], "https://console.example.com/renew?id=storage",
+        "{body}"
+    );
+    let text = body["actionCard"]["text"].as_str().unwrap();
     assert!(
         text.contains("[Renew](https://console.example.com/renew?id=storage)"),
         "{text}"
@@ -279,9 +289,13 @@ async fn preview_renders_the_alerts_that_hold_for_each_receiver_and_sends_nothin
         "{}",
         chat_text.output()
     );
-    assert!(chat_text
-        .stdout
-        .contains("codeartsStorageExtension expires in 6 days"));
+    assert!(
+        chat_text
+            .stdout
+            .contains("**codeartsStorageExtension** expires in 6 days"),
+        "{}",
+        chat_text.output()
+    );
 
     // The log receiver: its alert.log lines, as text and as JSON.
     let log = workspace.run(&["preview", "journal"]).await;

@@ -62,6 +62,15 @@ pub(crate) fn remaining_label(alert: &Alert) -> String {
 
 /// A short label of the alert's kind and severity, e.g. `WARNING expiring`.
 pub(crate) fn kind_label(alert: &Alert) -> String {
+    format!(
+        "{} {}",
+        alert.severity.as_str().to_ascii_uppercase(),
+        kind_name(alert)
+    )
+}
+
+/// The alert's kind in words, e.g. `expiring`, `status changed`, `expiring (reminder)`.
+pub(crate) fn kind_name(alert: &Alert) -> String {
     let kind = match alert.kind {
         AlertKind::StatusChanged => "status changed",
         AlertKind::PollFailed => "poll failed",
@@ -69,10 +78,93 @@ pub(crate) fn kind_label(alert: &Alert) -> String {
         other => other.as_str(),
     };
     let reminder = if alert.reminder { " (reminder)" } else { "" };
-    format!(
-        "{} {kind}{reminder}",
-        alert.severity.as_str().to_ascii_uppercase()
-    )
+    format!("{kind}{reminder}")
+}
+
+/// The severity as a word for people, shown next to its colour (never colour alone):
+/// `Critical`, `Warning`, `Info`.
+pub fn severity_word(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Critical => "Critical",
+        Severity::Warning => "Warning",
+        Severity::Info => "Info",
+    }
+}
+
+/// When the package expires, in words and as the estimated date: `expires in 11 days
+/// (2026-12-07)`, `expires in 1 day (…)`, `expires today (…)`, `expired 2 days ago (…)`; none
+/// when the alert has no remaining days.
+pub fn expiry_phrase(alert: &Alert) -> Option<String> {
+    let days = alert.remain_days?;
+    let date = expiry_label(alert);
+    Some(match days {
+        0 => format!("expires today ({date})"),
+        d if d > 0 => format!("expires in {} ({date})", plural(d as usize, "day", "days")),
+        d => format!(
+            "expired {} ago ({date})",
+            plural(d.unsigned_abs() as usize, "day", "days")
+        ),
+    })
+}
+
+/// The digest's summary line: how many alerts of each kind, most urgent kind first, joined
+/// by `, ` — e.g. `1 expired, 2 expire within 7 days`. The parts, each present only when
+/// counted at least once:
+/// - `N expired`;
+/// - `N expire within D days`, D being the most remaining days among the expiring packages
+///   (so every one of them expires within it; `N expire today` when D is 0, `N expire soon`
+///   when none says how many days);
+/// - `N changed status`, `N no longer reported`, `N renewed`;
+/// - `cannot check N accounts/projects`, `checking works again for N accounts/projects`;
+/// - `N test messages`.
+///
+/// A verb agrees with its count (`1 expires`, `2 expire`). An empty digest says `no alerts`.
+pub fn summary_line(alerts: &[Alert]) -> String {
+    let count = |kind: AlertKind| alerts.iter().filter(|a| a.kind == kind).count();
+    let verb = |n: usize, one: &'static str, many: &'static str| if n == 1 { one } else { many };
+    let mut parts = Vec::new();
+    let expired = count(AlertKind::Expired);
+    if expired > 0 {
+        parts.push(format!("{expired} expired"));
+    }
+    let expiring = count(AlertKind::Expiring);
+    if expiring > 0 {
+        let most = alerts
+            .iter()
+            .filter(|a| a.kind == AlertKind::Expiring)
+            .filter_map(|a| a.remain_days)
+            .max();
+        let expire = verb(expiring, "expires", "expire");
+        parts.push(match most {
+            Some(d) if d <= 0 => format!("{expiring} {expire} today"),
+            Some(d) => format!(
+                "{expiring} {expire} within {}",
+                plural(d as usize, "day", "days")
+            ),
+            None => format!("{expiring} {expire} soon"),
+        });
+    }
+    let changed = count(AlertKind::StatusChanged);
+    if changed > 0 {
+        parts.push(format!("{changed} changed status"));
+    }
+    let vanished = count(AlertKind::Vanished);
+    if vanished > 0 {
+        parts.push(format!("{vanished} no longer reported"));
+    }
+    let renewed = count(AlertKind::Renewed);
+    if renewed > 0 {
+        parts.push(format!("{renewed} renewed"));
+    }
+    parts.extend(poll_parts(alerts));
+    let tests = count(AlertKind::Test);
+    if tests > 0 {
+        parts.push(plural(tests, "test message", "test messages"));
+    }
+    if parts.is_empty() {
+        return "no alerts".into();
+    }
+    parts.join(", ")
 }
 
 /// One line saying what the digest is about, starting with "renewd": the subject's wording.
@@ -249,6 +341,28 @@ pub(crate) fn single_headline(alert: &Alert) -> String {
     }
 }
 
+/// What the poll alerts of a digest say, counted: `cannot check 2 accounts/projects`,
+/// `checking works again for 1 account/project`.
+fn poll_parts(alerts: &[Alert]) -> Vec<String> {
+    let count = |kind: AlertKind| alerts.iter().filter(|a| a.kind == kind).count();
+    let mut parts = Vec::new();
+    let failed = count(AlertKind::PollFailed);
+    if failed > 0 {
+        parts.push(format!(
+            "cannot check {}",
+            plural(failed, "account/project", "accounts/projects")
+        ));
+    }
+    let recovered = count(AlertKind::PollRecovered);
+    if recovered > 0 {
+        parts.push(format!(
+            "checking works again for {}",
+            plural(recovered, "account/project", "accounts/projects")
+        ));
+    }
+    parts
+}
+
 /// Headline of a digest with several alerts: counts by kind, most urgent kind first.
 pub(crate) fn counted_headline(alerts: &[Alert]) -> String {
     let count = |kind: AlertKind| alerts.iter().filter(|a| a.kind == kind).count();
@@ -306,20 +420,7 @@ pub(crate) fn counted_headline(alerts: &[Alert]) -> String {
             parts.push(format!("{} {noun}", counts.join(", ")));
         }
     }
-    let failed = count(AlertKind::PollFailed);
-    if failed > 0 {
-        parts.push(format!(
-            "cannot check {}",
-            plural(failed, "account/project", "accounts/projects")
-        ));
-    }
-    let recovered = count(AlertKind::PollRecovered);
-    if recovered > 0 {
-        parts.push(format!(
-            "checking works again for {}",
-            plural(recovered, "account/project", "accounts/projects")
-        ));
-    }
+    parts.extend(poll_parts(alerts));
     parts.join("; ")
 }
 
@@ -439,6 +540,73 @@ pub(crate) mod tests {
         assert_eq!(what_happened(&d), words);
         assert_eq!(headline(&d), format!("renewd: {words}"));
         assert_eq!(headline(&digest(vec![])), "renewd: no alerts");
+    }
+
+    fn of_kind(package: &str, kind: AlertKind, days: Option<i64>) -> Alert {
+        let mut a = alert(package, days, Severity::Warning);
+        a.kind = kind;
+        a
+    }
+
+    #[test]
+    fn summary_line_counts_each_kind_most_urgent_first() {
+        let line = |alerts: Vec<Alert>| summary_line(&alerts);
+        assert_eq!(
+            line(vec![
+                of_kind("c", AlertKind::Expiring, Some(7)),
+                of_kind("a", AlertKind::Expired, Some(-1)),
+                of_kind("b", AlertKind::Expiring, Some(3)),
+            ]),
+            "1 expired, 2 expire within 7 days"
+        );
+        assert_eq!(
+            line(vec![of_kind("a", AlertKind::Expiring, Some(1))]),
+            "1 expires within 1 day"
+        );
+        assert_eq!(
+            line(vec![
+                of_kind("a", AlertKind::Expiring, Some(0)),
+                of_kind("b", AlertKind::Expiring, Some(0)),
+            ]),
+            "2 expire today"
+        );
+        assert_eq!(
+            line(vec![of_kind("a", AlertKind::Expiring, None)]),
+            "1 expires soon"
+        );
+        let mut failed = of_kind("x", AlertKind::PollFailed, None);
+        failed.package = None;
+        assert_eq!(
+            line(vec![
+                of_kind("r", AlertKind::Renewed, Some(40)),
+                of_kind("s", AlertKind::StatusChanged, Some(20)),
+                of_kind("v", AlertKind::Vanished, None),
+                failed.clone(),
+                failed,
+                of_kind("p", AlertKind::PollRecovered, None),
+            ]),
+            "1 changed status, 1 no longer reported, 1 renewed, cannot check 2 \
+             accounts/projects, checking works again for 1 account/project"
+        );
+        assert_eq!(
+            line(vec![of_kind("t", AlertKind::Test, Some(11))]),
+            "1 test message"
+        );
+        assert_eq!(line(vec![]), "no alerts");
+    }
+
+    #[test]
+    fn expiry_phrase_says_when_in_words_and_as_a_date() {
+        let phrase = |days| expiry_phrase(&alert("p", days, Severity::Info));
+        assert_eq!(phrase(Some(11)).unwrap(), "expires in 11 days (2026-12-07)");
+        assert_eq!(phrase(Some(1)).unwrap(), "expires in 1 day (2026-11-27)");
+        assert_eq!(phrase(Some(0)).unwrap(), "expires today (2026-11-26)");
+        assert_eq!(phrase(Some(-1)).unwrap(), "expired 1 day ago (2026-11-25)");
+        assert_eq!(phrase(Some(-3)).unwrap(), "expired 3 days ago (2026-11-23)");
+        assert_eq!(phrase(None), None);
+        assert_eq!(severity_word(Severity::Critical), "Critical");
+        assert_eq!(severity_word(Severity::Warning), "Warning");
+        assert_eq!(severity_word(Severity::Info), "Info");
     }
 
     #[test]

@@ -258,6 +258,10 @@ fn slack(json: &Value, problems: &mut Vec<String>) -> Verdict {
                 problems.push(format!("blocks: {} (1..=50 allowed)", blocks.len()));
             }
             for (i, b) in blocks.iter().enumerate() {
+                if b["type"] == "actions" {
+                    slack_buttons(i, b, problems);
+                    continue;
+                }
                 if b["type"] != "section" || b["text"]["type"] != "mrkdwn" {
                     problems.push(format!("blocks[{i}]: not a mrkdwn section"));
                 }
@@ -277,6 +281,36 @@ fn slack(json: &Value, problems: &mut Vec<String>) -> Verdict {
     Verdict {
         problems: problems.clone(),
         reply,
+    }
+}
+
+// Block Kit `actions` block: 1 to 25 elements; a link `button` has `plain_text` text of at
+// most 75 characters, a `url` of at most 3000, an `action_id` unique in the message.
+fn slack_buttons(i: usize, block: &Value, problems: &mut Vec<String>) {
+    let elements = block["elements"].as_array().cloned().unwrap_or_default();
+    if elements.is_empty() || elements.len() > 25 {
+        problems.push(format!("blocks[{i}].elements: {} (1..=25)", elements.len()));
+    }
+    let mut ids = std::collections::HashSet::new();
+    for (j, e) in elements.iter().enumerate() {
+        let text = e["text"]["text"].as_str().unwrap_or("");
+        let url = e["url"].as_str().unwrap_or("");
+        if e["type"] != "button" || e["text"]["type"] != "plain_text" {
+            problems.push(format!(
+                "blocks[{i}].elements[{j}]: not a plain_text button"
+            ));
+        }
+        if text.is_empty() || text.chars().count() > 75 {
+            problems.push(format!("blocks[{i}].elements[{j}].text: {text:?}"));
+        }
+        if !url.starts_with("https://") || url.len() > 3000 {
+            problems.push(format!(
+                "blocks[{i}].elements[{j}].url: not https or too long"
+            ));
+        }
+        if !ids.insert(e["action_id"].to_string()) {
+            problems.push(format!("blocks[{i}].elements[{j}].action_id: not unique"));
+        }
     }
 }
 
@@ -395,8 +429,22 @@ fn dingtalk(
             }
         }
         Some("actionCard") => {
-            if !is_str(&json["actionCard"]["title"]) || !is_str(&json["actionCard"]["text"]) {
+            let card = &json["actionCard"];
+            if !is_str(&card["title"]) || !is_str(&card["text"]) {
                 problems.push("actionCard: title and text are required".into());
+            }
+            // Either one `singleURL` (with `singleTitle`) or `btns` of `title` + `actionURL`.
+            let btns = card["btns"].as_array().cloned().unwrap_or_default();
+            if btns.is_empty() && !is_str(&card["singleURL"]) {
+                problems.push("actionCard: neither singleURL nor btns".into());
+            }
+            for (i, b) in btns.iter().enumerate() {
+                let url = b["actionURL"].as_str().unwrap_or("");
+                if !is_str(&b["title"]) || !url.starts_with("https://") {
+                    problems.push(format!(
+                        "actionCard.btns[{i}]: no title or no https actionURL"
+                    ));
+                }
             }
         }
         other => problems.push(format!("msgtype: {other:?}")),
@@ -446,6 +494,26 @@ fn feishu(secret: Option<&str>, json: &Value, body: &[u8], problems: &mut Vec<St
             for (i, e) in elements.iter().enumerate() {
                 if !is_str(&e["tag"]) {
                     problems.push(format!("card.elements[{i}]: no tag"));
+                }
+                if e["tag"] != "action" {
+                    continue;
+                }
+                // The action module: buttons with a text and a jump `url`.
+                let actions = e["actions"].as_array().cloned().unwrap_or_default();
+                if actions.is_empty() {
+                    problems.push(format!("card.elements[{i}].actions: empty"));
+                }
+                for (j, b) in actions.iter().enumerate() {
+                    let url = b["url"].as_str().unwrap_or("");
+                    if b["tag"] != "button"
+                        || b["text"]["tag"] != "plain_text"
+                        || !is_str(&b["text"]["content"])
+                        || !url.starts_with("https://")
+                    {
+                        problems.push(format!(
+                            "card.elements[{i}].actions[{j}]: not a button with text and an https url"
+                        ));
+                    }
                 }
             }
         }

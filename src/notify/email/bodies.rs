@@ -10,8 +10,9 @@
 
 use crate::model::{package_status_name, Alert};
 use crate::notify::render::{
-    escape_html, expiry_label, kind_label, local_time, plural, project_label, remaining_label,
-    safe_link, single_line, sorted_by_urgency, status_label, subject, what_happened,
+    escape_html, expiry_label, expiry_phrase, kind_label, kind_name, local_time, plural,
+    project_label, remaining_label, safe_link, severity_word, single_line, sorted_by_urgency,
+    status_label, subject, subject_name, summary_line, what_happened,
 };
 use crate::notify::Digest;
 use minijinja::{AutoEscape, Environment, Output, State, UndefinedBehavior, Value};
@@ -75,21 +76,32 @@ struct BodyContext<'a> {
     title: String,
     /// The subject's words without its `[renewd] ` tag.
     headline: String,
+    /// What the digest holds, counted by kind: `1 expired, 2 expire within 7 days` (the HTML
+    /// part's first line).
+    summary: String,
     receiver: &'a str,
     sent_at: String,
-    /// Every alert, most urgent first (the text part).
+    /// Every alert, most urgent first: a block each in the text part, a card each in the HTML
+    /// part.
     alerts: &'a [Row<'a>],
-    /// Alerts about an account or project rather than a package (the HTML part's list).
-    scopes: Vec<&'a Row<'a>>,
-    /// Alerts about a package (the HTML part's table).
-    packages: Vec<&'a Row<'a>>,
     footer: &'static str,
 }
 
 /// Facts shown for one alert, as render.rs words them, in both parts of the message.
 #[derive(Serialize)]
 struct Row<'a> {
+    /// e.g. `WARNING expiring`.
     kind_label: String,
+    /// e.g. `expiring`, `status changed (reminder)`.
+    kind_name: String,
+    /// `critical`, `warning` or `info`: picks the card's colour.
+    severity: &'static str,
+    /// `Critical`, `Warning` or `Info`: the colour's meaning in words.
+    severity_word: &'static str,
+    /// What the card is about: the package key, or the account/project of a poll alert.
+    title: String,
+    /// e.g. `expires in 11 days (2026-12-07)`; none without remaining days.
+    expiry: Option<String>,
     summary: &'a str,
     account: &'a str,
     project: &'a str,
@@ -121,6 +133,11 @@ impl<'a> Row<'a> {
         let renew_link = safe_link(a);
         Row {
             kind_label: kind_label(a),
+            kind_name: kind_name(a),
+            severity: a.severity.as_str(),
+            severity_word: severity_word(a.severity),
+            title: subject_name(a),
+            expiry: expiry_phrase(a),
             summary: &a.summary,
             account: &a.account,
             project: project_label(a),
@@ -185,15 +202,13 @@ fn render(name: &str, digest: &Digest) -> Result<String, minijinja::Error> {
         .into_iter()
         .map(Row::new)
         .collect();
-    let (packages, scopes) = rows.iter().partition(|r| r.package.is_some());
     let context = BodyContext {
         title: subject(digest),
         headline: what_happened(digest),
+        summary: summary_line(&digest.alerts),
         receiver: &digest.receiver,
         sent_at: local_time(digest.sent_at, digest.timezone),
         alerts: &rows,
-        scopes,
-        packages,
         footer: FOOTER,
     };
     BUILT_IN.get_template(name)?.render(&context)
@@ -205,8 +220,9 @@ pub(super) fn render_text(digest: &Digest) -> Result<String, minijinja::Error> {
     render(TEXT, digest)
 }
 
-/// The HTML part: account-level alerts as a list, packages as a table sorted by urgency with
-/// a Renew link each. Every value is escaped; only `https://` links are clickable.
+/// The HTML part: the summary line, then one card per alert, most urgent first, with a Renew
+/// button for each `https://` link. Every value is escaped; only `https://` links are
+/// clickable.
 pub(super) fn render_html(digest: &Digest) -> Result<String, minijinja::Error> {
     render(HTML, digest)
 }

@@ -95,9 +95,8 @@ impl EmailTemplates {
         Ok(templates)
     }
 
-    /// The built-in rendering only.
-    #[cfg(test)]
-    pub(crate) fn built_in() -> EmailTemplates {
+    /// The built-in rendering only (tests/mail_render.rs renders it in a browser).
+    pub fn built_in() -> EmailTemplates {
         bodies::compile();
         EmailTemplates {
             env: None,

@@ -79,11 +79,74 @@ fn html_escapes_values_and_links_only_https() {
     assert!(!html.contains("href=\"javascript:"), "{html}");
     assert!(html.contains("<code>javascript:alert(1)</code>"));
     assert_eq!(html.matches(">Renew</a>").count(), 1);
-    assert!(html.contains("<a href=\"https://example.com/renew\">Renew</a>"));
+    assert_eq!(html.matches("<a ").count(), 1, "{html}");
+    assert!(
+        html.contains("<a href=\"https://example.com/renew\" "),
+        "{html}"
+    );
 }
 
 #[test]
-fn html_table_is_sorted_and_shows_status_and_expiry() {
+fn html_cards_lead_with_the_summary_and_show_severity_in_words() {
+    let mut failed = of_kind("x", AlertKind::PollFailed, 0);
+    failed.package = None;
+    failed.remain_days = None;
+    failed.project_id = Some("p1".into());
+    failed.error = Some(PollErrorInfo {
+        http_status: Some(401),
+        error_code: Some("APIG.0301".into()),
+        error_msg: "token expired".into(),
+        request_id: None,
+        consecutive_failures: 3,
+    });
+    let html = html_body(&digest(vec![
+        of_kind("later", AlertKind::Expiring, 20),
+        of_kind("gone", AlertKind::Expired, -1),
+        of_kind("soon", AlertKind::Expiring, 5),
+        failed,
+    ]));
+    // The summary line is the first text of the body.
+    let body = &html[html.find("<body").unwrap()..];
+    let summary = body
+        .find("1 expired, 2 expire within 20 days")
+        .expect(&html);
+    assert!(summary < body.find("Receiver ops").unwrap(), "{html}");
+    // One card per alert, most urgent first; severity in words (with its colour) and when.
+    assert_eq!(html.matches("role=\"article\"").count(), 4, "{html}");
+    let gone = html
+        .find("aria-label=\"Critical: expired, gone\"")
+        .expect(&html);
+    let soon = html
+        .find("aria-label=\"Warning: expiring, soon\"")
+        .expect(&html);
+    let later = html
+        .find("aria-label=\"Info: expiring, later\"")
+        .expect(&html);
+    assert!(gone < soon && soon < later, "{html}");
+    assert!(html.contains(">Critical</span>") && html.contains(">Warning</span>"));
+    assert!(html.contains(">Info</span>"), "{html}");
+    assert!(html.contains("expired 1 day ago (2026-11-25)"), "{html}");
+    assert!(html.contains("expires in 5 days (2026-12-01)"), "{html}");
+    // The failed poll: a card about the project, with the error and no Renew button.
+    let card = html.find("poll failed, prod/p1\"").expect(&html);
+    let next = html[card..]
+        .find("role=\"article\"")
+        .map_or(html.len(), |i| card + i);
+    let failed_card = &html[card..next];
+    assert!(
+        failed_card.contains("HTTP 401 APIG.0301 token expired; 3 failed polls in a row"),
+        "{failed_card}"
+    );
+    assert!(!failed_card.contains("Renew"), "{failed_card}");
+    assert_eq!(html.matches(">Renew</a>").count(), 3, "{html}");
+    // For mail clients: no <style>, no images, a colour scheme for dark mode.
+    assert!(!html.contains("<style") && !html.contains("<img"), "{html}");
+    assert!(html.contains("<meta name=\"color-scheme\" content=\"light dark\">"));
+    assert!(html.contains("<meta name=\"supported-color-schemes\" content=\"light dark\">"));
+}
+
+#[test]
+fn html_cards_are_sorted_and_show_status_and_expiry() {
     let html = html_body(&digest(vec![
         of_kind("later", AlertKind::Expiring, 20),
         of_kind("sooner", AlertKind::Expiring, 2),
@@ -291,10 +354,11 @@ fn built_in_bodies_escape_hostile_values_and_link_only_https() {
     assert_eq!(html.matches("href=").count(), 1, "{html}");
     assert!(
         html.contains(
-            "<a href=\"https://example.com/&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;\">Renew</a>"
+            "<a href=\"https://example.com/&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;\" "
         ),
         "{html}"
     );
+    assert_eq!(html.matches(">Renew</a>").count(), 1, "{html}");
     assert!(html.contains("<code>javascript:alert(document.cookie)</code>"));
     assert!(html.contains("<code>data:text/html,&lt;script&gt;alert(1)&lt;/script&gt;</code>"));
     assert!(html.contains("<code>http://example.com/&quot;onmouseover=&quot;alert(1)</code>"));
@@ -361,8 +425,14 @@ fn built_in_bodies_render_every_kind_of_alert() {
             "{text}"
         );
         assert!(text.ends_with("on its last day.\n"), "{text}");
-        assert_eq!(html.matches("<tr><td").count(), 2, "{kind:?}: {html}");
-        assert_eq!(html.matches("<li>").count(), 1, "{kind:?}: {html}");
+        // A card each; a button only for the package with an https link (not for the
+        // alert without a package, nor for the plain-http link).
+        assert_eq!(
+            html.matches("role=\"article\"").count(),
+            3,
+            "{kind:?}: {html}"
+        );
+        assert_eq!(html.matches(">Renew</a>").count(), 1, "{kind:?}: {html}");
         assert!(html.ends_with("</body></html>\n"), "{html}");
     }
 }

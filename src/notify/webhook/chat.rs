@@ -17,16 +17,47 @@ use minijinja::Environment;
 use serde::Serialize;
 use std::time::Duration;
 
-/// The template every chat format uses unless the receiver configures `text_template`.
+/// The template every chat format uses unless the receiver configures `text_template`: the
+/// digest's summary line, then one line per alert — severity in words, kind, the package and
+/// when it expires (or what a poll alert says), status, account/project and the Renew link.
 /// "renewd" starts the text so a robot secured with the keyword "renewd" accepts it.
-pub(crate) const BUILT_IN_TEMPLATE: &str = r#"{{ bold(headline) }}
+pub(crate) const BUILT_IN_TEMPLATE: &str = r#"{{ bold("renewd: " ~ summary) }}
 {% for a in alerts %}
-- {{ bold(a.kind_label) }} {{ a.summary }}{% if a.package %} · expires {{ a.expiry_date }} · {{ a.status_label }}{% endif %} · {{ a.account }}/{{ a.project }}{% if a.next_action_url %} · {% endif %}{{ link(a.next_action_url, "Renew") }}
+- {{ bold(a.severity_word) }} {{ a.kind_name }}: {% if a.package %}{{ bold(a.package) }}{% if a.expiry %} {{ a.expiry }}{% endif %} · {{ a.status_label }}{% else %}{{ a.summary }}{% endif %} · {{ a.account }}/{{ a.project }}{% if a.next_action_url %} · {% endif %}{{ link(a.next_action_url, "Renew") }}
 {% endfor %}
 {% if omitted %}
 … and {{ omitted }} more (less urgent)
 {% endif %}
 "#;
+
+/// Buttons per message: one per listed package up to this many; beyond it, one for the most
+/// urgent package (a wall of buttons is no longer a glance, and Teams shows at most six
+/// actions on a card). Every package keeps its inline link in the text either way.
+pub const MAX_BUTTONS: usize = 6;
+/// Characters of a button's title.
+const MAX_BUTTON_TITLE_CHARS: usize = 40;
+
+/// The Renew buttons of a message that lists the `shown` most urgent alerts of `digest`, as
+/// `(title, url)`: one per listed package with an `https://` link, titled `Renew <package>`,
+/// when there are at most [`MAX_BUTTONS`]; else a single `Renew <package> (most urgent)`.
+/// Alerts without a package (poll alerts) get none, and no other link ever becomes a button.
+pub fn renew_buttons(digest: &Digest, shown: usize) -> Vec<(String, &str)> {
+    let listed: Vec<(&str, &str)> = render::sorted_by_urgency(&digest.alerts)
+        .into_iter()
+        .take(shown)
+        .filter_map(|a| Some((a.package.as_deref()?, render::safe_link(a)?)))
+        .collect();
+    let title =
+        |text: String| render::truncate(&render::single_line(&text), MAX_BUTTON_TITLE_CHARS);
+    if listed.len() > MAX_BUTTONS {
+        let (package, url) = listed[0];
+        return vec![(title(format!("Renew {package} (most urgent)")), url)];
+    }
+    listed
+        .into_iter()
+        .map(|(package, url)| (title(format!("Renew {package}")), url))
+        .collect()
+}
 
 const TEMPLATE_NAME: &str = "chat_text";
 
@@ -105,6 +136,8 @@ struct ChatContext<'a> {
     timezone: &'a str,
     /// One line saying what happened, e.g. `renewd: 2 CodeArts packages expire within 14 days (prod)`.
     headline: String,
+    /// The digest's alerts counted by kind, e.g. `1 expired, 2 expire within 7 days`.
+    summary: String,
     /// Alerts in the digest.
     count: usize,
     /// Alerts listed in `alerts` (the most urgent ones when the digest was shortened).
@@ -125,6 +158,12 @@ struct ChatAlert<'a> {
     remaining: String,
     project: &'a str,
     kind_label: String,
+    /// e.g. `expiring`, `status changed`.
+    kind_name: String,
+    /// `Critical`, `Warning` or `Info`.
+    severity_word: &'static str,
+    /// e.g. `expires in 11 days (2026-12-07)`; none without remaining days.
+    expiry: Option<String>,
 }
 
 /// The chat text of one receiver: the built-in template or its own `text_template`.
@@ -204,6 +243,7 @@ impl ChatTemplate {
             sent_at: render::local_time(digest.sent_at, digest.timezone),
             timezone: digest.timezone.name(),
             headline: render::headline(digest),
+            summary: render::summary_line(&digest.alerts),
             count: sorted.len(),
             shown,
             omitted: sorted.len() - shown,
@@ -218,6 +258,9 @@ impl ChatTemplate {
                     remaining: render::remaining_label(alert),
                     project: render::project_label(alert),
                     kind_label: render::kind_label(alert),
+                    kind_name: render::kind_name(alert),
+                    severity_word: render::severity_word(alert.severity),
+                    expiry: render::expiry_phrase(alert),
                 })
                 .collect(),
         };
@@ -415,6 +458,14 @@ mod tests {
             lines[1].contains("[Renew](https://example.com/renew)"),
             "{text}"
         );
+        // The summary line first; severity in words and when each package expires.
+        assert_eq!(lines[0], "**renewd: 2 expire within 20 days**", "{text}");
+        assert!(
+            lines[1].starts_with(
+                "- **Warning** expiring: **soon** expires in 2 days (2026-11-28) · active (2) · prod/(account) · "
+            ),
+            "{text}"
+        );
         assert!(!text.contains("more"), "{text}");
         let short = t.render(&d, 1).unwrap();
         assert!(
@@ -487,6 +538,44 @@ mod tests {
         assert!(e.contains("undefined"), "{e}");
         assert!(validate_text_template(format("json"), "x").is_err());
         assert!(validate_text_template(format("wecom"), BUILT_IN_TEMPLATE).is_ok());
+    }
+
+    #[test]
+    fn buttons_one_per_listed_https_package_or_one_for_the_most_urgent() {
+        let mut plain = alert("plain", Some(3), Severity::Warning);
+        plain.next_action_url = Some("http://example.com/renew".into());
+        let mut poll = alert("poll", Some(1), Severity::Critical);
+        poll.package = None;
+        let d = digest(vec![
+            alert("later", Some(20), Severity::Info),
+            plain,
+            poll,
+            alert("soon", Some(2), Severity::Warning),
+        ]);
+        let titles = |shown| -> Vec<String> {
+            renew_buttons(&d, shown)
+                .into_iter()
+                .map(|(t, _)| t)
+                .collect()
+        };
+        assert_eq!(titles(4), ["Renew soon", "Renew later"]);
+        assert_eq!(titles(2), ["Renew soon"], "only listed alerts");
+        assert!(renew_buttons(&d, 4)
+            .iter()
+            .all(|(_, url)| *url == "https://example.com/renew"));
+        let many = digest(
+            (0..=MAX_BUTTONS as i64)
+                .map(|i| alert(&format!("p{i}"), Some(i + 1), Severity::Warning))
+                .collect(),
+        );
+        assert_eq!(
+            renew_buttons(&many, MAX_BUTTONS + 1),
+            [(
+                "Renew p0 (most urgent)".to_string(),
+                "https://example.com/renew"
+            )]
+        );
+        assert_eq!(renew_buttons(&many, MAX_BUTTONS).len(), MAX_BUTTONS);
     }
 
     #[test]

@@ -1,4 +1,9 @@
-//! `format = "dingtalk"`: a DingTalk custom robot message, `msgtype` `markdown`:
+//! `format = "dingtalk"`: a DingTalk custom robot message, `msgtype` `actionCard`:
+//! `{"msgtype":"actionCard","actionCard":{"title":…,"text":…,"btnOrientation":"0","btns":
+//! [{"title":"Renew <package>","actionURL":…}]}}` — the chat text (markdown, a Renew link per
+//! package) with a button per listed package with an `https://` link, or one for the most
+//! urgent when there are more than [`MAX_BUTTONS`](super::chat::MAX_BUTTONS). A digest with
+//! no such link (an actionCard needs a button) is a `markdown` message:
 //! `{"msgtype":"markdown","markdown":{"title":…,"text":…}}`.
 //!
 //! Signing (DingTalk custom robot docs, "安全设置 → 加签"): with a `secret` (the robot's `SEC…`
@@ -17,10 +22,12 @@
 //! body is kept within [`MAX_BODY_BYTES`] (DingTalk documents no exact limit; messages around
 //! 20 KB are refused).
 
-use super::chat::{read_answer, Dialect};
-use super::format::{hmac_sha256, ReceiverSetup, Rejection, RenderedRequest, WebhookFormat};
 #[cfg(test)]
 use super::format::SizeLimit;
+use super::chat::{read_answer, renew_buttons, Dialect};
+use super::format::{
+    hmac_sha256, ReceiverSetup, Rejection, RenderedRequest, WebhookFormat,
+};
 use crate::config::Secret;
 use crate::notify::ratelimit::Quota;
 use crate::notify::{render, Digest};
@@ -86,12 +93,29 @@ impl WebhookFormat for Dingtalk {
         let title = render::truncate(&render::headline(digest), MAX_TITLE_CHARS);
         let body = receiver.text()?.fit(
             digest,
-            |_, text| {
+            |shown, text| {
                 let text = text.replace('\n', "  \n  ");
-                serde_json::to_vec(&json!({
-                    "msgtype": "markdown",
-                    "markdown": {"title": title, "text": text},
-                }))
+                let btns: Vec<_> = renew_buttons(digest, shown)
+                    .into_iter()
+                    .map(|(title, url)| json!({"title": title, "actionURL": url}))
+                    .collect();
+                let message = if btns.is_empty() {
+                    json!({
+                        "msgtype": "markdown",
+                        "markdown": {"title": title, "text": text},
+                    })
+                } else {
+                    json!({
+                        "msgtype": "actionCard",
+                        "actionCard": {
+                            "title": title,
+                            "text": text,
+                            "btnOrientation": "0",
+                            "btns": btns,
+                        },
+                    })
+                };
+                serde_json::to_vec(&message)
                 .map_err(|e| format!("cannot encode the DingTalk body: {e}"))
             },
             |body| body.len() <= MAX_BODY_BYTES,

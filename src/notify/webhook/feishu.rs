@@ -1,6 +1,9 @@
 //! `format = "feishu"`: a Feishu (Lark) custom bot message card, `msg_type` `interactive`:
 //! `{"msg_type":"interactive","card":{"config","header","elements":[{"tag":"div","text":
-//! {"tag":"lark_md","content":…}}]}}`, the header coloured by the worst severity.
+//! {"tag":"lark_md","content":…}},{"tag":"action","actions":[<button>…]}]}}`, the header
+//! coloured by the worst severity, and a `button` "Renew <package>" (with its `url`) per listed
+//! package with an `https://` link — or one for the most urgent when there are more than
+//! [`MAX_BUTTONS`](super::chat::MAX_BUTTONS).
 //!
 //! Signing (Feishu "自定义机器人使用指南", 签名校验): with a `secret`, the body carries
 //! `timestamp` (seconds, as a string) and `sign` = `base64(HmacSHA256(key = timestamp + "\n" +
@@ -15,10 +18,12 @@
 //! Limits (same guide): 100 requests per minute and 5 per second per bot; a request body of at
 //! most 20 KB — renewd keeps it within [`MAX_BODY_BYTES`].
 
-use super::chat::{read_answer, Dialect};
-use super::format::{hmac_sha256, ReceiverSetup, Rejection, RenderedRequest, WebhookFormat};
 #[cfg(test)]
 use super::format::SizeLimit;
+use super::chat::{read_answer, renew_buttons, Dialect};
+use super::format::{
+    hmac_sha256, ReceiverSetup, Rejection, RenderedRequest, WebhookFormat,
+};
 use crate::config::Secret;
 use crate::model::Severity;
 use crate::notify::ratelimit::Quota;
@@ -89,7 +94,25 @@ impl WebhookFormat for Feishu {
         let colour = header_colour(digest);
         let body = receiver.text()?.fit(
             digest,
-            |_, text| {
+            |shown, text| {
+                let mut elements =
+                    vec![json!({"tag": "div", "text": {"tag": "lark_md", "content": text}})];
+                let buttons: Vec<Value> = renew_buttons(digest, shown)
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, (title, url))| {
+                        json!({
+                            "tag": "button",
+                            "text": {"tag": "plain_text", "content": title},
+                            // The most urgent package's button stands out.
+                            "type": if i == 0 { "primary" } else { "default" },
+                            "url": url,
+                        })
+                    })
+                    .collect();
+                if !buttons.is_empty() {
+                    elements.push(json!({"tag": "action", "actions": buttons}));
+                }
                 let mut body = json!({
                     "msg_type": "interactive",
                     "card": {
@@ -98,9 +121,7 @@ impl WebhookFormat for Feishu {
                             "title": {"tag": "plain_text", "content": "renewd"},
                             "template": colour,
                         },
-                        "elements": [
-                            {"tag": "div", "text": {"tag": "lark_md", "content": text}},
-                        ],
+                        "elements": elements,
                     },
                 });
                 if let Some((timestamp, sign)) = &signature {

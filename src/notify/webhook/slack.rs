@@ -1,5 +1,8 @@
 //! `format = "slack"`: a Slack incoming-webhook message — `text` (the notification fallback)
-//! and `blocks` of `section`s in `mrkdwn`, with links as `<url|Renew>`.
+//! and `blocks` of `section`s in `mrkdwn`, with links as `<url|Renew>`, then an `actions`
+//! block with a `button` "Renew <package>" (its `url`) per listed package with an `https://`
+//! link, or one for the most urgent when there are more than
+//! [`MAX_BUTTONS`](super::chat::MAX_BUTTONS).
 //!
 //! Slack's rules (docs.slack.dev: incoming webhooks, Block Kit `section` reference, "Formatting
 //! text: escaping"): a section's text is at most 3000 characters, a message has at most 50
@@ -8,7 +11,7 @@
 //! long block messages as `msg_blocks_too_long` well below 50 × 3000 characters (around 13,000
 //! in practice), so all sections together are kept within 12,000 characters.
 
-use super::chat::Dialect;
+use super::chat::{renew_buttons, Dialect};
 use super::format::{Rejection, ReceiverSetup, RenderedRequest, SizeLimit, WebhookFormat};
 use crate::notify::ratelimit::Quota;
 use crate::notify::{render, Digest};
@@ -21,6 +24,8 @@ pub(crate) const MAX_SECTION_CHARS: usize = 3000;
 pub(crate) const MAX_BLOCKS: usize = 50;
 /// Characters of all sections together (below the observed `msg_blocks_too_long`).
 pub(crate) const MAX_TOTAL_CHARS: usize = 12_000;
+/// Characters of a button's `url` (Slack's limit; a longer link stays a link in the text).
+const MAX_BUTTON_URL_CHARS: usize = 3000;
 /// Characters of the fallback `text`.
 const MAX_FALLBACK_CHARS: usize = 300;
 const LIMIT: SizeLimit = SizeLimit {
@@ -93,13 +98,33 @@ impl WebhookFormat for Slack {
             &template.dialect().escape(&render::headline(digest)),
             MAX_FALLBACK_CHARS,
         );
-        let build = |_shown: usize, text: &str| -> Result<Candidate, String> {
+        let build = |shown: usize, text: &str| -> Result<Candidate, String> {
             let sections = sections(text);
             let chars = sections.iter().map(|s| s.chars().count()).sum();
-            let blocks: Vec<_> = sections
+            let mut blocks: Vec<_> = sections
                 .iter()
                 .map(|s| json!({"type": "section", "text": {"type": "mrkdwn", "text": s}}))
                 .collect();
+            let buttons: Vec<_> = renew_buttons(digest, shown)
+                .into_iter()
+                .filter(|(_, url)| url.len() <= MAX_BUTTON_URL_CHARS)
+                .enumerate()
+                .map(|(i, (title, url))| {
+                    let mut button = json!({
+                        "type": "button",
+                        "text": {"type": "plain_text", "text": title, "emoji": false},
+                        "url": url,
+                        "action_id": format!("renew-{i}"),
+                    });
+                    if i == 0 {
+                        button["style"] = json!("primary");
+                    }
+                    button
+                })
+                .collect();
+            if !buttons.is_empty() {
+                blocks.push(json!({"type": "actions", "elements": buttons}));
+            }
             Ok(Candidate {
                 blocks: blocks.len(),
                 chars,

@@ -3,69 +3,30 @@
 //! "application/vnd.microsoft.card.adaptive","content":<Adaptive Card 1.4>}]}`.
 //!
 //! The card has one `TextBlock` per line of the chat text (Markdown: bold and links) and an
-//! `Action.OpenUrl` per listed package with an `https://` link — or, when there are more than
-//! [`MAX_ACTIONS`], a single one for the most urgent package (every package keeps its inline
-//! link in the text either way).
+//! `Action.OpenUrl` "Renew <package>" per listed package with an `https://` link — or, when
+//! there are more than [`MAX_BUTTONS`](super::chat::MAX_BUTTONS), a single one for the most
+//! urgent package (every package keeps its inline link in the text either way).
 //!
 //! Limits (Microsoft Learn, "Create incoming webhooks" and the Teams connector's known
 //! limitations): a message is at most about 28 KB; more than four requests per second are
 //! throttled. Measured payloads have been refused from about 21 KB, so renewd keeps the whole
 //! request body within [`MAX_BODY_BYTES`].
 
-use super::chat::Dialect;
-use super::format::{ReceiverSetup, RenderedRequest, WebhookFormat};
 #[cfg(test)]
 use super::format::SizeLimit;
+use super::chat::{renew_buttons, Dialect};
+use super::format::{ReceiverSetup, RenderedRequest, WebhookFormat};
 use crate::notify::ratelimit::Quota;
-use crate::notify::{render, Digest};
+use crate::notify::Digest;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 /// Bytes of the whole request body.
 pub(crate) const MAX_BODY_BYTES: usize = 20_000;
-/// `Action.OpenUrl`s per card; Teams shows at most six actions on a card.
-pub(crate) const MAX_ACTIONS: usize = 6;
-/// Characters of an action's title.
-const MAX_TITLE_CHARS: usize = 40;
 
 pub(crate) struct Teams;
 
 impl Teams {
-    fn actions(digest: &Digest, shown: usize) -> Vec<Value> {
-        // The listed alerts are the `shown` most urgent ones.
-        let listed: Vec<_> = render::sorted_by_urgency(&digest.alerts)
-            .into_iter()
-            .take(shown)
-            .filter_map(|a| render::safe_link(a).map(|url| (a, url)))
-            .collect();
-        let open = |title: String, url: &str| json!({"type": "Action.OpenUrl", "title": title, "url": url});
-        match listed.as_slice() {
-            [] => Vec::new(),
-            several if several.len() > MAX_ACTIONS => {
-                let (alert, url) = several[0];
-                vec![open(
-                    render::truncate(
-                        &format!("Renew {} (most urgent)", render::subject_name(alert)),
-                        MAX_TITLE_CHARS,
-                    ),
-                    url,
-                )]
-            }
-            few => few
-                .iter()
-                .map(|(alert, url)| {
-                    open(
-                        render::truncate(
-                            &format!("Renew {}", render::subject_name(alert)),
-                            MAX_TITLE_CHARS,
-                        ),
-                        url,
-                    )
-                })
-                .collect(),
-        }
-    }
-
     fn message(digest: &Digest, shown: usize, text: &str) -> Value {
         let body: Vec<Value> = text
             .lines()
@@ -78,7 +39,10 @@ impl Teams {
             "version": "1.4",
             "body": body,
         });
-        let actions = Self::actions(digest, shown);
+        let actions: Vec<Value> = renew_buttons(digest, shown)
+            .into_iter()
+            .map(|(title, url)| json!({"type": "Action.OpenUrl", "title": title, "url": url}))
+            .collect();
         if !actions.is_empty() {
             card["actions"] = Value::Array(actions);
         }
