@@ -90,6 +90,7 @@ fn check_body(body: &[u8]) {
     let scope = Scope {
         account: "fuzz".into(),
         project_id: Some("666666af0f00445f85dec483fbc97c78".into()),
+        source: Default::default(),
     };
     let read = read_body(&scope, body);
     assert_eq!(read, read_body(&scope, body), "reading is deterministic");

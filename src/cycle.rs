@@ -3,7 +3,7 @@
 
 use crate::app::App;
 use crate::huawei::ApiError;
-use crate::model::{package_status_name, Alert, Item, ItemId, Scope};
+use crate::model::{Alert, Item, ItemId, Scope};
 use crate::notify::outbox::{self, DeliveryReport};
 use crate::rules::{self, ItemState, Observation, PollHealth};
 use crate::sources::{PollResult, Source};
@@ -421,7 +421,7 @@ fn evaluate_scope(
             package = %package.key,
             resource_id = %package.resource_id,
             package_status = package.status_code(),
-            package_status_name = package_status_name(package.status_code()),
+            package_status_name = package.status_name(),
             remain_days = package.remain_days,
             alerts = evaluation.alerts.len(),
             "package checked"
@@ -454,7 +454,7 @@ fn row(package: &Item, alerts: &[Alert], vanished: bool) -> PackageRow {
         resource_id: package.resource_id.clone(),
         service_type: package.service_type.clone(),
         package_status: package.status_code(),
-        package_status_name: package_status_name(package.status_code()).to_string(),
+        package_status_name: package.status_name().to_string(),
         remain_days: package.remain_days,
         next_action_url: package.next_action_url.clone(),
         decisions: alerts.iter().map(|a| a.kind.to_string()).collect(),

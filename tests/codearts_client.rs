@@ -33,6 +33,7 @@ fn scope(project: Option<&str>) -> Scope {
     Scope {
         account: "prod".into(),
         project_id: project.map(str::to_string),
+        source: Default::default(),
     }
 }
 

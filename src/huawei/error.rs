@@ -90,6 +90,9 @@ impl fmt::Display for ApiError {
         if let Some(project) = &self.scope.project_id {
             write!(f, " project {project}")?;
         }
+        if !self.scope.source.is_packages() {
+            write!(f, " {}", self.scope.source)?;
+        }
         f.write_str(": ")?;
         match self.http_status {
             Some(status) => write!(f, "HTTP {status} ")?,
@@ -185,6 +188,7 @@ mod tests {
             scope: Scope {
                 account: "prod".into(),
                 project_id: project.map(str::to_string),
+                source: Default::default(),
             },
             kind: ApiErrorKind::Auth,
             http_status: Some(401),

@@ -402,6 +402,7 @@ pub fn test_digest(receiver: &str, now: DateTime<Utc>, tz: chrono_tz::Tz) -> Dig
         rule: "test".into(),
         account: "example".into(),
         project_id: Some(EXAMPLE_PROJECT.into()),
+        source: Default::default(),
         package: Some(EXAMPLE_PACKAGE.into()),
         resource_id: Some(EXAMPLE_RESOURCE.into()),
         service_type: Some(EXAMPLE_SERVICE_TYPE.into()),

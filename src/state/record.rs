@@ -244,7 +244,7 @@ pub(super) fn write_batch<'q>(
         upsert
             .execute(params![
                 id.scope.account,
-                id.scope.project_label(),
+                id.scope.key(),
                 id.key,
                 id.resource_id,
                 state.last.remain_days,
@@ -272,7 +272,7 @@ pub(super) fn write_batch<'q>(
         upsert
             .execute(params![
                 scope.account,
-                scope.project_label(),
+                scope.key(),
                 health.consecutive_failures,
                 json
             ])
@@ -299,7 +299,7 @@ pub(super) fn write_batch<'q>(
                 alert.kind.as_str(),
                 alert.severity.as_str(),
                 alert.account,
-                alert.project_id.as_deref().unwrap_or(""),
+                alert.scope().key(),
                 alert.package,
                 alert.resource_id,
                 ts(alert.raised_at),

@@ -162,6 +162,7 @@ pub fn example_alert(receiver: &str, package: &str, days: i64) -> renewd::model:
         rule: "default".into(),
         account: "prod".into(),
         project_id: Some(EXAMPLE_PROJECT.into()),
+        source: Default::default(),
         package: Some(package.into()),
         resource_id: Some("7590809a5c9d42ae92b49b1190e94666".into()),
         service_type: Some("hws.resource.type.codearts.extension.storage".into()),

@@ -91,17 +91,11 @@ impl Source for CodeArtsClient {
     /// Each project of the account, or the account as a whole when it lists none.
     fn scopes(&self) -> Vec<Scope> {
         if self.projects.is_empty() {
-            return vec![Scope {
-                account: self.account.clone(),
-                project_id: None,
-            }];
+            return vec![Scope::packages(&self.account, None)];
         }
         self.projects
             .iter()
-            .map(|p| Scope {
-                account: self.account.clone(),
-                project_id: Some(p.clone()),
-            })
+            .map(|p| Scope::packages(&self.account, Some(p)))
             .collect()
     }
 

@@ -155,6 +155,7 @@ fn package(scope: &Scope, key: &str, entry: &Value) -> Result<Item, String> {
         status: package_status.map(PackageStatus::from),
         remain_days,
         next_action_url: optional_string(entry, "nextActionUrl"),
+        details: None,
     })
 }
 
@@ -196,6 +197,7 @@ mod tests {
         Scope {
             account: "prod".into(),
             project_id: Some("666666af0f00445f85dec483fbc97c78".into()),
+            source: Default::default(),
         }
     }
 
