@@ -9,7 +9,7 @@
 
 use renewd::config::{Config, Secret};
 use renewd::huawei::signer;
-use renewd::huawei::{retry_after, PasswordLogin};
+use renewd::huawei::{retry_after, LoginScope, PasswordLogin};
 use renewd::model::Scope;
 use renewd::sources::codearts::models::{read_body, Body};
 use renewd::sources::codearts::request_id_header;
@@ -499,7 +499,7 @@ pub fn iam_token(data: &[u8]) {
         domain: "corp".into(),
         user: "alice".into(),
         password: Secret::new(IAM_PASSWORD),
-        project: "cn-north-4".into(),
+        scope: LoginScope::Project("cn-north-4".into()),
     };
     let answer = login.read_answer(status, &headers, body);
     let subject_token = headers

@@ -162,9 +162,26 @@ pub async fn run_cycle(
         deliveries: DeliveryReport::default(),
         duration_ms: 0,
     };
+    // What the state file knows of the scopes of sources that list only part of them.
+    let mut known: std::collections::HashMap<Scope, Vec<String>> = Default::default();
+    for (source, scope) in &scopes {
+        if source.needs_known_items() {
+            let ids = store
+                .package_states(scope)?
+                .into_iter()
+                .filter(|(_, state)| !state.vanished)
+                .map(|(id, _)| id.resource_id)
+                .collect();
+            known.insert(scope.clone(), ids);
+        }
+    }
+    let known = &known;
     let mut results = stream::iter(scopes)
         .map(|(source, scope)| async move {
-            let result = source.fetch(&scope).await;
+            let result = match known.get(&scope) {
+                Some(ids) => source.fetch_knowing(&scope, ids).await,
+                None => source.fetch(&scope).await,
+            };
             (scope, result)
         })
         .buffer_unordered(app.config.daemon.concurrency.max(1));

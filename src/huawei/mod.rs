@@ -5,6 +5,7 @@
 
 pub(crate) mod auth;
 mod error;
+pub(crate) mod gateway;
 mod iam;
 pub(crate) mod pacer;
 pub(crate) mod retry;
@@ -12,5 +13,5 @@ pub mod signer;
 
 pub(crate) use error::transport_reason;
 pub use error::{sanitized_prefix, ApiError, ApiErrorKind, ClientError};
-pub use iam::{IssuedToken, LoginError, PasswordLogin};
+pub use iam::{IssuedToken, LoginError, LoginScope, PasswordLogin};
 pub use retry::retry_after;

@@ -2,6 +2,7 @@
 
 pub mod chat_receivers;
 pub mod daemon_harness;
+pub mod fake_billing;
 pub mod fake_cloud;
 pub mod flaky_webhook;
 pub mod harness;
