@@ -286,3 +286,68 @@ async fn known_resources_outside_the_window_are_asked_for_by_id() {
     assert_eq!(by_id["resource_ids"], json!(["renewed", "gone"]));
     assert!(by_id.get("expire_time_end").is_none() && by_id.get("status_list").is_none());
 }
+
+/// Whole cycles with both sources of one account, the CodeArts account scope beside the
+/// subscriptions scope: a failing billing page fails the subscriptions poll and vanishes none of
+/// its items, and a CodeArts poll never vanishes a subscription (nor the other way round).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_listing_vanishes_nothing_and_sources_do_not_vanish_each_other() {
+    use renewd::app::App;
+    use renewd::config::Config;
+    use renewd::model::AlertKind;
+    use renewd::state::StateStore;
+    use support::harness::{daemon_section, rule, Workspace};
+
+    let fake = keyed_fake();
+    fake.set_billing_resources(resources(1234, 10));
+    let ws = Workspace::new();
+    let url = fake.url();
+    ws.write_config(&format!(
+        "{}[[accounts]]\nname = \"prod\"\nregion = \"cn-north-4\"\nendpoint = \"{url}\"\n\
+         auth = {{ method = \"aksk\", ak = \"{AK}\", sk = \"{SK}\", iam_endpoint = \"{url}\" }}\n\
+         [accounts.subscriptions]\nendpoint = \"{url}\"\n\n{}[receivers.journal]\ntype = \"log\"\n",
+        daemon_section(&ws, ""),
+        rule("default", &[30, 7], &["journal"]),
+    ));
+    let config = Config::load_with_env(&ws.config_path(), &[]).expect("config");
+    let app = App::build(config).expect("app");
+    assert_eq!(app.sources.len(), 2);
+    let mut store = StateStore::open(ws.state_path()).expect("state");
+    let first = cycle(&app, &mut store).await;
+    assert_eq!(first.failed_polls(), 0);
+    assert_eq!(first.package_count, 1234 + 2);
+
+    // Page 2 fails for good: the subscriptions poll fails, nothing vanishes.
+    fake.fail_billing_page(500, None);
+    let second = cycle(&app, &mut store).await;
+    assert_eq!(second.failed_polls(), 1);
+    assert!(second.alerts.iter().all(|a| a.kind != AlertKind::Vanished));
+    let billing = store
+        .package_states(&Scope::subscriptions("prod"))
+        .expect("states");
+    assert_eq!(billing.len(), 1234);
+    assert!(billing.iter().all(|(_, s)| !s.vanished));
+
+    // The CodeArts account scope lists none of them and vanishes none of them; the billing
+    // listing, whole again, vanishes no CodeArts package.
+    fake.fail_billing_page(9_999_999, None);
+    let third = cycle(&app, &mut store).await;
+    assert_eq!(third.failed_polls(), 0);
+    assert!(third.alerts.iter().all(|a| a.kind != AlertKind::Vanished));
+    assert_eq!(
+        store
+            .package_states(&Scope::packages("prod", None))
+            .expect("states")
+            .len(),
+        2
+    );
+}
+
+async fn cycle(
+    app: &renewd::app::App,
+    store: &mut renewd::state::StateStore,
+) -> renewd::cycle::CycleReport {
+    renewd::cycle::run_cycle(app, store, Default::default(), Utc::now())
+        .await
+        .expect("cycle")
+}
