@@ -9,7 +9,7 @@
 
 use renewd::config::{Config, Secret};
 use renewd::huawei::signer;
-use renewd::huawei::{retry_after, PasswordLogin};
+use renewd::huawei::{retry_after, LoginScope, PasswordLogin};
 use renewd::model::Scope;
 use renewd::sources::codearts::models::{read_body, Body};
 use renewd::sources::codearts::request_id_header;
@@ -90,6 +90,7 @@ fn check_body(body: &[u8]) {
     let scope = Scope {
         account: "fuzz".into(),
         project_id: Some("666666af0f00445f85dec483fbc97c78".into()),
+        source: Default::default(),
     };
     let read = read_body(&scope, body);
     assert_eq!(read, read_body(&scope, body), "reading is deterministic");
@@ -498,7 +499,7 @@ pub fn iam_token(data: &[u8]) {
         domain: "corp".into(),
         user: "alice".into(),
         password: Secret::new(IAM_PASSWORD),
-        project: "cn-north-4".into(),
+        scope: LoginScope::Project("cn-north-4".into()),
     };
     let answer = login.read_answer(status, &headers, body);
     let subject_token = headers

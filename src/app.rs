@@ -10,6 +10,7 @@ use crate::notify::Notifiers;
 use crate::rules::{RuleDefinition, RuleSet};
 use crate::schedule::Schedule;
 use crate::sources::codearts::CodeArtsClient;
+use crate::sources::subscriptions::SubscriptionsClient;
 use crate::sources::Source;
 use std::sync::Arc;
 use tracing_subscriber::filter::Targets;
@@ -23,7 +24,7 @@ pub struct App {
     /// `log.level` as a filter (`RENEWD_LOG` still wins when logging starts).
     pub log_filter: Option<Targets>,
     /// Every source of every account, each asked once per scope per cycle.
-    pub(crate) sources: Vec<Box<dyn Source>>,
+    pub sources: Vec<Box<dyn Source>>,
     pub(crate) notifiers: Notifiers,
     /// `[heartbeat]`, when configured.
     pub(crate) heartbeat: Option<crate::heartbeat::Heartbeat>,
@@ -54,10 +55,33 @@ impl App {
         }
         let http = http_client()?;
         let mut sources: Vec<Box<dyn Source>> = Vec::with_capacity(config.accounts.len());
+        // The billing listing reaches as far as the earliest alert any rule can raise.
+        let largest_threshold = config
+            .rules
+            .iter()
+            .flat_map(|r| r.thresholds.iter().copied())
+            .max();
         for (i, account) in config.accounts.iter().enumerate() {
-            match CodeArtsClient::new(account, http.clone(), config.daemon.timeout) {
-                Ok(client) => sources.push(Box::new(client)),
-                Err(e) => problems.push(Problem::new(format!("accounts[{i}]"), e.to_string())),
+            if account.packages {
+                match CodeArtsClient::new(account, http.clone(), config.daemon.timeout) {
+                    Ok(client) => sources.push(Box::new(client)),
+                    Err(e) => problems.push(Problem::new(format!("accounts[{i}]"), e.to_string())),
+                }
+            }
+            if let Some(subscriptions) = &account.subscriptions {
+                match SubscriptionsClient::new(
+                    account,
+                    subscriptions,
+                    largest_threshold,
+                    http.clone(),
+                    config.daemon.timeout,
+                ) {
+                    Ok(client) => sources.push(Box::new(client)),
+                    Err(e) => problems.push(Problem::new(
+                        format!("accounts[{i}].subscriptions"),
+                        e.to_string(),
+                    )),
+                }
             }
         }
         let heartbeat = config

@@ -3,7 +3,7 @@
 
 use crate::app::App;
 use crate::huawei::ApiError;
-use crate::model::{package_status_name, Alert, Item, ItemId, Scope, Silence};
+use crate::model::{Alert, Item, ItemId, Scope, Silence};
 use crate::notify::outbox::{self, DeliveryReport, ReleaseReport};
 use crate::rules::{self, ItemState, Observation, PollHealth, SilenceSet};
 use crate::sources::{PollResult, Source};
@@ -117,7 +117,7 @@ pub struct CycleReport {
     pub packages: Vec<PackageRow>,
     /// How many packages the cycle evaluated or showed (listed or not).
     #[serde(skip)]
-    pub(crate) package_count: usize,
+    pub package_count: usize,
     pub alerts: Vec<Alert>,
     /// Of `alerts`, those a silence held back (recorded, not delivered).
     pub silenced: usize,
@@ -225,9 +225,26 @@ pub async fn run_cycle(
         deliveries: DeliveryReport::default(),
         duration_ms: 0,
     };
+    // What the state file knows of the scopes of sources that list only part of them.
+    let mut known: std::collections::HashMap<Scope, Vec<String>> = Default::default();
+    for (source, scope) in &scopes {
+        if source.needs_known_items() {
+            let ids = store
+                .package_states(scope)?
+                .into_iter()
+                .filter(|(_, state)| !state.vanished)
+                .map(|(id, _)| id.resource_id)
+                .collect();
+            known.insert(scope.clone(), ids);
+        }
+    }
+    let known = &known;
     let mut results = stream::iter(scopes)
         .map(|(source, scope)| async move {
-            let result = source.fetch(&scope).await;
+            let result = match known.get(&scope) {
+                Some(ids) => source.fetch_knowing(&scope, ids).await,
+                None => source.fetch(&scope).await,
+            };
             (scope, result)
         })
         .buffer_unordered(app.config.daemon.concurrency.max(1));
@@ -510,7 +527,7 @@ fn evaluate_scope(
             package = %package.key,
             resource_id = %package.resource_id,
             package_status = package.status_code(),
-            package_status_name = package_status_name(package.status_code()),
+            package_status_name = package.status_name(),
             remain_days = package.remain_days,
             alerts = evaluation.alerts.len(),
             "package checked"
@@ -543,7 +560,7 @@ fn row(package: &Item, alerts: &[Alert], vanished: bool) -> PackageRow {
         resource_id: package.resource_id.clone(),
         service_type: package.service_type.clone(),
         package_status: package.status_code(),
-        package_status_name: package_status_name(package.status_code()).to_string(),
+        package_status_name: package.status_name().to_string(),
         remain_days: package.remain_days,
         next_action_url: package.next_action_url.clone(),
         decisions: alerts.iter().map(|a| a.kind.to_string()).collect(),

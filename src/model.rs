@@ -5,26 +5,161 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// Where a package was seen: an account and, optionally, a CodeArts project.
+/// Which source reported an item, and so how its status numbers read. Stored only when it is
+/// not [`SourceKind::Packages`], so that what was stored before sources had names reads as it
+/// always did.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceKind {
+    /// The CodeArts package API (`packageStatus` numbering: [`PackageStatus`]).
+    #[default]
+    Packages,
+    /// The billing API's yearly/monthly subscriptions (`status` numbering:
+    /// [`SubscriptionStatus`]).
+    Subscriptions,
+}
+
+impl SourceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceKind::Packages => "packages",
+            SourceKind::Subscriptions => "subscriptions",
+        }
+    }
+
+    pub fn is_packages(&self) -> bool {
+        *self == SourceKind::Packages
+    }
+
+    /// What a status number of this source means for the rules.
+    pub fn lifecycle(self, code: i64) -> Lifecycle {
+        match self {
+            SourceKind::Packages => PackageStatus::from(code).lifecycle(),
+            SourceKind::Subscriptions => SubscriptionStatus::from(code).lifecycle(),
+        }
+    }
+
+    /// The name shown beside a status number (`unknown` for one outside the known ones,
+    /// `missing` when there was none).
+    pub fn status_name(self, code: Option<i64>) -> &'static str {
+        match (self, code) {
+            (_, None) => "missing",
+            (SourceKind::Packages, Some(code)) => PackageStatus::from(code).name(),
+            (SourceKind::Subscriptions, Some(code)) => SubscriptionStatus::from(code).name(),
+        }
+    }
+
+    /// The phase an expired status stands for, in words, for summaries.
+    pub fn expired_phase(self, code: i64) -> Option<&'static str> {
+        match self {
+            SourceKind::Packages => match PackageStatus::from(code) {
+                PackageStatus::Grace => Some("grace period"),
+                PackageStatus::Retention => Some("retention period"),
+                PackageStatus::Deleted => Some("deleted"),
+                PackageStatus::Frozen => Some("frozen for violations"),
+                _ => None,
+            },
+            SourceKind::Subscriptions => match SubscriptionStatus::from(code) {
+                SubscriptionStatus::Expired => Some("expired"),
+                SubscriptionStatus::Frozen => Some("frozen"),
+                SubscriptionStatus::Closed => Some("closed"),
+                _ => None,
+            },
+        }
+    }
+}
+
+impl fmt::Display for SourceKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a status means, whatever the source's numbering: what the rules read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Lifecycle {
+    NotYetEffective,
+    /// In use.
+    Active,
+    /// Past its term: grace, retention, frozen, closed or deleted.
+    Expired,
+    /// A number the source does not document: shown, never guessed at.
+    Unknown,
+}
+
+/// Where an item was seen: an account, the source that listed it and, for CodeArts, optionally
+/// a project.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Scope {
     pub account: String,
-    /// `None` when the account lists no projects and the API was asked without `project_id`.
+    /// `None` when the account lists no projects and the API was asked without `project_id`,
+    /// and for sources without projects.
     pub project_id: Option<String>,
+    /// Which source lists this scope; the CodeArts package API unless said otherwise.
+    #[serde(default, skip_serializing_if = "SourceKind::is_packages")]
+    pub source: SourceKind,
 }
 
+/// The key of the subscriptions scope of an account (see [`Scope::key`]): not a CodeArts
+/// project id (32 lowercase hex characters) and not "", so never one of theirs.
+const SUBSCRIPTIONS_KEY: &str = "@subscriptions";
+
 impl Scope {
-    /// The project as stored and shown: the id, or "" for the account as a whole.
-    pub(crate) fn project_label(&self) -> &str {
+    /// A CodeArts scope: a project of the account, or the account as a whole.
+    pub fn packages(account: &str, project_id: Option<&str>) -> Scope {
+        Scope {
+            account: account.to_string(),
+            project_id: project_id.map(str::to_string),
+            source: SourceKind::Packages,
+        }
+    }
+
+    /// The billing subscriptions of an account: one scope per account.
+    pub fn subscriptions(account: &str) -> Scope {
+        Scope {
+            account: account.to_string(),
+            project_id: None,
+            source: SourceKind::Subscriptions,
+        }
+    }
+
+    /// The project as shown: the id, or "" for the account as a whole (and for sources without
+    /// projects).
+    pub fn project_label(&self) -> &str {
         self.project_id.as_deref().unwrap_or("")
+    }
+
+    /// The scope within its account as the state file stores it and decision ids hash it: for
+    /// CodeArts the project label (as since the first state file, so stored items and decision
+    /// ids never change), for another source a reserved name of its own, so that a CodeArts
+    /// poll of the account as a whole and the subscriptions poll of the same account never
+    /// read or vanish each other's items.
+    pub fn key(&self) -> &str {
+        match self.source {
+            SourceKind::Packages => self.project_label(),
+            SourceKind::Subscriptions => SUBSCRIPTIONS_KEY,
+        }
+    }
+
+    /// The scope a stored [`key`](Scope::key) stands for.
+    pub fn from_key(account: &str, key: &str) -> Scope {
+        match key {
+            SUBSCRIPTIONS_KEY => Scope::subscriptions(account),
+            "" => Scope::packages(account, None),
+            project => Scope::packages(account, Some(project)),
+        }
     }
 }
 
 impl fmt::Display for Scope {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.project_id {
-            Some(p) => write!(f, "{}/{}", self.account, p),
-            None => write!(f, "{}", self.account),
+        match (&self.project_id, self.source) {
+            (Some(p), SourceKind::Packages) => write!(f, "{}/{}", self.account, p),
+            (None, SourceKind::Packages) => write!(f, "{}", self.account),
+            (Some(p), source) => write!(f, "{}/{} ({source})", self.account, p),
+            (None, source) => write!(f, "{} ({source})", self.account),
         }
     }
 }
@@ -46,6 +181,58 @@ pub struct Item {
     pub status: Option<PackageStatus>,
     pub remain_days: i64,
     pub next_action_url: Option<String>,
+    /// What a source knows beyond the above (billing resources: name, region, expiry, …);
+    /// `None` for CodeArts packages, whose stored form stays as it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<Box<ItemDetails>>,
+}
+
+/// The description of a billing resource (or of anything a source says more about than the
+/// CodeArts package API). Every field is optional: a source fills what it has.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ItemDetails {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_type_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource_type_name: Option<String>,
+    /// When the term ends, as the source said it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expire_time: Option<DateTime<Utc>>,
+    /// What happens at the end of the term (billing `expire_policy`; 3 is auto-renew).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expire_policy: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enterprise_project: Option<String>,
+    /// Attached resources (disks of a server, …) counted into this one.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub attached: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// Billing `expire_policy` 3: the resource renews itself at the end of its term.
+pub const EXPIRE_POLICY_AUTO_RENEW: i64 = 3;
+
+impl ItemDetails {
+    /// The billing `expire_policy` in words.
+    pub fn expire_policy_name(&self) -> Option<&'static str> {
+        Some(match self.expire_policy? {
+            0 => "grace period",
+            1 => "to pay-per-use",
+            2 => "deleted",
+            EXPIRE_POLICY_AUTO_RENEW => "auto-renew",
+            4 => "frozen",
+            5 => "deleted from retention",
+            _ => "unknown",
+        })
+    }
 }
 
 impl Item {
@@ -62,6 +249,16 @@ impl Item {
     pub fn status_code(&self) -> Option<i64> {
         self.status.map(PackageStatus::code)
     }
+
+    /// What the status means, read in the numbering of the item's source.
+    pub fn lifecycle(&self) -> Option<Lifecycle> {
+        self.status_code().map(|c| self.scope.source.lifecycle(c))
+    }
+
+    /// The status's name in the item's source (`missing` when there was none).
+    pub fn status_name(&self) -> &'static str {
+        self.scope.source.status_name(self.status_code())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -74,6 +271,11 @@ pub struct ItemId {
 /// `packageStatus`, undocumented for the package API; the names are those of the sibling
 /// CodeArts count-down APIs. A number outside them is kept as [`PackageStatus::Other`]:
 /// reported with its number, never dropped. Stored and sent as the raw number.
+///
+/// [`Item::status`] holds the raw number of any source in this type (its serde form is the
+/// number alone); the item's [`SourceKind`] says how it reads: read it through
+/// [`Item::lifecycle`] and [`Item::status_name`], never through this type's names, unless the
+/// item is a CodeArts package.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(from = "i64", into = "i64")]
 pub enum PackageStatus {
@@ -138,21 +340,76 @@ impl PackageStatus {
         }
     }
 
-    /// Statuses that mean the item has expired: grace, retention, deleted, frozen.
-    pub(crate) fn is_expired(self) -> bool {
-        matches!(
-            self,
-            PackageStatus::Deleted
-                | PackageStatus::Retention
-                | PackageStatus::Grace
-                | PackageStatus::Frozen
-        )
+    pub fn lifecycle(self) -> Lifecycle {
+        match self {
+            PackageStatus::NotYetEffective => Lifecycle::NotYetEffective,
+            PackageStatus::Active => Lifecycle::Active,
+            PackageStatus::Other(_) => Lifecycle::Unknown,
+            _ => Lifecycle::Expired,
+        }
     }
 }
 
 /// The name of a raw `packageStatus` as alerts carry it (`missing` when there was none).
-pub(crate) fn package_status_name(status: Option<i64>) -> &'static str {
-    status.map_or("missing", |code| PackageStatus::from(code).name())
+pub fn package_status_name(status: Option<i64>) -> &'static str {
+    SourceKind::Packages.status_name(status)
+}
+
+/// The billing API's resource `status`: 2 in use, 3 closed, 4 frozen, 5 expired. A number
+/// outside them is kept as [`SubscriptionStatus::Other`], shown with its number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SubscriptionStatus {
+    /// 2
+    InUse,
+    /// 3 (the console does not show it)
+    Closed,
+    /// 4
+    Frozen,
+    /// 5
+    Expired,
+    Other(i64),
+}
+
+impl From<i64> for SubscriptionStatus {
+    fn from(code: i64) -> Self {
+        match code {
+            2 => SubscriptionStatus::InUse,
+            3 => SubscriptionStatus::Closed,
+            4 => SubscriptionStatus::Frozen,
+            5 => SubscriptionStatus::Expired,
+            other => SubscriptionStatus::Other(other),
+        }
+    }
+}
+
+impl SubscriptionStatus {
+    pub fn code(self) -> i64 {
+        match self {
+            SubscriptionStatus::InUse => 2,
+            SubscriptionStatus::Closed => 3,
+            SubscriptionStatus::Frozen => 4,
+            SubscriptionStatus::Expired => 5,
+            SubscriptionStatus::Other(code) => code,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SubscriptionStatus::InUse => "in_use",
+            SubscriptionStatus::Closed => "closed",
+            SubscriptionStatus::Frozen => "frozen",
+            SubscriptionStatus::Expired => "expired",
+            SubscriptionStatus::Other(_) => "unknown",
+        }
+    }
+
+    pub fn lifecycle(self) -> Lifecycle {
+        match self {
+            SubscriptionStatus::InUse => Lifecycle::Active,
+            SubscriptionStatus::Other(_) => Lifecycle::Unknown,
+            _ => Lifecycle::Expired,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -242,6 +499,10 @@ pub struct Alert {
     pub rule: String,
     pub account: String,
     pub project_id: Option<String>,
+    /// The source of the item or scope the alert is about; only written when not `packages`,
+    /// so that the JSON of CodeArts alerts is what it was.
+    #[serde(default, skip_serializing_if = "SourceKind::is_packages")]
+    pub source: SourceKind,
     /// Package key; `None` for account-level alerts (`poll_failed`, `poll_recovered`).
     pub package: Option<String>,
     pub resource_id: Option<String>,
@@ -280,6 +541,15 @@ pub struct PollErrorInfo {
 }
 
 impl Alert {
+    /// The scope the alert is about.
+    pub fn scope(&self) -> Scope {
+        Scope {
+            account: self.account.clone(),
+            project_id: self.project_id.clone(),
+            source: self.source,
+        }
+    }
+
     /// A safe link to the renewal page: only `https://` URLs are ever rendered as links.
     pub(crate) fn renew_link(&self) -> Option<&str> {
         self.next_action_url.as_deref().filter(|u| is_safe_link(u))
@@ -386,7 +656,7 @@ impl DecisionKey<'_> {
                 epoch,
             } => stable_id(&[
                 &item.scope.account,
-                item.scope.project_label(),
+                item.scope.key(),
                 &item.key,
                 &item.resource_id,
                 rule.unwrap_or(""),
@@ -401,7 +671,7 @@ impl DecisionKey<'_> {
                 failing_since,
             } => stable_id(&[
                 &scope.account,
-                scope.project_label(),
+                scope.key(),
                 "",
                 "",
                 rule.unwrap_or(""),
@@ -531,7 +801,7 @@ pub fn billing_last_day(read_at: DateTime<Utc>, remain_days: i64) -> Option<Naiv
 }
 
 /// The instant a package expires: the end (23:59:59 GMT+08:00) of its [`billing_last_day`].
-pub(crate) fn billing_expiry(read_at: DateTime<Utc>, remain_days: i64) -> Option<DateTime<Utc>> {
+pub fn billing_expiry(read_at: DateTime<Utc>, remain_days: i64) -> Option<DateTime<Utc>> {
     let billing = chrono::FixedOffset::east_opt(BILLING_OFFSET_SECONDS)?;
     let end = billing_last_day(read_at, remain_days)?.and_hms_opt(23, 59, 59)?;
     Some(
@@ -541,9 +811,109 @@ pub(crate) fn billing_expiry(read_at: DateTime<Utc>, remain_days: i64) -> Option
     )
 }
 
+/// The days left until `expire_time` as Huawei counts them: the calendar day of
+/// `expire_time` in GMT+08:00 (the billing day) minus the calendar day of `now` there. The
+/// same count the CodeArts API reports as `remainDays`: 0 on the last day, negative after.
+pub fn remain_days_until(expire_time: DateTime<Utc>, now: DateTime<Utc>) -> Option<i64> {
+    let billing = chrono::FixedOffset::east_opt(BILLING_OFFSET_SECONDS)?;
+    let last = expire_time.with_timezone(&billing).date_naive();
+    let today = now.with_timezone(&billing).date_naive();
+    Some(last.signed_duration_since(today).num_days())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s)
+            .expect("valid time")
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn remaining_days_count_billing_days_in_gmt8() {
+        // The fixture's ECS: ends 2026-12-08T15:59:59Z, 23:59:59 GMT+08:00 on Dec 8.
+        let end = utc("2026-12-08T15:59:59Z");
+        // Dec 1, 00:00 GMT+08:00 is Nov 30, 16:00 UTC: a day boundary in UTC is not one here.
+        assert_eq!(remain_days_until(end, utc("2026-11-30T15:59:59Z")), Some(8));
+        assert_eq!(remain_days_until(end, utc("2026-11-30T16:00:00Z")), Some(7));
+        assert_eq!(remain_days_until(end, utc("2026-12-01T15:59:59Z")), Some(7));
+        // The last day itself, to its last second: 0.
+        assert_eq!(remain_days_until(end, utc("2026-12-07T16:00:00Z")), Some(0));
+        assert_eq!(remain_days_until(end, end), Some(0));
+        // A second later it is the next billing day: -1.
+        assert_eq!(
+            remain_days_until(end, end + chrono::Duration::seconds(1)),
+            Some(-1)
+        );
+        // An expiry at 16:00:00Z is already the next day in GMT+08:00.
+        assert_eq!(
+            remain_days_until(utc("2026-12-08T16:00:00Z"), utc("2026-12-01T00:00:00Z")),
+            Some(8)
+        );
+        // The same count as billing_last_day, read back.
+        let now = utc("2026-11-30T20:00:00Z");
+        let days = remain_days_until(end, now).expect("in range");
+        assert_eq!(
+            billing_last_day(now, days),
+            Some(NaiveDate::from_ymd_opt(2026, 12, 8).expect("date"))
+        );
+        assert_eq!(billing_expiry(now, days), Some(end));
+    }
+
+    #[test]
+    fn scopes_of_two_sources_never_share_a_key() {
+        let codearts = Scope::packages("prod", None);
+        let subscriptions = Scope::subscriptions("prod");
+        assert_ne!(codearts.key(), subscriptions.key());
+        assert_eq!(codearts.key(), "");
+        let project = Scope::packages("prod", Some("666666af0f00445f85dec483fbc97c78"));
+        assert_eq!(project.key(), "666666af0f00445f85dec483fbc97c78");
+        for scope in [&codearts, &subscriptions, &project] {
+            assert_eq!(&Scope::from_key(&scope.account, scope.key()), scope);
+        }
+        // A CodeArts scope's stored form is what it was before sources had names.
+        assert_eq!(
+            serde_json::to_string(&project).expect("serialises"),
+            r#"{"account":"prod","project_id":"666666af0f00445f85dec483fbc97c78"}"#
+        );
+        assert_eq!(
+            serde_json::from_str::<Scope>(r#"{"account":"prod","project_id":null}"#).ok(),
+            Some(codearts)
+        );
+        assert_eq!(
+            serde_json::to_string(&subscriptions).expect("serialises"),
+            r#"{"account":"prod","project_id":null,"source":"subscriptions"}"#
+        );
+    }
+
+    #[test]
+    fn statuses_read_in_their_source_numbering() {
+        let p = SourceKind::Packages;
+        let s = SourceKind::Subscriptions;
+        assert_eq!(p.status_name(Some(5)), "grace");
+        assert_eq!(s.status_name(Some(5)), "expired");
+        assert_eq!(s.status_name(Some(2)), "in_use");
+        assert_eq!(s.status_name(Some(3)), "closed");
+        assert_eq!(s.status_name(Some(4)), "frozen");
+        assert_eq!(s.status_name(Some(7)), "unknown");
+        assert_eq!(s.status_name(None), "missing");
+        assert_eq!(s.lifecycle(2), Lifecycle::Active);
+        for code in [3, 4, 5] {
+            assert_eq!(s.lifecycle(code), Lifecycle::Expired);
+        }
+        // 99 is CodeArts' "frozen for violations"; the billing API has no such number.
+        assert_eq!(p.lifecycle(99), Lifecycle::Expired);
+        assert_eq!(s.lifecycle(99), Lifecycle::Unknown);
+        // The lifecycle of CodeArts statuses is exactly what `is_expired` always said.
+        for code in -1..=100 {
+            assert_eq!(
+                p.lifecycle(code) == Lifecycle::Expired,
+                (PackageStatus::from(code).lifecycle() == Lifecycle::Expired)
+            );
+        }
+    }
 
     #[test]
     fn only_https_links_are_safe() {
@@ -576,7 +946,7 @@ mod tests {
         assert_eq!(package_status_name(None), "missing");
         assert_eq!(package_status_name(Some(99)), "frozen");
         let expired: Vec<i64> = (0..=100)
-            .filter(|c| PackageStatus::from(*c).is_expired())
+            .filter(|c| PackageStatus::from(*c).lifecycle() == Lifecycle::Expired)
             .collect();
         assert_eq!(expired, vec![3, 4, 5, 99]);
     }

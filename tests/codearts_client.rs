@@ -33,6 +33,7 @@ fn scope(project: Option<&str>) -> Scope {
     Scope {
         account: "prod".into(),
         project_id: project.map(str::to_string),
+        source: Default::default(),
     }
 }
 
@@ -376,6 +377,8 @@ async fn a_refused_connection_is_a_transport_error() {
         projects: vec![P1.into()],
         max_requests_per_second: renewd::config::DEFAULT_MAX_REQUESTS_PER_SECOND,
         auth: FakeCloud::token_auth(TOKEN),
+        packages: true,
+        subscriptions: None,
     };
     let e = fetch_err(&client(&account), Some(P1)).await;
     assert_eq!(e.kind, ApiErrorKind::Transport);
@@ -590,6 +593,8 @@ fn aksk_auth(
         security_token: security_token.map(Secret::new),
         security_token_file: None,
         project_id: project_id.map(str::to_string),
+        domain_id: None,
+        iam_endpoint: None,
     }
 }
 

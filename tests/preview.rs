@@ -66,16 +66,14 @@ fn config(workspace: &Workspace, smtp: &Listener, http: &Listener) -> String {
 
 fn item(key: &str, status: PackageStatus, remain_days: i64, url: &str) -> Item {
     Item {
-        scope: Scope {
-            account: "prod".into(),
-            project_id: Some(PROJECT.into()),
-        },
+        scope: Scope::packages("prod", Some(PROJECT)),
         key: key.into(),
         resource_id: format!("r-{key}"),
         service_type: Some("hws.resource.type.codearts.extension.storage".into()),
         status: Some(status),
         remain_days,
         next_action_url: Some(url.into()),
+        details: None,
     }
 }
 
@@ -106,6 +104,7 @@ fn decision(item: &Item, kind: AlertKind, severity: Severity, at: DateTime<Utc>)
         rule: "default".into(),
         account: item.scope.account.clone(),
         project_id: item.scope.project_id.clone(),
+        source: Default::default(),
         package: Some(item.key.clone()),
         resource_id: Some(item.resource_id.clone()),
         service_type: item.service_type.clone(),

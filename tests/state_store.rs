@@ -28,6 +28,7 @@ fn project_scope() -> Scope {
     Scope {
         account: "prod".to_string(),
         project_id: Some(PROJECT.to_string()),
+        source: Default::default(),
     }
 }
 
@@ -35,6 +36,7 @@ fn account_scope() -> Scope {
     Scope {
         account: "prod".to_string(),
         project_id: None,
+        source: Default::default(),
     }
 }
 
@@ -47,6 +49,7 @@ fn package(scope: &Scope, key: &str, resource_id: &str, remain_days: i64) -> Ite
         status: Some(PackageStatus::Active),
         remain_days,
         next_action_url: Some("https://account.huaweicloud.com/renew?id=1".to_string()),
+        details: None,
     }
 }
 
@@ -82,6 +85,7 @@ fn alert(id: &str, p: &Item, threshold: i64, at: DateTime<Utc>) -> Alert {
         rule: "default".to_string(),
         account: p.scope.account.clone(),
         project_id: p.scope.project_id.clone(),
+        source: Default::default(),
         package: Some(p.key.clone()),
         resource_id: Some(p.resource_id.clone()),
         service_type: p.service_type.clone(),
@@ -107,6 +111,7 @@ fn poll_failed_alert(id: &str, scope: &Scope, at: DateTime<Utc>) -> Alert {
         rule: "default".to_string(),
         account: scope.account.clone(),
         project_id: scope.project_id.clone(),
+        source: Default::default(),
         package: None,
         resource_id: None,
         service_type: None,
@@ -289,6 +294,7 @@ fn a_recorded_cycle_is_read_back_by_a_new_store() {
     let other = Scope {
         account: "staging".to_string(),
         project_id: None,
+        source: Default::default(),
     };
     assert_eq!(store.poll_health(&other).expect("health"), None);
     assert_eq!(
@@ -1317,4 +1323,71 @@ fn assert_frozen_v1_contents(store: &StateStore) {
     assert_eq!(cycles.len(), 1);
     assert_eq!(cycles[0].started_at, at);
     assert_eq!(cycles[0].ok, Some(true));
+}
+
+/// The CodeArts poll of an account as a whole and the subscriptions poll of the same account
+/// are two scopes: each reads back only its own items and health, and the state file keeps the
+/// CodeArts one under the key it always had ('').
+#[test]
+fn an_accounts_codearts_and_subscriptions_scopes_are_kept_apart() {
+    let (_dir, path) = temp_state();
+    let mut store = StateStore::open(&path).expect("open");
+    let at = Utc::now();
+    let codearts = account_scope();
+    let subscriptions = Scope::subscriptions("prod");
+    let package_item = package(&codearts, "codeartsStorageExtension", "r1", 11);
+    // Even with the same key and resource id, the two are different items.
+    let billing_item = package(&subscriptions, "codeartsStorageExtension", "r1", 40);
+    let mut record = empty_cycle(at);
+    record
+        .packages
+        .push(state_of(package_item.clone(), at, None));
+    record
+        .packages
+        .push(state_of(billing_item.clone(), at, None));
+    record.health.push((codearts.clone(), healthy(at)));
+    record
+        .health
+        .push((subscriptions.clone(), failing_health(at)));
+    store.record_cycle(&record, tell_once).expect("recorded");
+    drop(store);
+
+    let store = StateStore::open_read_only(&path).expect("reopen");
+    let only = |scope: &Scope| -> Vec<Item> {
+        store
+            .package_states(scope)
+            .expect("states")
+            .into_iter()
+            .map(|(_, s)| s.last)
+            .collect()
+    };
+    assert_eq!(only(&codearts), vec![package_item]);
+    assert_eq!(only(&subscriptions), vec![billing_item]);
+    assert_eq!(
+        store.poll_health(&codearts).expect("health"),
+        Some(healthy(at))
+    );
+    assert_eq!(
+        store.poll_health(&subscriptions).expect("health"),
+        Some(failing_health(at))
+    );
+    let mut scopes: Vec<Scope> = store
+        .all_health()
+        .expect("health")
+        .into_iter()
+        .map(|(s, _)| s)
+        .collect();
+    scopes.sort();
+    assert_eq!(scopes, vec![codearts, subscriptions]);
+    drop(store);
+    let conn = rusqlite::Connection::open(&path).expect("raw open");
+    let mut keys: Vec<String> = conn
+        .prepare("SELECT project_id FROM packages ORDER BY project_id")
+        .expect("query")
+        .query_map([], |row| row.get(0))
+        .expect("rows")
+        .collect::<Result<_, _>>()
+        .expect("keys");
+    keys.dedup();
+    assert_eq!(keys, vec!["".to_string(), "@subscriptions".to_string()]);
 }

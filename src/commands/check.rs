@@ -39,14 +39,64 @@ pub fn check(path: &Path, app: &App, out: &mut dyn Write) -> Result<u8, CommandE
     writeln!(out, "\naccounts")?;
     for a in &config.accounts {
         writeln!(out, "  {}", a.name)?;
-        writeln!(out, "    endpoint    {}", a.api_base())?;
         if let Some(r) = &a.region {
             writeln!(out, "    region      {r}")?;
         }
-        if a.projects.is_empty() {
-            writeln!(out, "    projects    (the account as a whole)")?;
+        if a.packages {
+            writeln!(out, "    packages    CodeArts at {}", a.api_base())?;
+            if a.projects.is_empty() {
+                writeln!(out, "    projects    (the account as a whole)")?;
+            } else {
+                writeln!(out, "    projects    {}", a.projects.join(", "))?;
+            }
         } else {
-            writeln!(out, "    projects    {}", a.projects.join(", "))?;
+            writeln!(out, "    packages    off")?;
+        }
+        if let Some(s) = &a.subscriptions {
+            writeln!(
+                out,
+                "    subscriptions {} (site {}), statuses {}, {}",
+                s.billing_base(),
+                s.site.as_str(),
+                s.status
+                    .iter()
+                    .map(|c| format!(
+                        "{c} {}",
+                        crate::model::SourceKind::Subscriptions.status_name(Some(*c))
+                    ))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                if s.main_only {
+                    "main resources (attached ones counted in)"
+                } else {
+                    "main and attached resources"
+                }
+            )?;
+            let largest = config
+                .rules
+                .iter()
+                .flat_map(|r| r.thresholds.iter().copied())
+                .max();
+            let window = largest.map_or_else(
+                || "no expiry window".to_string(),
+                |t| {
+                    format!(
+                        "expiring within {} days",
+                        t.max(0) + crate::sources::subscriptions::WINDOW_MARGIN_DAYS
+                    )
+                },
+            );
+            let services = if s.service_types.is_empty() {
+                "all services".to_string()
+            } else {
+                s.service_types.join(", ")
+            };
+            writeln!(
+                out,
+                "                  {window}, {services}; auto-renew checked {} days ahead; renew at {}",
+                s.auto_renew_check_days,
+                s.site.renewal_page()
+            )?;
         }
         writeln!(out, "    auth        {}", describe_auth(a))?;
     }
@@ -180,10 +230,14 @@ fn secret_source(inline: bool, file: Option<&PathBuf>) -> String {
 fn describe_auth(account: &crate::config::AccountConfig) -> String {
     match &account.auth {
         AuthConfig::Token { token, token_file } => {
-            format!(
+            let mut s = format!(
                 "token ({})",
                 secret_source(token.is_some(), token_file.as_ref())
-            )
+            );
+            if account.subscriptions.is_some() {
+                s.push_str(", which the billing API takes only when it is scoped to the domain");
+            }
+            s
         }
         AuthConfig::Password {
             domain,
@@ -192,21 +246,28 @@ fn describe_auth(account: &crate::config::AccountConfig) -> String {
             password_file,
             project,
             ..
-        } => format!(
-            "IAM password: user {user} in domain {domain}, scoped to {}, via {} (password {})",
-            project
-                .as_deref()
-                .or(account.region.as_deref())
-                .unwrap_or("?"),
-            account.iam_base().unwrap_or_default(),
-            secret_source(password.is_some(), password_file.as_ref())
-        ),
+        } => {
+            format!(
+                "IAM password: user {user} in domain {domain}, scoped to {}, via {} (password {})",
+                project
+                    .as_deref()
+                    .or(account.region.as_deref())
+                    .unwrap_or("?"),
+                account.iam_base().unwrap_or_default(),
+                secret_source(password.is_some(), password_file.as_ref())
+            ) + if account.subscriptions.is_some() {
+                "; a second, domain-scoped token for billing"
+            } else {
+                ""
+            }
+        }
         AuthConfig::Aksk {
             ak,
             sk,
             sk_file,
             security_token,
             project_id,
+            domain_id,
             ..
         } => {
             let mut s = format!(
@@ -219,6 +280,15 @@ fn describe_auth(account: &crate::config::AccountConfig) -> String {
             }
             if let Some(p) = project_id {
                 s.push_str(&format!(", X-Project-Id {p}"));
+            }
+            if account.subscriptions.is_some() {
+                match domain_id {
+                    Some(d) => s.push_str(&format!(", X-Domain-Id {d} (billing)")),
+                    None => s.push_str(&format!(
+                        ", X-Domain-Id looked up from {}/v3/auth/domains (billing)",
+                        account.iam_base().unwrap_or_default()
+                    )),
+                }
             }
             s
         }

@@ -50,7 +50,7 @@ impl<'a> From<&'a PackageRecord> for PackageEntry<'a> {
             resource_id: &last.resource_id,
             service_type: last.service_type.as_deref(),
             package_status: last.status_code(),
-            package_status_name: crate::model::package_status_name(last.status_code()),
+            package_status_name: last.status_name(),
             remain_days: last.remain_days,
             next_action_url: last.next_action_url.as_deref(),
             last_seen: p.state.last_seen,
@@ -169,7 +169,7 @@ pub fn status(app: &App, json: bool, out: &mut dyn Write) -> Result<u8, CommandE
             last.remain_days.to_string(),
             format!(
                 "{} ({}){}",
-                crate::model::package_status_name(last.status_code()),
+                last.status_name(),
                 last.status_code()
                     .map(|s| s.to_string())
                     .unwrap_or_else(|| "-".into()),

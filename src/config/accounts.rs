@@ -20,6 +20,164 @@ pub struct AccountConfig {
     #[serde(default = "default_max_requests_per_second")]
     pub max_requests_per_second: f64,
     pub auth: AuthConfig,
+    /// Whether the CodeArts packages of the account are watched (default true).
+    #[serde(default = "default_true")]
+    pub packages: bool,
+    /// `[accounts.subscriptions]`: the account's yearly/monthly billing subscriptions are
+    /// watched when the table is present.
+    pub subscriptions: Option<SubscriptionsConfig>,
+}
+
+/// `[accounts.subscriptions]`: the billing API's `ListPayPerUseCustomerResources`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubscriptionsConfig {
+    /// Overrides the billing endpoint of `site` (`https://…`).
+    pub endpoint: Option<String>,
+    #[serde(default)]
+    pub site: BillingSite,
+    /// Resource statuses asked for (`status_list`): 2 in use, 3 closed, 4 frozen, 5 expired.
+    #[serde(default = "default_subscription_status")]
+    pub status: Vec<i64>,
+    /// Main resources only, their attached ones (disks, …) counted in with them.
+    #[serde(default = "default_true")]
+    pub main_only: bool,
+    /// Service type codes (e.g. `hws.service.type.ec2`); empty means all.
+    #[serde(default)]
+    pub service_types: Vec<String>,
+    /// Days before expiry at which an auto-renewing resource is checked (used by a later
+    /// step; accepted and validated now).
+    #[serde(default = "default_auto_renew_check_days")]
+    pub auto_renew_check_days: i64,
+}
+
+/// The Huawei Cloud site an account belongs to: each has its own billing host and console.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BillingSite {
+    /// huaweicloud.com (Chinese mainland).
+    #[default]
+    Cn,
+    /// The international site.
+    Intl,
+    /// Huawei Cloud Europe.
+    Eu,
+}
+
+impl BillingSite {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BillingSite::Cn => "cn",
+            BillingSite::Intl => "intl",
+            BillingSite::Eu => "eu",
+        }
+    }
+
+    /// The billing (BSS) API base of the site.
+    pub fn billing_base(self) -> &'static str {
+        match self {
+            BillingSite::Cn => "https://bss.myhuaweicloud.com",
+            BillingSite::Intl => "https://bss-intl.myhuaweicloud.com",
+            BillingSite::Eu => "https://bss.myhuaweicloud.eu",
+        }
+    }
+
+    /// The console's renewal page of the site (docs/configuration.md).
+    pub fn renewal_page(self) -> &'static str {
+        match self {
+            BillingSite::Cn => {
+                "https://account.huaweicloud.com/usercenter/#/userindex/renewalManagement"
+            }
+            BillingSite::Intl => {
+                "https://account-intl.huaweicloud.com/usercenter/#/userindex/renewalManagement"
+            }
+            BillingSite::Eu => {
+                "https://account.huaweicloud.eu/usercenter/#/userindex/renewalManagement"
+            }
+        }
+    }
+}
+
+/// The statuses a subscription can be renewed in: in use, frozen, expired (closed ones are
+/// gone for good).
+pub const DEFAULT_SUBSCRIPTION_STATUS: [i64; 3] = [2, 4, 5];
+const SUBSCRIPTION_STATUSES: [i64; 4] = [2, 3, 4, 5];
+
+fn default_subscription_status() -> Vec<i64> {
+    DEFAULT_SUBSCRIPTION_STATUS.to_vec()
+}
+
+pub const DEFAULT_AUTO_RENEW_CHECK_DAYS: i64 = 7;
+
+fn default_auto_renew_check_days() -> i64 {
+    DEFAULT_AUTO_RENEW_CHECK_DAYS
+}
+
+impl SubscriptionsConfig {
+    /// The billing base URL: the `endpoint` override, else the site's.
+    pub fn billing_base(&self) -> String {
+        match &self.endpoint {
+            Some(e) => e.trim_end_matches('/').to_string(),
+            None => self.site.billing_base().to_string(),
+        }
+    }
+
+    fn check(&self, p: &str, problems: &mut Vec<Problem>) {
+        let mut push = |path: String, reason: String| problems.push(Problem::new(path, reason));
+        if let Some(endpoint) = &self.endpoint {
+            if let Err(e) = check_endpoint(endpoint) {
+                push(format!("{p}.endpoint"), e);
+            }
+        }
+        if self.status.is_empty() {
+            push(
+                format!("{p}.status"),
+                "give at least one status (2 in use, 3 closed, 4 frozen, 5 expired)".into(),
+            );
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (j, status) in self.status.iter().enumerate() {
+            if !SUBSCRIPTION_STATUSES.contains(status) {
+                push(
+                    format!("{p}.status[{j}]"),
+                    format!("{status} is not a resource status (2 in use, 3 closed, 4 frozen, 5 expired)"),
+                );
+            } else if !seen.insert(status) {
+                push(
+                    format!("{p}.status[{j}]"),
+                    format!("duplicate status {status}"),
+                );
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (j, code) in self.service_types.iter().enumerate() {
+            let well_formed = code.starts_with("hws.service.type.")
+                && code.len() > "hws.service.type.".len()
+                && code
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+            if !well_formed {
+                push(
+                    format!("{p}.service_types[{j}]"),
+                    format!("{code:?} is not a service type code (e.g. \"hws.service.type.ec2\")"),
+                );
+            } else if !seen.insert(code) {
+                push(
+                    format!("{p}.service_types[{j}]"),
+                    format!("duplicate service type {code:?}"),
+                );
+            }
+        }
+        if !(1..=366).contains(&self.auto_renew_check_days) {
+            push(
+                format!("{p}.auto_renew_check_days"),
+                format!(
+                    "{} is not between 1 and 366 days",
+                    self.auto_renew_check_days
+                ),
+            );
+        }
+    }
 }
 
 /// Huawei's API gateway throttles per API and per user, with limits CodeArts does not
@@ -47,6 +205,10 @@ impl AccountConfig {
     /// The IAM base URL: `iam_endpoint` when given, else `https://iam.<region>.myhuaweicloud.com`.
     pub(crate) fn iam_base(&self) -> Option<String> {
         if let AuthConfig::Password {
+            iam_endpoint: Some(e),
+            ..
+        }
+        | AuthConfig::Aksk {
             iam_endpoint: Some(e),
             ..
         } = &self.auth
@@ -115,16 +277,33 @@ pub enum AuthConfig {
         sk_file: Option<PathBuf>,
         security_token: Option<Secret>,
         security_token_file: Option<PathBuf>,
-        /// Sent as `X-Project-Id`.
+        /// Sent as `X-Project-Id` (CodeArts).
         project_id: Option<String>,
+        /// The account's domain id, sent as `X-Domain-Id` to global services (billing); looked
+        /// up once from IAM (`GET /v3/auth/domains`) when not given.
+        domain_id: Option<String>,
+        /// IAM for the domain-id lookup; default the region's.
+        iam_endpoint: Option<String>,
     },
 }
 
 impl AccountConfig {
     /// One `[[accounts]]` table's checks (`p` is its key path).
     pub(super) fn check(&self, p: &str, problems: &mut Vec<Problem>) {
+        if let Some(subscriptions) = &self.subscriptions {
+            subscriptions.check(&format!("{p}.subscriptions"), problems);
+        }
         let mut push = |path: String, reason: String| problems.push(Problem::new(path, reason));
+        if !self.packages && self.subscriptions.is_none() {
+            push(
+                format!("{p}.packages"),
+                "the account watches nothing: keep `packages` on or add [accounts.subscriptions]"
+                    .into(),
+            );
+        }
         match (&self.endpoint, &self.region) {
+            // Without CodeArts, a region is only needed for IAM (checked with the auth).
+            (None, _) if !self.packages => {}
             (Some(endpoint), _) => {
                 if let Err(e) = check_endpoint(endpoint) {
                     push(format!("{p}.endpoint"), e);
@@ -210,8 +389,36 @@ impl AccountConfig {
                 }
             }
             AuthConfig::Aksk {
-                ak, sk, project_id, ..
+                ak,
+                sk,
+                project_id,
+                domain_id,
+                iam_endpoint,
+                ..
             } => {
+                if let Some(did) = domain_id {
+                    if !is_project_id(did) {
+                        push(
+                            format!("{a}.domain_id"),
+                            format!("{did:?} is not a domain (account) id (32 lowercase hex characters)"),
+                        );
+                    }
+                }
+                if let Some(e) = iam_endpoint {
+                    if let Err(e) = check_endpoint(e) {
+                        push(format!("{a}.iam_endpoint"), e);
+                    }
+                } else if self.subscriptions.is_some()
+                    && domain_id.is_none()
+                    && self.region.is_none()
+                {
+                    push(
+                        format!("{a}.domain_id"),
+                        "the billing API needs the account's domain id: set `domain_id`, or a \
+                         `region` or `iam_endpoint` to look it up from IAM"
+                            .into(),
+                    );
+                }
                 if ak.trim().is_empty() {
                     push(format!("{a}.ak"), "must not be empty".into());
                 }

@@ -48,7 +48,7 @@ impl fmt::Display for ApiErrorKind {
 /// A failed poll of one account/project.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct ApiError {
-    pub(crate) scope: Scope,
+    pub scope: Scope,
     pub kind: ApiErrorKind,
     pub http_status: Option<u16>,
     /// `error_code` of the answer (e.g. `APIG.0301`, `CR.4102`, `IAM.0101`).
@@ -89,6 +89,9 @@ impl fmt::Display for ApiError {
         write!(f, "account {}", self.scope.account)?;
         if let Some(project) = &self.scope.project_id {
             write!(f, " project {project}")?;
+        }
+        if !self.scope.source.is_packages() {
+            write!(f, " {}", self.scope.source)?;
         }
         f.write_str(": ")?;
         match self.http_status {
@@ -185,6 +188,7 @@ mod tests {
             scope: Scope {
                 account: "prod".into(),
                 project_id: project.map(str::to_string),
+                source: Default::default(),
             },
             kind: ApiErrorKind::Auth,
             http_status: Some(401),

@@ -1,5 +1,6 @@
 //! IAM password login: `POST {iam}/v3/auth/tokens` with user, password and account (domain)
-//! name, scoped to a project; IAM answers `201` with the token in `X-Subject-Token` and its
+//! name, scoped to a project (regional services such as CodeArts) or to the domain (global
+//! services such as billing); IAM answers `201` with the token in `X-Subject-Token` and its
 //! expiry in `token.expires_at`.
 
 use super::error::sanitized_prefix;
@@ -18,7 +19,7 @@ const REQUEST_ID_HEADER: &str = "X-Request-Id";
 /// one is refused as a whole, unread beyond this.
 const MAX_ANSWER_BYTES: usize = 1024 * 1024;
 
-/// Who logs in, where, and to which project the token is scoped.
+/// Who logs in, where, and to what the token is scoped.
 #[derive(Debug, Clone)]
 pub struct PasswordLogin {
     /// Base URL of IAM, without trailing slash.
@@ -26,8 +27,16 @@ pub struct PasswordLogin {
     pub domain: String,
     pub user: String,
     pub password: Secret,
-    /// IAM project name (usually the region name).
-    pub project: String,
+    pub scope: LoginScope,
+}
+
+/// What a token is good for: a token of one scope is refused by the services of the other.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginScope {
+    /// An IAM project, by name (usually the region name): regional services (CodeArts).
+    Project(String),
+    /// The account (domain) itself: global services (billing).
+    Domain,
 }
 
 /// A token IAM issued.
@@ -76,7 +85,10 @@ impl PasswordLogin {
                         }
                     }
                 },
-                "scope": {"project": {"name": self.project}}
+                "scope": match &self.scope {
+                    LoginScope::Project(project) => json!({"project": {"name": project}}),
+                    LoginScope::Domain => json!({"domain": {"name": self.domain}}),
+                }
             }
         })
     }
@@ -303,7 +315,7 @@ mod tests {
             domain: "corp".into(),
             user: "alice".into(),
             password: Secret::new("s3cr3t-Pa55"),
-            project: "cn-north-4".into(),
+            scope: LoginScope::Project("cn-north-4".into()),
         };
         assert_eq!(
             login.body(),
@@ -314,5 +326,13 @@ mod tests {
         assert!(!error.to_string().contains("s3cr3t-Pa55"));
         assert!(error.to_string().contains("alice"));
         assert!(error.is_rejection());
+        let global = PasswordLogin {
+            scope: LoginScope::Domain,
+            ..login
+        };
+        assert_eq!(
+            global.body()["auth"]["scope"],
+            json!({"domain": {"name": "corp"}})
+        );
     }
 }

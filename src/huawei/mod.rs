@@ -5,14 +5,14 @@
 
 pub(crate) mod auth;
 mod error;
+pub(crate) mod gateway;
 mod iam;
 pub(crate) mod pacer;
 pub(crate) mod retry;
 pub mod signer;
 
+pub(crate) use error::sanitized_prefix;
 pub(crate) use error::transport_reason;
-pub(crate) use error::{sanitized_prefix, ClientError};
-pub use error::{ApiError, ApiErrorKind};
-pub(crate) use iam::LoginError;
-pub use iam::PasswordLogin;
+pub use error::{ApiError, ApiErrorKind, ClientError};
+pub use iam::{IssuedToken, LoginError, LoginScope, PasswordLogin};
 pub use retry::retry_after;

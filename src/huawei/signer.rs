@@ -230,15 +230,23 @@ mod tests {
         ak: String,
         sk: String,
         signed_headers: String,
-        canonical_request: String,
-        string_to_sign: String,
+        /// Left out of the vectors generated from the SDK's public interface.
+        canonical_request: Option<String>,
+        string_to_sign: Option<String>,
         authorization: String,
     }
 
-    fn load_vectors() -> Vectors {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/signing/vectors.json"
+    /// The vector files of tests/fixtures/signing (its README says how each was made).
+    const VECTOR_FILES: [&str; 3] = [
+        "vectors.json",
+        "billing_vectors.json",
+        "global_vectors.json",
+    ];
+
+    fn load_vectors(file: &str) -> Vectors {
+        let path = format!(
+            "{}/tests/fixtures/signing/{file}",
+            env!("CARGO_MANIFEST_DIR")
         );
         let text = std::fs::read_to_string(path).expect("signing vectors are readable");
         serde_json::from_str(&text).expect("signing vectors parse")
@@ -246,10 +254,16 @@ mod tests {
 
     #[test]
     fn reproduces_every_official_vector() {
-        let vectors = load_vectors();
-        assert_eq!(vectors.algorithm, ALGORITHM);
-        assert!(!vectors.vectors.is_empty());
-        for v in &vectors.vectors {
+        for file in VECTOR_FILES {
+            let vectors = load_vectors(file);
+            assert_eq!(vectors.algorithm, ALGORITHM);
+            assert!(!vectors.vectors.is_empty());
+            reproduce(&vectors.vectors);
+        }
+    }
+
+    fn reproduce(vectors: &[Vector]) {
+        for v in vectors {
             let headers: Vec<(String, String)> = v
                 .headers
                 .iter()
@@ -264,8 +278,12 @@ mod tests {
             };
             let sig = sign(&input, &v.ak, &v.sk).expect("vector has X-Sdk-Date");
             assert_eq!(sig.signed_headers, v.signed_headers, "{}", v.name);
-            assert_eq!(sig.canonical_request, v.canonical_request, "{}", v.name);
-            assert_eq!(sig.string_to_sign, v.string_to_sign, "{}", v.name);
+            if let Some(canonical_request) = &v.canonical_request {
+                assert_eq!(&sig.canonical_request, canonical_request, "{}", v.name);
+            }
+            if let Some(string_to_sign) = &v.string_to_sign {
+                assert_eq!(&sig.string_to_sign, string_to_sign, "{}", v.name);
+            }
             assert_eq!(sig.authorization, v.authorization, "{}", v.name);
         }
     }

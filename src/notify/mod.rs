@@ -489,6 +489,7 @@ impl ExamplePackage {
             .into(),
             account: "example".into(),
             project_id: Some(EXAMPLE_PROJECT.into()),
+            source: Default::default(),
             package: Some(self.key.into()),
             resource_id: Some(self.resource_id.into()),
             service_type: Some(self.service_type.into()),

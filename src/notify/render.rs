@@ -454,6 +454,7 @@ pub(crate) mod tests {
             rule: "default".into(),
             account: "prod".into(),
             project_id: None,
+            source: Default::default(),
             package: Some(package.into()),
             resource_id: Some("r".into()),
             service_type: None,

@@ -2,9 +2,7 @@
 //! changes, vanishing and reminders.
 
 use super::*;
-use crate::model::{
-    package_status_name, Alert, AlertKind, DecisionKey, Detail, Item, PackageStatus, Severity,
-};
+use crate::model::{Alert, AlertKind, DecisionKey, Detail, Item, Lifecycle, Severity};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 
@@ -94,9 +92,10 @@ pub(super) fn evaluate_seen(
         let mut raised_condition = false;
         let mut raised_expired = false;
         if expired {
-            let new_expired_status = package
-                .status_code()
-                .filter(|s| PackageStatus::from(*s).is_expired() && !progress.expired_sent_for(*s));
+            let new_expired_status = package.status_code().filter(|s| {
+                package.scope.source.lifecycle(*s) == Lifecycle::Expired
+                    && !progress.expired_sent_for(*s)
+            });
             if !progress.expired_notified || new_expired_status.is_some() {
                 alerts.push(ctx.expired_alert(rule, &progress, false));
                 progress.expired_notified = true;
@@ -131,7 +130,7 @@ pub(super) fn evaluate_seen(
                 let mut alert = ctx.alert(
                     rule,
                     AlertKind::StatusChanged,
-                    status_change_severity(package.status_code()),
+                    status_change_severity(package.lifecycle()),
                     Detail::StatusChange {
                         from: previous_status,
                         to: package.status_code(),
@@ -140,8 +139,8 @@ pub(super) fn evaluate_seen(
                     format!(
                         "{} status changed from {} to {}",
                         package.key,
-                        status_label(previous_status),
-                        status_label(package.status_code())
+                        status_label(package.scope.source, previous_status),
+                        status_label(package.scope.source, package.status_code())
                     ),
                 );
                 alert.previous_status = previous_status;
@@ -227,7 +226,7 @@ pub(super) fn evaluate_missing(
 
 /// Expired by days or by status.
 pub(super) fn is_expired(package: &Item) -> bool {
-    package.remain_days <= 0 || package.status.is_some_and(PackageStatus::is_expired)
+    package.remain_days <= 0 || package.lifecycle() == Some(Lifecycle::Expired)
 }
 
 /// A renewal adds at least a month: a rise of 2 days or more. A rise of one day can be a clock
@@ -236,8 +235,8 @@ pub(super) fn is_renewal(previous: &Item, current: &Item) -> bool {
     let rise = current.remain_days.saturating_sub(previous.remain_days);
     rise >= 2
         || (rise >= 1
-            && previous.status.is_some_and(PackageStatus::is_expired)
-            && current.status == Some(PackageStatus::Active))
+            && previous.lifecycle() == Some(Lifecycle::Expired)
+            && current.lifecycle() == Some(Lifecycle::Active))
 }
 
 pub(super) fn reminder_due(
@@ -293,11 +292,12 @@ impl PackageContext<'_> {
             rule: rule.name().to_string(),
             account: p.scope.account.clone(),
             project_id: p.scope.project_id.clone(),
+            source: p.scope.source,
             package: Some(p.key.clone()),
             resource_id: Some(p.resource_id.clone()),
             service_type: p.service_type.clone(),
             package_status: p.status_code(),
-            package_status_name: Some(package_status_name(p.status_code()).to_string()),
+            package_status_name: Some(p.status_name().to_string()),
             remain_days: Some(p.remain_days),
             threshold: None,
             next_action_url: p.next_action_url.clone(),
@@ -369,7 +369,10 @@ impl PackageContext<'_> {
         reminder: bool,
     ) -> Alert {
         let p = self.package;
-        let summary = match p.status_code().and_then(expired_phase) {
+        let summary = match p
+            .status_code()
+            .and_then(|s| p.scope.source.expired_phase(s))
+        {
             Some(phase) => format!("{} expired ({phase})", p.key),
             None if p.remain_days < 0 => {
                 format!("{} expired {} ago", p.key, plural_days(-p.remain_days))

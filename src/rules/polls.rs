@@ -119,6 +119,7 @@ pub(super) fn scope_alert(
         rule: rule.name().to_string(),
         account: scope.account.clone(),
         project_id: scope.project_id.clone(),
+        source: scope.source,
         package: None,
         resource_id: None,
         service_type: None,

@@ -36,6 +36,7 @@ fn scope(account: &str, project: Option<&str>) -> Scope {
     Scope {
         account: account.to_string(),
         project_id: project.map(str::to_string),
+        source: Default::default(),
     }
 }
 
@@ -48,6 +49,7 @@ fn package(remain_days: i64, status: Option<i64>) -> Item {
         status: status.map(crate::model::PackageStatus::from),
         remain_days,
         next_action_url: Some("https://account.huaweicloud.com/renew".to_string()),
+        details: None,
     }
 }
 

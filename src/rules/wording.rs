@@ -1,7 +1,7 @@
 //! How decisions are named and said: the parts of their ids and their summaries.
 
 use super::*;
-use crate::model::{package_status_name, Alert, AlertKind, PackageStatus, Severity};
+use crate::model::{Alert, AlertKind, Lifecycle, Severity, SourceKind};
 
 /// Kinds that report a fact about the package or the scope rather than a rule's policy: each
 /// is reported once, to the receivers of every rule that matches, not once per rule (two rules
@@ -56,28 +56,18 @@ pub(super) fn reminder_summary(summary: String, reminder: bool) -> String {
     }
 }
 
-/// A status as shown to people: the name where known and the raw number always.
-pub(super) fn status_label(status: Option<i64>) -> String {
+/// A status as shown to people: the name where known (in the numbering of its source) and the
+/// raw number always.
+pub(super) fn status_label(source: SourceKind, status: Option<i64>) -> String {
     match status {
-        Some(s) => format!("{} ({s})", package_status_name(status)),
-        None => package_status_name(None).to_string(),
-    }
-}
-
-/// The lifecycle phase of an expired status, for summaries.
-pub(super) fn expired_phase(status: i64) -> Option<&'static str> {
-    match status {
-        5 => Some("grace period"),
-        4 => Some("retention period"),
-        3 => Some("deleted"),
-        99 => Some("frozen for violations"),
-        _ => None,
+        Some(s) => format!("{} ({s})", source.status_name(status)),
+        None => source.status_name(None).to_string(),
     }
 }
 
 /// Back to active is good news; anything else unusual deserves a look.
-pub(super) fn status_change_severity(status: Option<i64>) -> Severity {
-    if status.map(PackageStatus::from) == Some(PackageStatus::Active) {
+pub(super) fn status_change_severity(lifecycle: Option<Lifecycle>) -> Severity {
+    if lifecycle == Some(Lifecycle::Active) {
         Severity::Info
     } else {
         Severity::Warning

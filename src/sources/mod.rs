@@ -1,12 +1,14 @@
 //! Where items come from: one folder per source, each turning one scope of an account (a
 //! project, or the account as a whole) into observations with a stable identity.
-//! Today: [`codearts`], the CodeArts package API.
+//! [`codearts`], the CodeArts package API; [`subscriptions`], the billing API's yearly/monthly
+//! resources.
 //!
 //! The cycle only knows the [`Source`] interface: a second source is one new folder that
 //! implements it and a config section that builds it (in `app.rs`); the rules engine, the
 //! state store, the outbox and the receivers do not change.
 
 pub mod codearts;
+pub mod subscriptions;
 
 use crate::huawei::ApiError;
 use crate::model::{Item, Scope};
@@ -43,4 +45,19 @@ pub trait Source: Send + Sync + std::fmt::Debug {
 
     /// Lists one scope: every item or an error, retried and paced as the source needs.
     async fn fetch(&self, scope: &Scope) -> Result<PollResult, ApiError>;
+
+    /// True when a listing covers only part of a scope (the billing source's expiry window)
+    /// and [`fetch_knowing`](Source::fetch_knowing) must be told the resource ids the state
+    /// file knows of it, to account for those outside that part.
+    fn needs_known_items(&self) -> bool {
+        false
+    }
+
+    /// Lists one scope knowing the resource ids of the items the last listings had (only
+    /// asked of a source that [`needs_known_items`](Source::needs_known_items)): each of them
+    /// is in the result or really gone.
+    async fn fetch_knowing(&self, scope: &Scope, known: &[String]) -> Result<PollResult, ApiError> {
+        let _ = known;
+        self.fetch(scope).await
+    }
 }

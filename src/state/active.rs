@@ -54,7 +54,7 @@ impl StateStore {
                 .filter(|alert| {
                     alert.kind == AlertKind::PollFailed
                         && health
-                            .get(&scope(alert))
+                            .get(&alert.scope())
                             .is_some_and(|h| h.failing_notified)
                 }),
         );
@@ -92,16 +92,9 @@ impl StateStore {
     }
 }
 
-fn scope(alert: &Alert) -> Scope {
-    Scope {
-        account: alert.account.clone(),
-        project_id: alert.project_id.clone(),
-    }
-}
-
 fn package_id(alert: &Alert) -> Option<ItemId> {
     Some(ItemId {
-        scope: scope(alert),
+        scope: alert.scope(),
         key: alert.package.clone()?,
         resource_id: alert.resource_id.clone()?,
     })
@@ -131,6 +124,7 @@ mod tests {
         Scope {
             account: "prod".into(),
             project_id: Some(project.into()),
+            source: Default::default(),
         }
     }
 
@@ -143,6 +137,7 @@ mod tests {
             status: Some(crate::model::PackageStatus::Active),
             remain_days: 5,
             next_action_url: None,
+            details: None,
         }
     }
 
@@ -174,6 +169,7 @@ mod tests {
             rule: "default".into(),
             account: "prod".into(),
             project_id: Some("p".into()),
+            source: Default::default(),
             package: key.map(str::to_string),
             resource_id: key.map(|_| p.resource_id.clone()),
             service_type: None,

@@ -70,11 +70,9 @@ pub(super) fn scope_from_row(
     account: usize,
     project: usize,
 ) -> rusqlite::Result<Scope> {
-    let project_id: String = row.get(project)?;
-    Ok(Scope {
-        account: row.get(account)?,
-        project_id: (!project_id.is_empty()).then_some(project_id),
-    })
+    let key: String = row.get(project)?;
+    let account: String = row.get(account)?;
+    Ok(Scope::from_key(&account, &key))
 }
 
 /// Reads a `ItemId` from columns 0..4 (account, project_id, package_key, resource_id).

@@ -211,7 +211,7 @@ pub(super) fn read_package_states(
         )
         .map_err(sql_err(path, "preparing the package query"))?;
     let rows = stmt
-        .query_map(params![scope.account, scope.project_label()], |row| {
+        .query_map(params![scope.account, scope.key()], |row| {
             Ok((package_id_from_row(row)?, row.get::<_, String>(4)?))
         })
         .map_err(sql_err(path, "reading package states"))?
@@ -237,9 +237,7 @@ pub(super) fn read_poll_health(
             "SELECT health_json FROM poll_health WHERE account = ?1 AND project_id = ?2",
         )
         .map_err(sql_err(path, "preparing the poll health query"))?
-        .query_row(params![scope.account, scope.project_label()], |row| {
-            row.get(0)
-        })
+        .query_row(params![scope.account, scope.key()], |row| row.get(0))
         .optional()
         .map_err(sql_err(path, "reading poll health"))?;
     json.map(|j| from_json(path, &j, || format!("decoding the poll health of {scope}")))

@@ -265,7 +265,7 @@ pub(super) fn write_batch(
         upsert
             .execute(params![
                 id.scope.account,
-                id.scope.project_label(),
+                id.scope.key(),
                 id.key,
                 id.resource_id,
                 state.last.remain_days,
@@ -293,7 +293,7 @@ pub(super) fn write_batch(
         upsert
             .execute(params![
                 scope.account,
-                scope.project_label(),
+                scope.key(),
                 health.consecutive_failures,
                 json
             ])
@@ -320,7 +320,7 @@ pub(super) fn write_batch(
                 alert.kind.as_str(),
                 alert.severity.as_str(),
                 alert.account,
-                alert.project_id.as_deref().unwrap_or(""),
+                alert.scope().key(),
                 alert.package,
                 alert.resource_id,
                 ts(alert.raised_at),

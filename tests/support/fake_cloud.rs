@@ -8,7 +8,12 @@
 //!
 //! The signature check is written here from the specification on purpose, independently of
 //! `renewd::huawei::signer`, so that the two check each other.
+//!
+//! The billing API (a global service, see fake_billing.rs) is served too: its gateway takes
+//! only domain-scoped tokens, and signatures that sign the `X-Domain-Id` of the access key's
+//! account; IAM's `GET /v3/auth/domains` tells a signed caller that id.
 
+use super::fake_billing::{BillingState, PageFault, IAM_DOMAINS_PATH, RESOURCES_QUERY_PATH};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
@@ -109,6 +114,11 @@ struct CloudState {
     in_flight: u32,
     max_in_flight: u32,
     responder: Option<Responder>,
+    /// Tokens IAM scoped to a domain (the only ones the billing gateway takes).
+    domain_tokens: HashSet<String>,
+    /// The account (domain) id of each access key.
+    key_domains: HashMap<String, String>,
+    billing: BillingState,
 }
 
 impl CloudState {
@@ -281,6 +291,50 @@ impl FakeCloud {
             .insert((domain.to_string(), user.to_string(), password.to_string()));
     }
 
+    /// The account (domain) id of access key `ak`: what `/v3/auth/domains` answers it, and the
+    /// `X-Domain-Id` the billing gateway requires of it.
+    pub fn set_key_domain(&self, ak: &str, domain_id: &str) {
+        self.state()
+            .key_domains
+            .insert(ak.to_string(), domain_id.to_string());
+    }
+
+    /// Accepts a static token scoped to a domain.
+    pub fn add_domain_token(&self, token: &str) {
+        let mut s = self.state();
+        s.tokens.insert(token.to_string(), false);
+        s.domain_tokens.insert(token.to_string());
+    }
+
+    /// The billing API's resources, in the order it lists them.
+    pub fn set_billing_resources(&self, resources: Vec<Value>) {
+        self.state().billing.resources = resources;
+    }
+
+    /// After every `after` answered billing pages, one resource more is listed (first), `times`
+    /// times.
+    pub fn grow_billing_after(&self, after: u32, times: u32) {
+        self.state().billing.grow = Some((after, times));
+    }
+
+    /// The billing page at `offset` fails with a 500 (`times` times, or always).
+    pub fn fail_billing_page(&self, offset: u64, times: Option<u32>) {
+        self.state().billing.fault = Some(PageFault {
+            offset,
+            remaining: times,
+        });
+    }
+
+    /// Every billing query body the gateway let through, in order.
+    pub fn billing_queries(&self) -> Vec<Value> {
+        self.state().billing.queries.clone()
+    }
+
+    /// `GET /v3/auth/domains` requests that were answered.
+    pub fn domain_lookups(&self) -> u32 {
+        self.state().billing.domain_lookups
+    }
+
     /// The headers of the last package API request for `project`.
     pub fn last_headers(&self, project: Option<&str>) -> Option<HeaderMap> {
         self.state()
@@ -298,6 +352,8 @@ impl FakeCloud {
             projects: projects.iter().map(|p| p.to_string()).collect(),
             max_requests_per_second: renewd::config::DEFAULT_MAX_REQUESTS_PER_SECOND,
             auth,
+            packages: true,
+            subscriptions: None,
         }
     }
 
@@ -328,6 +384,8 @@ impl FakeCloud {
             security_token: None,
             security_token_file: None,
             project_id: None,
+            domain_id: None,
+            iam_endpoint: None,
         }
     }
 }
@@ -360,6 +418,10 @@ async fn handle(
             package_info(&state, &method, &uri, &headers, &body).await
         }
         (Method::POST, IAM_TOKENS_PATH) => iam_login(&state, &body),
+        (Method::POST, RESOURCES_QUERY_PATH) => {
+            billing_query(&state, &method, &uri, &headers, &body)
+        }
+        (Method::GET, IAM_DOMAINS_PATH) => iam_domains(&state, &method, &uri, &headers),
         _ => {
             let request_id = lock(&state).next_request_id();
             json_response(
@@ -723,10 +785,18 @@ fn iam_login(state: &Shared, body: &[u8]) -> Response {
             json!({"error": {"code": 401, "message": "The username or password is wrong.", "title": "Unauthorized"}}),
         );
     }
-    let scope = text(&request["auth"]["scope"]["project"]["name"]);
+    let domain_scope = &request["auth"]["scope"]["domain"]["name"];
+    let scope = if domain_scope.is_string() {
+        format!("domain:{}", text(domain_scope))
+    } else {
+        text(&request["auth"]["scope"]["project"]["name"])
+    };
     s.login_scopes.push(scope.clone());
     let token = format!("MIIfake-{}-{}", s.logins, request_id);
     s.tokens.insert(token.clone(), false);
+    if domain_scope.is_string() {
+        s.domain_tokens.insert(token.clone());
+    }
     let now: DateTime<Utc> = Utc::now();
     let fmt = "%Y-%m-%dT%H:%M:%S%.6fZ";
     let mut response = json_response(
@@ -745,4 +815,96 @@ fn iam_login(state: &Shared, body: &[u8]) -> Response {
         HeaderValue::from_str(&token).expect("token is ASCII"),
     );
     response
+}
+
+/// The billing gateway: a domain-scoped token, or a signature that signs the key's own
+/// `X-Domain-Id`; then the billing API's answer.
+fn billing_query(
+    state: &Shared,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Response {
+    let mut s = lock(state);
+    let request_id = s.next_request_id();
+    let query = decoded_query(uri.query().unwrap_or(""));
+    if let Err(reason) = authenticate(&s, method, uri.path(), &query, headers, body) {
+        return gateway_unauthorized(&request_id, &reason);
+    }
+    if let Err(reason) = global_scope(&s, headers) {
+        return gateway_unauthorized(&request_id, &reason);
+    }
+    let (status, answer) = s.billing.answer(body);
+    json_response(
+        StatusCode::from_u16(status).expect("a status"),
+        &request_id,
+        answer,
+    )
+}
+
+/// What a global service requires beyond a valid token or signature.
+fn global_scope(s: &CloudState, headers: &HeaderMap) -> Result<(), String> {
+    if let Some(token) = headers.get("x-auth-token").and_then(|t| t.to_str().ok()) {
+        return if s.domain_tokens.contains(token) {
+            Ok(())
+        } else {
+            Err("the token is not scoped to a domain".into())
+        };
+    }
+    let authorization = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let access = authorization
+        .split("Access=")
+        .nth(1)
+        .and_then(|a| a.split(',').next())
+        .unwrap_or_default();
+    let signed = authorization
+        .split("SignedHeaders=")
+        .nth(1)
+        .and_then(|a| a.split(',').next())
+        .unwrap_or_default();
+    let sent = headers.get("x-domain-id").and_then(|v| v.to_str().ok());
+    match (s.key_domains.get(access), sent) {
+        (Some(domain), Some(sent))
+            if domain == sent && signed.split(';').any(|h| h == "x-domain-id") =>
+        {
+            Ok(())
+        }
+        (_, None) => Err("x-domain-id is missing".into()),
+        _ => Err("x-domain-id does not match the access key".into()),
+    }
+}
+
+/// IAM's `GET /v3/auth/domains` for a signed caller: the access key's account.
+fn iam_domains(state: &Shared, method: &Method, uri: &Uri, headers: &HeaderMap) -> Response {
+    let mut s = lock(state);
+    let request_id = s.next_request_id();
+    let query = decoded_query(uri.query().unwrap_or(""));
+    if let Err(reason) = authenticate(&s, method, uri.path(), &query, headers, b"") {
+        return gateway_unauthorized(&request_id, &reason);
+    }
+    let access = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|a| a.split("Access=").nth(1))
+        .and_then(|a| a.split(',').next())
+        .unwrap_or_default()
+        .to_string();
+    let Some(domain) = s.key_domains.get(&access).cloned() else {
+        return json_response(
+            StatusCode::FORBIDDEN,
+            &request_id,
+            json!({"error": {"code": 403, "message": "You do not have permission to perform this action.", "title": "Forbidden"}}),
+        );
+    };
+    s.billing.domain_lookups += 1;
+    json_response(
+        StatusCode::OK,
+        &request_id,
+        json!({"domains": [{"id": domain, "name": "corp", "enabled": true}],
+               "links": {"self": "https://iam.myhuaweicloud.com/v3/auth/domains"}}),
+    )
 }

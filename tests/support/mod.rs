@@ -2,6 +2,7 @@
 
 pub mod chat_receivers;
 pub mod daemon_harness;
+pub mod fake_billing;
 pub mod fake_cloud;
 pub mod flaky_webhook;
 pub mod harness;
@@ -162,6 +163,7 @@ pub fn example_alert(receiver: &str, package: &str, days: i64) -> renewd::model:
         rule: "default".into(),
         account: "prod".into(),
         project_id: Some(EXAMPLE_PROJECT.into()),
+        source: Default::default(),
         package: Some(package.into()),
         resource_id: Some("7590809a5c9d42ae92b49b1190e94666".into()),
         service_type: Some("hws.resource.type.codearts.extension.storage".into()),

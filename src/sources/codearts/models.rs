@@ -2,7 +2,8 @@
 //! the success map of packages and the three documented error shapes (docs/design.md,
 //! "The CodeArts API"). Pure functions, no I/O.
 
-use crate::huawei::sanitized_prefix;
+pub use crate::huawei::gateway::ErrorBody;
+use crate::huawei::gateway::{error_of, json_object, json_type, string_field, NotObject};
 use crate::model::{Item, PackageStatus, Scope};
 use crate::sources::BadEntry;
 use serde_json::{Map, Value};
@@ -12,17 +13,6 @@ use serde_json::{Map, Value};
 pub struct PackageList {
     pub packages: Vec<Item>,
     pub bad_entries: Vec<BadEntry>,
-    pub trace_id: Option<String>,
-}
-
-/// What an error body said, whichever of the documented shapes it had.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ErrorBody {
-    pub code: Option<String>,
-    pub message: Option<String>,
-    /// The gateway's `request_id`.
-    pub request_id: Option<String>,
-    /// The v5 API's `trace_id`.
     pub trace_id: Option<String>,
 }
 
@@ -41,24 +31,20 @@ pub enum Body {
 
 /// Reads a response body (of any HTTP status).
 pub fn read_body(scope: &Scope, body: &[u8]) -> Body {
-    let value: Value = match serde_json::from_slice(body) {
-        Ok(v) => v,
-        Err(_) => {
-            return Body::NotJson {
-                prefix: sanitized_prefix(body),
+    let object = match json_object(body) {
+        Ok(object) => object,
+        Err(NotObject::NotJson(prefix)) => return Body::NotJson { prefix },
+        Err(NotObject::Other(kind)) => {
+            return Body::Unexpected {
+                reason: format!("expected a JSON object, got {kind}"),
             }
         }
     };
-    let Some(object) = value.as_object() else {
-        return Body::Unexpected {
-            reason: format!("expected a JSON object, got {}", json_type(&value)),
-        };
-    };
-    let status = object.get("status").and_then(Value::as_str);
-    let has_error_code = object.get("error_code").is_some_and(|v| !v.is_null());
-    if status == Some("error") || (status.is_none() && has_error_code) {
-        return Body::Error(error_body(object));
+    let object = &object;
+    if let Some(error) = error_of(object) {
+        return Body::Error(error);
     }
+    let status = object.get("status").and_then(Value::as_str);
     if status.is_some_and(|s| s != "success") {
         return Body::Unexpected {
             reason: format!("unknown status {:?}", status.unwrap_or_default()),
@@ -76,24 +62,6 @@ pub fn read_body(scope: &Scope, body: &[u8]) -> Body {
         None => Body::Unexpected {
             reason: "no `result` in a success response".into(),
         },
-    }
-}
-
-fn error_body(object: &Map<String, Value>) -> ErrorBody {
-    ErrorBody {
-        code: string_field(object, "error_code"),
-        message: string_field(object, "error_msg"),
-        request_id: string_field(object, "request_id"),
-        trace_id: string_field(object, "trace_id"),
-    }
-}
-
-/// A field as a string: JSON strings as they are, numbers written out, anything else absent.
-fn string_field(object: &Map<String, Value>, name: &str) -> Option<String> {
-    match object.get(name)? {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
     }
 }
 
@@ -155,6 +123,7 @@ fn package(scope: &Scope, key: &str, entry: &Value) -> Result<Item, String> {
         status: package_status.map(PackageStatus::from),
         remain_days,
         next_action_url: optional_string(entry, "nextActionUrl"),
+        details: None,
     })
 }
 
@@ -177,17 +146,6 @@ fn optional_string(entry: &Map<String, Value>, name: &str) -> Option<String> {
         .map(str::to_string)
 }
 
-fn json_type(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,6 +154,7 @@ mod tests {
         Scope {
             account: "prod".into(),
             project_id: Some("666666af0f00445f85dec483fbc97c78".into()),
+            source: Default::default(),
         }
     }
 

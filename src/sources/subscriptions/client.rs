@@ -1,0 +1,376 @@
+//! The subscriptions client of one account: every page of every listing, or an error.
+//!
+//! One listing per configured service type (or one for all), each read page by page
+//! (`offset`/`limit` 500) until `total_count`. A page that fails (after the gateway's retries)
+//! fails the whole scope: a part of a listing is never taken for the truth, or what was on
+//! the missing pages would be reported vanished. A `total_count` that changes between pages
+//! (resources bought or released meanwhile) restarts the listing once; a second change fails
+//! the scope, and the next cycle tries again.
+//!
+//! The listing is limited to resources expiring within the largest rule threshold plus
+//! [`WINDOW_MARGIN_DAYS`], so that a large account costs a few requests. A resource that was
+//! known (the state file had it) but is not in the window is asked for by id: renewed, it is
+//! reported with its new expiry (a renewal, not a disappearance); gone, it is not in that
+//! answer either and is reported vanished.
+
+use super::models::{self, Body, ItemsOf, QueryBody, Resource};
+use crate::config::{AccountConfig, SubscriptionsConfig};
+use crate::huawei::auth::{check_base_url, Authenticator, ServiceScope};
+use crate::huawei::gateway::{Call, Events, Gateway, RawResponse};
+use crate::huawei::{ApiError, ApiErrorKind, ClientError};
+use crate::model::Scope;
+use crate::sources::{BadEntry, PollResult, Source};
+use chrono::{DateTime, Utc};
+use reqwest::Method;
+use std::collections::HashSet;
+use std::time::Duration;
+use url::Url;
+
+/// `ListPayPerUseCustomerResources` (the path's spelling is Huawei's).
+pub const RESOURCES_QUERY_PATH: &str = "/v2/orders/suscriptions/resources/query";
+/// Days beyond the largest threshold the listing reaches: a resource is seen well before its
+/// first alert, and one renewed a few days ago is still in the window.
+pub const WINDOW_MARGIN_DAYS: i64 = 30;
+/// The JSON body's type, as the official SDK sends (and signs) it.
+const CONTENT_TYPE: &str = "application/json;charset=UTF-8";
+/// How many times a listing starts over after its total changed between pages.
+const MAX_RESTARTS: u32 = 1;
+/// A listing longer than this many pages is refused (5 million resources).
+const MAX_PAGES: u32 = 10_000;
+
+const EVENTS: Events = Events {
+    api: "billing",
+    response: "billing.response",
+    throttled: "billing.throttled",
+    reauthenticating: "billing.reauthenticating",
+    request_failed: "billing.request_failed",
+    retrying: "billing.retrying",
+};
+
+/// One account's subscriptions. Long-lived: it holds the domain-scoped token or the looked-up
+/// domain id across cycles.
+#[derive(Debug)]
+pub struct SubscriptionsClient {
+    url: Url,
+    config: SubscriptionsConfig,
+    renewal_page: String,
+    /// Days from today to the end of the expiry window; `None`: no window.
+    window_days: Option<i64>,
+    page_size: u32,
+    gateway: Gateway,
+}
+
+/// A listing that could not be finished, before it is an [`ApiError`].
+enum Listing {
+    Failed(ApiError),
+    /// The total changed from `before` to `after` between pages.
+    Moved {
+        before: u64,
+        after: u64,
+    },
+}
+
+impl From<ApiError> for Listing {
+    fn from(error: ApiError) -> Self {
+        Listing::Failed(error)
+    }
+}
+
+#[async_trait::async_trait]
+impl Source for SubscriptionsClient {
+    fn account(&self) -> &str {
+        self.gateway.account()
+    }
+
+    /// The account as a whole: one scope, its own (never the CodeArts account scope).
+    fn scopes(&self) -> Vec<Scope> {
+        vec![Scope::subscriptions(self.gateway.account())]
+    }
+
+    async fn fetch(&self, scope: &Scope) -> Result<PollResult, ApiError> {
+        self.fetch_knowing(scope, &[]).await
+    }
+
+    fn needs_known_items(&self) -> bool {
+        self.window_days.is_some()
+    }
+
+    async fn fetch_knowing(&self, scope: &Scope, known: &[String]) -> Result<PollResult, ApiError> {
+        self.gateway
+            .guarded(scope, self.list(scope, known, Utc::now()))
+            .await
+    }
+}
+
+impl SubscriptionsClient {
+    /// A client for `account`'s `[accounts.subscriptions]`, whose listing reaches
+    /// `largest_threshold` + [`WINDOW_MARGIN_DAYS`] days ahead (`None`: everything).
+    pub fn new(
+        account: &AccountConfig,
+        config: &SubscriptionsConfig,
+        largest_threshold: Option<i64>,
+        http: reqwest::Client,
+        timeout: Duration,
+    ) -> Result<Self, ClientError> {
+        let base = config.billing_base();
+        check_base_url(&account.name, "subscriptions.endpoint", &base)?;
+        let url = check_base_url(
+            &account.name,
+            "subscriptions.endpoint",
+            &format!("{base}{RESOURCES_QUERY_PATH}"),
+        )?;
+        Ok(SubscriptionsClient {
+            url,
+            config: config.clone(),
+            renewal_page: config.site.renewal_page().to_string(),
+            window_days: largest_threshold.map(|t| t.max(0) + WINDOW_MARGIN_DAYS),
+            page_size: models::MAX_PAGE_SIZE,
+            gateway: Gateway::new(
+                &account.name,
+                EVENTS,
+                http,
+                timeout,
+                Authenticator::for_service(account, ServiceScope::Global)?,
+                account.max_requests_per_second,
+            ),
+        })
+    }
+
+    /// Sets the delay before the first retry (default 300 ms; tests make it short).
+    pub fn with_retry_base(mut self, base: Duration) -> Self {
+        self.gateway.set_retry_base(base);
+        self
+    }
+
+    /// Sets the page size (default and most 500; tests make it small).
+    pub fn with_page_size(mut self, size: u32) -> Self {
+        self.page_size = size.clamp(1, models::MAX_PAGE_SIZE);
+        self
+    }
+
+    /// Every listing, then the known resources outside them, as one result.
+    async fn list(
+        &self,
+        scope: &Scope,
+        known: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<PollResult, ApiError> {
+        let window_end = self
+            .window_days
+            .and_then(|days| models::window_end(now, days))
+            .map(models::api_time);
+        let only_main_resource = models::MAIN_AND_ATTACHED;
+        let service_types: Vec<Option<String>> = if self.config.service_types.is_empty() {
+            vec![None]
+        } else {
+            self.config
+                .service_types
+                .iter()
+                .cloned()
+                .map(Some)
+                .collect()
+        };
+        let mut resources = Vec::new();
+        let mut bad = Vec::new();
+        for service_type in service_types {
+            let template = QueryBody {
+                resource_ids: vec![],
+                only_main_resource,
+                status_list: self.config.status.clone(),
+                offset: 0,
+                limit: self.page_size,
+                expire_time_end: window_end.clone(),
+                service_type_code: service_type,
+            };
+            self.list_all_pages(scope, &template, &mut resources, &mut bad)
+                .await?;
+        }
+        if window_end.is_some() {
+            let listed: HashSet<&str> = resources
+                .iter()
+                .filter_map(|r| r.resource_id.as_deref())
+                .collect();
+            let missing: Vec<String> = known
+                .iter()
+                .filter(|id| !listed.contains(id.as_str()))
+                .cloned()
+                .collect();
+            for ids in missing.chunks(models::MAX_RESOURCE_IDS) {
+                let body = QueryBody {
+                    resource_ids: ids.to_vec(),
+                    only_main_resource,
+                    status_list: vec![],
+                    offset: 0,
+                    limit: models::MAX_RESOURCE_IDS as u32,
+                    expire_time_end: None,
+                    service_type_code: None,
+                };
+                // A known resource's attached ones come along; it may have been closed since
+                // (asked for without a status filter: its status says so).
+                self.list_all_pages(scope, &body, &mut resources, &mut bad)
+                    .await?;
+            }
+        }
+        let of = ItemsOf {
+            scope,
+            main_only: self.config.main_only,
+            renewal_page: &self.renewal_page,
+            now,
+        };
+        let (packages, more_bad) = of.items(resources);
+        bad.extend(more_bad);
+        Ok(PollResult {
+            scope: scope.clone(),
+            packages,
+            bad_entries: bad,
+            trace_id: None,
+        })
+    }
+
+    /// Every page of one listing into `resources`, restarted once when its total moves.
+    async fn list_all_pages(
+        &self,
+        scope: &Scope,
+        template: &QueryBody,
+        resources: &mut Vec<Resource>,
+        bad: &mut Vec<BadEntry>,
+    ) -> Result<(), ApiError> {
+        let mut restarts = 0;
+        loop {
+            match self.pages(scope, template).await {
+                Ok((listed, unreadable)) => {
+                    resources.extend(listed);
+                    bad.extend(unreadable);
+                    return Ok(());
+                }
+                Err(Listing::Failed(error)) => return Err(error),
+                Err(Listing::Moved { before, after }) if restarts < MAX_RESTARTS => {
+                    restarts += 1;
+                    tracing::info!(
+                        event = "billing.listing_restarted",
+                        account = %self.gateway.account(),
+                        before,
+                        after,
+                        "the number of resources changed while they were listed; listing again"
+                    );
+                }
+                Err(Listing::Moved { before, after }) => {
+                    return Err(self.gateway.error(
+                        scope,
+                        ApiErrorKind::Api,
+                        format!(
+                            "the number of resources changed while they were listed ({before} → \
+                             {after}), again after listing them anew; nothing of this listing is \
+                             used, the next cycle lists again"
+                        ),
+                    ))
+                }
+            }
+        }
+    }
+
+    /// The pages of one listing, from offset 0 to its total.
+    async fn pages(
+        &self,
+        scope: &Scope,
+        template: &QueryBody,
+    ) -> Result<(Vec<Resource>, Vec<BadEntry>), Listing> {
+        let mut resources = Vec::new();
+        let mut bad = Vec::new();
+        let mut total = None;
+        let mut offset = 0u32;
+        for _ in 0..MAX_PAGES {
+            let body = QueryBody {
+                offset,
+                ..template.clone()
+            };
+            let page = self.page(scope, &body).await?;
+            let count = page.entries.len() as u64;
+            match total {
+                None => total = Some(page.total_count),
+                Some(before) if before != page.total_count => {
+                    return Err(Listing::Moved {
+                        before,
+                        after: page.total_count,
+                    })
+                }
+                Some(_) => {}
+            }
+            for entry in page.entries {
+                match entry {
+                    Ok(resource) => resources.push(resource),
+                    Err(entry) => bad.push(entry),
+                }
+            }
+            let seen = u64::from(offset) + count;
+            let total = page.total_count;
+            if seen >= total {
+                return Ok((resources, bad));
+            }
+            if count == 0 {
+                // Short of the total, and nothing more: the listing shrank under us.
+                return Err(Listing::Moved {
+                    before: total,
+                    after: seen,
+                });
+            }
+            offset = u32::try_from(seen).map_err(|_| {
+                Listing::Failed(self.gateway.error(
+                    scope,
+                    ApiErrorKind::Parse,
+                    format!("a total of {total} resources is more than renewd pages through"),
+                ))
+            })?;
+        }
+        Err(Listing::Failed(self.gateway.error(
+            scope,
+            ApiErrorKind::Parse,
+            format!("more than {MAX_PAGES} pages of resources"),
+        )))
+    }
+
+    /// One page.
+    async fn page(&self, scope: &Scope, body: &QueryBody) -> Result<models::Page, ApiError> {
+        let bytes = serde_json::to_vec(body).map_err(|e| {
+            self.gateway.error(
+                scope,
+                ApiErrorKind::Parse,
+                format!("cannot write the query: {e}"),
+            )
+        })?;
+        let call = Call {
+            method: Method::POST,
+            url: &self.url,
+            body: &bytes,
+            content_type: Some(CONTENT_TYPE),
+        };
+        let response = self.gateway.call(scope, &call).await?;
+        self.read_page(scope, &response)
+    }
+
+    #[allow(clippy::result_large_err)]
+    fn read_page(&self, scope: &Scope, response: &RawResponse) -> Result<models::Page, ApiError> {
+        match models::read_body(&response.body) {
+            Body::Page(page) => Ok(page),
+            Body::Error(body) => Err(self.gateway.answered_error(scope, response, body)),
+            Body::Unexpected { reason } => Err(self.gateway.unexpected(scope, response, &reason)),
+            Body::NotJson { prefix } => Err(self.gateway.not_json(scope, response, &prefix)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_and_fetch_can_cross_threads() {
+        fn is_send_sync<T: Send + Sync>() {}
+        fn is_send<T: Send>(_: &T) {}
+        is_send_sync::<SubscriptionsClient>();
+        let _check = |client: &SubscriptionsClient, scope: &Scope| {
+            let future = client.fetch_knowing(scope, &[]);
+            is_send(&future);
+        };
+    }
+}
