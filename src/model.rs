@@ -2,7 +2,9 @@
 //! fetched, and what an alert about it carries. No I/O here.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// Which source reported an item, and so how its status numbers read. Stored only when it is
@@ -219,6 +221,28 @@ fn is_zero(n: &u32) -> bool {
 
 /// Billing `expire_policy` 3: the resource renews itself at the end of its term.
 pub const EXPIRE_POLICY_AUTO_RENEW: i64 = 3;
+
+/// What renewing an account's soon-to-renew resources for one period costs, and what the
+/// account holds to pay for it (billing `ListRenewRateOnPeriod` and
+/// `ShowCustomerAccountBalances`). Money is decimal, in the unit the API states (yuan for CNY).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RenewalFunds {
+    /// The currency of the prices and the balance (they were checked to agree).
+    pub currency: String,
+    /// The price of one period per main resource id (attached resources included).
+    pub prices: BTreeMap<String, Decimal>,
+    /// Resources the price inquiry could not price (their cost is not in the sum).
+    pub unpriced: Vec<String>,
+    /// What the account can pay with: cash plus credit, less any arrears.
+    pub balance: Decimal,
+}
+
+impl RenewalFunds {
+    /// The sum of the prices.
+    pub fn total(&self) -> Decimal {
+        self.prices.values().copied().sum()
+    }
+}
 
 impl ItemDetails {
     /// The billing `expire_policy` in words.

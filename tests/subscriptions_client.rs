@@ -14,20 +14,8 @@ use renewd::sources::subscriptions::SubscriptionsClient;
 use renewd::sources::{PollResult, Source};
 use serde_json::{json, Value};
 use std::time::Duration;
-use support::fake_billing::resource;
+use support::fake_billing::{expiring_in, resource, AK, DOMAIN_ID, SK};
 use support::fake_cloud::{test_http_client, FakeCloud};
-
-const AK: &str = "HPUAEXAMPLEAK0000001";
-const SK: &str = "ExampleSecretKey0123456789abcdefghijklmn";
-const DOMAIN_ID: &str = "d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0";
-
-/// An expiry `days` billing days from today, as the API writes it.
-fn expiring_in(days: i64) -> String {
-    renewd::model::billing_expiry(Utc::now(), days)
-        .expect("in range")
-        .format("%Y-%m-%dT%H:%M:%SZ")
-        .to_string()
-}
 
 fn resources(n: usize, days: i64) -> Vec<Value> {
     (0..n)
@@ -350,4 +338,71 @@ async fn cycle(
     renewd::cycle::run_cycle(app, store, Default::default(), Utc::now())
         .await
         .expect("cycle")
+}
+
+// --- renewal prices and the balance ---------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renewal_prices_are_asked_ten_at_a_time_and_summed_as_decimals() {
+    use renewd::model::RenewalFunds;
+    use rust_decimal::Decimal;
+    use std::str::FromStr;
+
+    let fake = keyed_fake();
+    let ids: Vec<String> = (0..23).map(|i| format!("r{i:02}")).collect();
+    for (i, id) in ids.iter().enumerate() {
+        // 0.10 and 0.20, alternately: sums no floating-point number adds up exactly.
+        fake.set_renewal_price(id, if i % 2 == 0 { "0.10" } else { "0.20" });
+    }
+    fake.set_balance(support::fake_billing::cash_balance("3.4"));
+    let client = client(&account(&fake, aksk(Some(DOMAIN_ID), None)), 500);
+    let funds: RenewalFunds = client
+        .renewal_funds(&Scope::subscriptions("prod"), &ids)
+        .await
+        .expect("priced")
+        .expect("the billing source prices renewals");
+    let sizes: Vec<usize> = fake
+        .renew_rate_queries()
+        .iter()
+        .map(|q| q["resource_ids"].as_array().expect("ids").len())
+        .collect();
+    assert_eq!(sizes, [10, 10, 3]);
+    let first = &fake.renew_rate_queries()[0];
+    assert_eq!(first["period_type"], 2);
+    assert_eq!(first["period_num"], 1);
+    assert_eq!(first["include_relative_resources"], true);
+    assert_eq!(fake.balance_queries(), 1);
+    assert_eq!(funds.currency, "CNY");
+    assert_eq!(funds.prices.len(), 23);
+    // 12 x 0.10 + 11 x 0.20 = 3.40, exactly; the balance 3.4 covers it to the cent.
+    assert_eq!(funds.total(), Decimal::from_str("3.40").unwrap());
+    assert_eq!(funds.balance, Decimal::from_str("3.4").unwrap());
+    assert!(funds.balance >= funds.total());
+    assert!(funds.unpriced.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unpriced_resources_are_named_and_failures_are_errors() {
+    let fake = keyed_fake();
+    fake.set_renewal_price("known", "532.00");
+    let client = client(&account(&fake, aksk(Some(DOMAIN_ID), None)), 500);
+    let scope = Scope::subscriptions("prod");
+    let ids = ["known".to_string(), "gone".to_string()];
+    let funds = client
+        .renewal_funds(&scope, &ids)
+        .await
+        .expect("priced")
+        .expect("funds");
+    assert_eq!(funds.prices.len(), 1);
+    assert_eq!(funds.unpriced, ["gone"]);
+    // The documented balance: 128.45 CNY in cash.
+    assert_eq!(funds.balance.to_string(), "128.45");
+
+    fake.set_funds_down(true);
+    let error = client
+        .renewal_funds(&scope, &ids)
+        .await
+        .expect_err("the billing API is down");
+    assert_eq!(error.http_status, Some(500));
+    assert_eq!(error.code.as_deref(), Some("CBC.0999"));
 }

@@ -11,7 +11,7 @@ pub mod codearts;
 pub mod subscriptions;
 
 use crate::huawei::ApiError;
-use crate::model::{Item, Scope};
+use crate::model::{Item, RenewalFunds, Scope};
 
 /// One successful listing of one scope: every item it reported. A listing is whole or it is
 /// an error; never a part taken for the truth, or items would be reported vanished.
@@ -59,5 +59,23 @@ pub trait Source: Send + Sync + std::fmt::Debug {
     async fn fetch_knowing(&self, scope: &Scope, known: &[String]) -> Result<PollResult, ApiError> {
         let _ = known;
         self.fetch(scope).await
+    }
+
+    /// Days before the end of their term within which the coming auto-renewals of a scope's
+    /// items are checked against the account's balance; `None` for a source without
+    /// auto-renewal (only the billing source has it).
+    fn auto_renew_check_days(&self) -> Option<i64> {
+        None
+    }
+
+    /// What renewing `resource_ids` (main resources of `scope`) for one period costs and what
+    /// the account holds to pay for it; `None` from a source that cannot tell.
+    async fn renewal_funds(
+        &self,
+        scope: &Scope,
+        resource_ids: &[String],
+    ) -> Result<Option<RenewalFunds>, ApiError> {
+        let _ = (scope, resource_ids);
+        Ok(None)
     }
 }

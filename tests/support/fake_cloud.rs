@@ -13,7 +13,9 @@
 //! only domain-scoped tokens, and signatures that sign the `X-Domain-Id` of the access key's
 //! account; IAM's `GET /v3/auth/domains` tells a signed caller that id.
 
-use super::fake_billing::{BillingState, PageFault, IAM_DOMAINS_PATH, RESOURCES_QUERY_PATH};
+use super::fake_billing::{
+    BillingState, PageFault, BALANCES_PATH, IAM_DOMAINS_PATH, RENEW_RATE_PATH, RESOURCES_QUERY_PATH,
+};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
@@ -330,6 +332,34 @@ impl FakeCloud {
         self.state().billing.queries.clone()
     }
 
+    /// One month's renewal price of a main resource, as the API writes it ("532.00").
+    pub fn set_renewal_price(&self, resource_id: &str, price: &str) {
+        self.state()
+            .billing
+            .prices
+            .insert(resource_id.to_string(), price.to_string());
+    }
+
+    /// The answer of the balance query (see `fake_billing::cash_balance`).
+    pub fn set_balance(&self, answer: Value) {
+        self.state().billing.balance = Some(answer);
+    }
+
+    /// Price inquiries and balance queries fail with a 500 (or work again).
+    pub fn set_funds_down(&self, down: bool) {
+        self.state().billing.funds_down = down;
+    }
+
+    /// Every price inquiry body the gateway let through, in order.
+    pub fn renew_rate_queries(&self) -> Vec<Value> {
+        self.state().billing.renew_rate_queries.clone()
+    }
+
+    /// Balance queries the gateway let through.
+    pub fn balance_queries(&self) -> u32 {
+        self.state().billing.balance_queries
+    }
+
     /// `GET /v3/auth/domains` requests that were answered.
     pub fn domain_lookups(&self) -> u32 {
         self.state().billing.domain_lookups
@@ -418,9 +448,9 @@ async fn handle(
             package_info(&state, &method, &uri, &headers, &body).await
         }
         (Method::POST, IAM_TOKENS_PATH) => iam_login(&state, &body),
-        (Method::POST, RESOURCES_QUERY_PATH) => {
-            billing_query(&state, &method, &uri, &headers, &body)
-        }
+        (Method::POST, RESOURCES_QUERY_PATH)
+        | (Method::POST, RENEW_RATE_PATH)
+        | (Method::GET, BALANCES_PATH) => billing_query(&state, &method, &uri, &headers, &body),
         (Method::GET, IAM_DOMAINS_PATH) => iam_domains(&state, &method, &uri, &headers),
         _ => {
             let request_id = lock(&state).next_request_id();
@@ -835,7 +865,11 @@ fn billing_query(
     if let Err(reason) = global_scope(&s, headers) {
         return gateway_unauthorized(&request_id, &reason);
     }
-    let (status, answer) = s.billing.answer(body);
+    let (status, answer) = match uri.path() {
+        RENEW_RATE_PATH => s.billing.renew_rate(body),
+        BALANCES_PATH => s.billing.balances(),
+        _ => s.billing.answer(body),
+    };
     json_response(
         StatusCode::from_u16(status).expect("a status"),
         &request_id,

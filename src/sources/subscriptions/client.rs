@@ -13,12 +13,13 @@
 //! reported with its new expiry (a renewal, not a disappearance); gone, it is not in that
 //! answer either and is reported vanished.
 
+use super::funds::{self, Answer, RenewRateBody};
 use super::models::{self, Body, ItemsOf, QueryBody, Resource};
 use crate::config::{AccountConfig, SubscriptionsConfig};
 use crate::huawei::auth::{check_base_url, Authenticator, ServiceScope};
 use crate::huawei::gateway::{Call, Events, Gateway, RawResponse};
 use crate::huawei::{ApiError, ApiErrorKind, ClientError};
-use crate::model::Scope;
+use crate::model::{RenewalFunds, Scope};
 use crate::sources::{BadEntry, PollResult, Source};
 use chrono::{DateTime, Utc};
 use reqwest::Method;
@@ -52,6 +53,10 @@ const EVENTS: Events = Events {
 #[derive(Debug)]
 pub struct SubscriptionsClient {
     url: Url,
+    /// `ListRenewRateOnPeriod`.
+    renew_rate_url: Url,
+    /// `ShowCustomerAccountBalances`.
+    balances_url: Url,
     config: SubscriptionsConfig,
     renewal_page: String,
     /// Days from today to the end of the expiry window; `None`: no window.
@@ -100,6 +105,21 @@ impl Source for SubscriptionsClient {
             .guarded(scope, self.list(scope, known, Utc::now()))
             .await
     }
+
+    fn auto_renew_check_days(&self) -> Option<i64> {
+        Some(self.config.auto_renew_check_days)
+    }
+
+    async fn renewal_funds(
+        &self,
+        scope: &Scope,
+        resource_ids: &[String],
+    ) -> Result<Option<RenewalFunds>, ApiError> {
+        self.gateway
+            .guarded(scope, self.funds(scope, resource_ids))
+            .await
+            .map(Some)
+    }
 }
 
 impl SubscriptionsClient {
@@ -119,8 +139,20 @@ impl SubscriptionsClient {
             "subscriptions.endpoint",
             &format!("{base}{RESOURCES_QUERY_PATH}"),
         )?;
+        let renew_rate_url = check_base_url(
+            &account.name,
+            "subscriptions.endpoint",
+            &format!("{base}{}", funds::RENEW_RATE_PATH),
+        )?;
+        let balances_url = check_base_url(
+            &account.name,
+            "subscriptions.endpoint",
+            &format!("{base}{}", funds::BALANCES_PATH),
+        )?;
         Ok(SubscriptionsClient {
             url,
+            renew_rate_url,
+            balances_url,
             config: config.clone(),
             renewal_page: config.site.renewal_page().to_string(),
             window_days: largest_threshold.map(|t| t.max(0) + WINDOW_MARGIN_DAYS),
@@ -329,6 +361,108 @@ impl SubscriptionsClient {
         )))
     }
 
+    /// The price of one month's renewal of `resource_ids`, asked
+    /// [`funds::MAX_RENEW_RATE_IDS`] at a time, and the balance: in one currency, or an error.
+    async fn funds(
+        &self,
+        scope: &Scope,
+        resource_ids: &[String],
+    ) -> Result<RenewalFunds, ApiError> {
+        let mut result = RenewalFunds::default();
+        let mut currency: Option<String> = None;
+        for ids in resource_ids.chunks(funds::MAX_RENEW_RATE_IDS) {
+            let body = serde_json::to_vec(&RenewRateBody::one_month(ids)).map_err(|e| {
+                self.gateway.error(
+                    scope,
+                    ApiErrorKind::Parse,
+                    format!("cannot write the price inquiry: {e}"),
+                )
+            })?;
+            let call = Call {
+                method: Method::POST,
+                url: &self.renew_rate_url,
+                body: &body,
+                content_type: Some(CONTENT_TYPE),
+            };
+            let response = self.gateway.call(scope, &call).await?;
+            let quote =
+                self.read_answer(scope, &response, funds::read_renew_rate(&response.body))?;
+            same_currency(&mut currency, &quote.currency, "a renewal price")
+                .map_err(|m| self.gateway.error(scope, ApiErrorKind::Parse, m))?;
+            let failed: HashSet<&str> = quote.failed.iter().map(|(id, _)| id.as_str()).collect();
+            for (id, reason) in &quote.failed {
+                tracing::warn!(
+                    event = "billing.renewal_unpriced",
+                    account = %self.gateway.account(),
+                    resource_id = %id,
+                    reason = %reason,
+                    "the billing API could not price a resource's renewal; it is not in the sum"
+                );
+            }
+            if quote.prices.is_empty() {
+                // No price per resource: the inquiry's total stands for those it did price.
+                let priced: Vec<&String> = ids
+                    .iter()
+                    .filter(|id| !failed.contains(id.as_str()))
+                    .collect();
+                match quote.total {
+                    Some(total) if !priced.is_empty() => {
+                        let key = priced
+                            .iter()
+                            .map(|id| id.as_str())
+                            .collect::<Vec<_>>()
+                            .join("+");
+                        result.prices.insert(key, total);
+                    }
+                    _ => result.unpriced.extend(priced.into_iter().cloned()),
+                }
+            } else {
+                for (id, price) in quote.prices {
+                    *result.prices.entry(id).or_default() += price;
+                }
+                result.unpriced.extend(
+                    ids.iter()
+                        .filter(|id| {
+                            !result.prices.contains_key(id.as_str())
+                                && !failed.contains(id.as_str())
+                        })
+                        .cloned(),
+                );
+            }
+            result
+                .unpriced
+                .extend(quote.failed.into_iter().map(|(id, _)| id));
+        }
+        let call = Call {
+            method: Method::GET,
+            url: &self.balances_url,
+            body: &[],
+            content_type: None,
+        };
+        let response = self.gateway.call(scope, &call).await?;
+        let balance = self.read_answer(scope, &response, funds::read_balances(&response.body))?;
+        same_currency(&mut currency, &balance.currency, "the balance")
+            .map_err(|m| self.gateway.error(scope, ApiErrorKind::Parse, m))?;
+        result.currency = balance.currency.clone();
+        result.balance = balance.available();
+        Ok(result)
+    }
+
+    #[allow(clippy::result_large_err)]
+    fn read_answer<T>(
+        &self,
+        scope: &Scope,
+        response: &RawResponse,
+        answer: Answer<T>,
+    ) -> Result<T, ApiError> {
+        match answer {
+            Answer::Read(value) => Ok(value),
+            Answer::Error(body) => Err(self.gateway.answered_error(scope, response, body)),
+            Answer::Unexpected { reason } => Err(self.gateway.unexpected(scope, response, &reason)),
+            Answer::NotJson { prefix } => Err(self.gateway.not_json(scope, response, &prefix)),
+        }
+    }
+
     /// One page.
     async fn page(&self, scope: &Scope, body: &QueryBody) -> Result<models::Page, ApiError> {
         let bytes = serde_json::to_vec(body).map_err(|e| {
@@ -355,6 +489,21 @@ impl SubscriptionsClient {
             Body::Error(body) => Err(self.gateway.answered_error(scope, response, body)),
             Body::Unexpected { reason } => Err(self.gateway.unexpected(scope, response, &reason)),
             Body::NotJson { prefix } => Err(self.gateway.not_json(scope, response, &prefix)),
+        }
+    }
+}
+
+/// Amounts are compared only in one currency: the first one found, which every later one must
+/// match.
+fn same_currency(currency: &mut Option<String>, found: &str, what: &str) -> Result<(), String> {
+    match currency {
+        Some(c) if c != found => Err(format!(
+            "{what} is in {found}, other amounts in {c}: they are not compared"
+        )),
+        Some(_) => Ok(()),
+        None => {
+            *currency = Some(found.to_string());
+            Ok(())
         }
     }
 }

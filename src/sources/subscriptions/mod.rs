@@ -3,6 +3,7 @@
 //! and docs/configuration.md, `[accounts.subscriptions]`.
 
 mod client;
+pub mod funds;
 pub mod models;
 
 pub use client::{SubscriptionsClient, RESOURCES_QUERY_PATH, WINDOW_MARGIN_DAYS};
