@@ -146,6 +146,8 @@ fn rule_definition(rule: &RuleConfig) -> RuleDefinition {
         repeat_expired_every: rule.repeat_expired_every,
         notify_renewed: rule.notify_renewed,
         severity: rule.severity,
+        sources: rule.sources.clone().unwrap_or_default(),
+        auto_renew: rule.auto_renew,
     }
 }
 

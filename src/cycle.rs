@@ -3,7 +3,7 @@
 
 use crate::app::App;
 use crate::huawei::ApiError;
-use crate::model::{Alert, Item, ItemId, Scope, Silence};
+use crate::model::{Alert, Item, ItemId, RenewalFunds, Scope, Silence};
 use crate::notify::outbox::{self, DeliveryReport, ReleaseReport};
 use crate::rules::{self, ItemState, Observation, PollHealth, SilenceSet};
 use crate::sources::{PollResult, Source};
@@ -245,7 +245,11 @@ pub async fn run_cycle(
                 Some(ids) => source.fetch_knowing(&scope, ids).await,
                 None => source.fetch(&scope).await,
             };
-            (scope, result)
+            let funds = match &result {
+                Ok(poll) => check_funds(app, source, &scope, poll, now).await,
+                Err(_) => FundsCheck::NotAsked,
+            };
+            (scope, result, funds)
         })
         .buffer_unordered(app.config.daemon.concurrency.max(1));
     let mut answered = Vec::with_capacity(BATCH_SCOPES);
@@ -331,6 +335,73 @@ pub async fn run_cycle(
     Ok(report)
 }
 
+/// What a scope's funds check found (the billing source's auto-renewals against the
+/// balance), after its listing succeeded.
+#[derive(Debug)]
+enum FundsCheck {
+    /// Not asked (a source without auto-renewal, a failed listing): the episode is unchanged.
+    NotAsked,
+    /// Nothing renews itself soon (or no rule would hear of it): the episode ends.
+    NothingComing,
+    /// The prices and the balance, for resources renewing within `check_days`.
+    Checked {
+        funds: RenewalFunds,
+        check_days: i64,
+    },
+    /// Asking failed (logged): nothing is known, the episode is unchanged.
+    Failed,
+}
+
+/// After a successful listing: when some of its items renew themselves within the source's
+/// `auto_renew_check_days`, asks their price for one period and the account's balance. A
+/// failure is logged (`billing.funds_check_failed`) and changes nothing else: the listing
+/// stands.
+async fn check_funds(
+    app: &App,
+    source: &dyn Source,
+    scope: &Scope,
+    poll: &PollResult,
+    now: DateTime<Utc>,
+) -> FundsCheck {
+    let Some(check_days) = source.auto_renew_check_days() else {
+        return FundsCheck::NotAsked;
+    };
+    let ids = rules::funds_check_ids(&app.rules, &poll.packages, check_days, now);
+    if ids.is_empty() {
+        return FundsCheck::NothingComing;
+    }
+    match source.renewal_funds(scope, &ids).await {
+        Ok(Some(funds)) => {
+            tracing::info!(
+                event = "billing.funds_checked",
+                account = %scope.account,
+                resources = ids.len(),
+                priced = funds.prices.len(),
+                unpriced = funds.unpriced.len(),
+                total = %funds.total(),
+                balance = %funds.balance,
+                currency = %funds.currency,
+                "auto-renewals priced against the balance"
+            );
+            FundsCheck::Checked { funds, check_days }
+        }
+        Ok(None) => FundsCheck::NotAsked,
+        Err(error) => {
+            tracing::warn!(
+                event = "billing.funds_check_failed",
+                account = %scope.account,
+                resources = ids.len(),
+                http_status = error.http_status,
+                error_code = error.code.as_deref().unwrap_or(""),
+                request_id = error.request_id.as_deref().unwrap_or(""),
+                error = %error,
+                "cannot price the coming auto-renewals or read the balance; the listing stands"
+            );
+            FundsCheck::Failed
+        }
+    }
+}
+
 /// Evaluates a batch of answered polls against the state their scopes had, records the
 /// results in one transaction (not in a dry run), and logs the decisions.
 #[allow(clippy::too_many_arguments)]
@@ -339,15 +410,17 @@ fn record_batch(
     store: &mut StateStore,
     cycle: Option<CycleId>,
     silences: &SilenceSet,
-    answered: Vec<(Scope, Result<PollResult, ApiError>)>,
+    answered: Vec<(Scope, Result<PollResult, ApiError>, FundsCheck)>,
     now: DateTime<Utc>,
     options: &CycleOptions,
     report: &mut CycleReport,
 ) -> Result<(), CycleError> {
     let batch = store.record_batch_with(cycle, outbox::tell_once, |reads| {
         let mut batch = CycleBatch::default();
-        for (scope, result) in answered {
-            evaluate_poll_result(app, reads, &scope, result, now, options, &mut batch, report)?;
+        for (scope, result, funds) in answered {
+            evaluate_poll_result(
+                app, reads, &scope, result, funds, now, options, &mut batch, report,
+            )?;
         }
         batch.silenced = batch
             .alerts
@@ -371,6 +444,7 @@ fn evaluate_poll_result(
     store: &BatchReads<'_>,
     scope: &Scope,
     result: Result<PollResult, ApiError>,
+    funds: FundsCheck,
     now: DateTime<Utc>,
     options: &CycleOptions,
     batch: &mut CycleBatch,
@@ -389,7 +463,7 @@ fn evaluate_poll_result(
             Err(&outcome_info)
         }
     };
-    let health = rules::evaluate_poll(
+    let mut health = rules::evaluate_poll(
         &app.rules,
         scope,
         previous_health.as_ref(),
@@ -397,6 +471,25 @@ fn evaluate_poll_result(
         app.config.daemon.failure_alert_after,
         now,
     );
+    if let Ok(poll) = &result {
+        match funds {
+            FundsCheck::Checked { funds, check_days } => {
+                let risk = rules::evaluate_funds(
+                    &app.rules,
+                    scope,
+                    &poll.packages,
+                    check_days,
+                    &funds,
+                    health.health.funds_at_risk.as_ref(),
+                    now,
+                );
+                health.health.funds_at_risk = risk.state;
+                health.alerts.extend(risk.alerts);
+            }
+            FundsCheck::NothingComing => health.health.funds_at_risk = None,
+            FundsCheck::NotAsked | FundsCheck::Failed => {}
+        }
+    }
     batch.alerts.extend(health.alerts);
     batch.health.push((scope.clone(), health.health));
 

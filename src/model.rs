@@ -213,6 +213,11 @@ pub struct ItemDetails {
     /// Attached resources (disks of a server, …) counted into this one.
     #[serde(skip_serializing_if = "is_zero")]
     pub attached: u32,
+    /// The main resource this one is attached to, when it is listed on its own (billing
+    /// `parent_resource_id` of a resource with `is_main_resource` 0): its renewal comes with
+    /// that one's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attached_to: Option<String>,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -221,6 +226,30 @@ fn is_zero(n: &u32) -> bool {
 
 /// Billing `expire_policy` 3: the resource renews itself at the end of its term.
 pub const EXPIRE_POLICY_AUTO_RENEW: i64 = 3;
+
+/// What a rule does with items that renew themselves (`[[rules]] auto_renew`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AutoRenewMode {
+    /// No `expiring` alerts while auto-renewal is on; an expired status, a status change, a
+    /// failed auto-renewal and an at-risk balance still alert.
+    #[default]
+    Quiet,
+    /// Alert on them like on any item (a failed auto-renewal is still `auto_renew_failed`).
+    Notify,
+    /// The rule does not see them: no alert of any kind about them through this rule.
+    Ignore,
+}
+
+impl AutoRenewMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AutoRenewMode::Quiet => "quiet",
+            AutoRenewMode::Notify => "notify",
+            AutoRenewMode::Ignore => "ignore",
+        }
+    }
+}
 
 /// What renewing an account's soon-to-renew resources for one period costs, and what the
 /// account holds to pay for it (billing `ListRenewRateOnPeriod` and
@@ -260,6 +289,23 @@ impl ItemDetails {
 }
 
 impl Item {
+    /// The source says the item renews itself at the end of its term (billing `expire_policy`
+    /// 3).
+    pub fn auto_renews(&self) -> bool {
+        self.details
+            .as_deref()
+            .is_some_and(|d| d.expire_policy == Some(EXPIRE_POLICY_AUTO_RENEW))
+    }
+
+    /// The end of its term has passed at `now`: after its `expire_time` when the source gave
+    /// one, else after the last second of its last billing day (`remain_days` < 0).
+    pub fn term_ended(&self, now: DateTime<Utc>) -> bool {
+        match self.details.as_deref().and_then(|d| d.expire_time) {
+            Some(end) => now > end,
+            None => self.remain_days < 0,
+        }
+    }
+
     /// The identity of an item across polls: account, project, key and resource id.
     pub fn identity(&self) -> ItemId {
         ItemId {
@@ -447,6 +493,10 @@ pub enum AlertKind {
     PollFailed,
     PollRecovered,
     Test,
+    /// An auto-renewing resource's term ended without it being renewed.
+    AutoRenewFailed,
+    /// The account's balance does not cover the coming auto-renewals.
+    AutoRenewAtRisk,
 }
 
 impl AlertKind {
@@ -460,6 +510,8 @@ impl AlertKind {
             AlertKind::PollFailed => "poll_failed",
             AlertKind::PollRecovered => "poll_recovered",
             AlertKind::Test => "test",
+            AlertKind::AutoRenewFailed => "auto_renew_failed",
+            AlertKind::AutoRenewAtRisk => "auto_renew_at_risk",
         }
     }
 
@@ -636,6 +688,15 @@ pub(crate) enum DecisionKey<'a> {
         /// When the episode's first failure happened; `None` when that was not recorded.
         failing_since: Option<DateTime<Utc>>,
     },
+    /// An `auto_renew_at_risk` of a scope: the episode it belongs to (when the balance was
+    /// first found short), its stage (warning or critical) and the resources it names, each
+    /// with the end of the term at risk (`resource_id@expire_time`, sorted).
+    FundsAtRisk {
+        scope: &'a Scope,
+        since: DateTime<Utc>,
+        stage: Severity,
+        resources: &'a [String],
+    },
     /// The message `test-notify` sends.
     Test {
         receiver: &'a str,
@@ -666,6 +727,11 @@ pub(crate) enum Detail {
     /// Named by when the item was last seen, so that a later disappearance is another one.
     Vanished {
         last_seen: DateTime<Utc>,
+    },
+    /// `auto_renew_failed`, for the end of the term that did not move.
+    TermEnd {
+        expire_time: Option<DateTime<Utc>>,
+        reminder: Option<u32>,
     },
 }
 
@@ -705,6 +771,22 @@ impl DecisionKey<'_> {
                     None => "failing_since:unknown".to_string(),
                 },
             ]),
+            DecisionKey::FundsAtRisk {
+                scope,
+                since,
+                stage,
+                resources,
+            } => stable_id(&[
+                &scope.account,
+                scope.key(),
+                "",
+                "",
+                "",
+                AlertKind::AutoRenewAtRisk.as_str(),
+                &format!("stage:{stage}"),
+                &format!("since:{}", id_timestamp(*since)),
+                &format!("resources:{}", resources.join(",")),
+            ]),
             DecisionKey::Test { receiver, at } => stable_id(&["test", receiver, &at.to_rfc3339()]),
         }
     }
@@ -742,6 +824,16 @@ impl fmt::Display for Detail {
             ),
             Detail::Renewed => f.write_str("renewed"),
             Detail::Vanished { last_seen } => write!(f, "vanished:{}", id_timestamp(*last_seen)),
+            Detail::TermEnd {
+                expire_time,
+                reminder: n,
+            } => {
+                match expire_time {
+                    Some(t) => write!(f, "term_end:{}", id_timestamp(*t))?,
+                    None => f.write_str("term_end:unknown")?,
+                }
+                reminder(f, n)
+            }
         }
     }
 }
@@ -983,6 +1075,41 @@ mod tests {
         assert_eq!(Severity::for_remain_days(2), Severity::Warning);
         assert_eq!(Severity::for_remain_days(1), Severity::Critical);
         assert_eq!(Severity::for_remain_days(-3), Severity::Critical);
+    }
+
+    #[test]
+    fn ids_of_the_auto_renew_kinds_are_pinned() {
+        // Spelled once, never changed: receivers de-duplicate on these ids.
+        let scope = Scope::subscriptions("prod");
+        let resources = ["r1@2026-12-08T15:59:59Z:warning".to_string()];
+        let at_risk = DecisionKey::FundsAtRisk {
+            scope: &scope,
+            since: utc("2026-12-01T01:00:00Z"),
+            stage: Severity::Warning,
+            resources: &resources,
+        };
+        assert_eq!(at_risk.id(), "d53c486b069657b32905ffbc1d905a04");
+        let item = ItemId {
+            scope,
+            key: "hws.resource.type.rds".into(),
+            resource_id: "r1".into(),
+        };
+        let failed = DecisionKey::Item {
+            item: &item,
+            rule: Some("default"),
+            kind: AlertKind::AutoRenewFailed,
+            detail: Detail::TermEnd {
+                expire_time: Some(utc("2026-12-08T15:59:59Z")),
+                reminder: None,
+            },
+            epoch: 0,
+        };
+        assert_eq!(failed.id(), "23ca90e3ad4d8cf0d52be2ec37210478");
+        let detail = Detail::TermEnd {
+            expire_time: None,
+            reminder: Some(2),
+        };
+        assert_eq!(detail.to_string(), "term_end:unknown:reminder:2");
     }
 
     #[test]

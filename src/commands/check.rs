@@ -130,6 +130,16 @@ pub fn check(path: &Path, app: &App, out: &mut dyn Write) -> Result<u8, CommandE
                 .join(", ")
         )?;
         writeln!(out, "    receivers   {}", r.receivers.join(", "))?;
+        let sources = match &r.sources {
+            Some(sources) => sources
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            None => "packages, subscriptions".to_string(),
+        };
+        writeln!(out, "    sources     {sources}")?;
+        writeln!(out, "    auto-renew  {}", r.auto_renew.as_str())?;
         if let (Some(below), Some(every)) = (r.repeat_below, r.repeat_every) {
             writeln!(
                 out,

@@ -1,6 +1,7 @@
 //! `[[rules]]`: which packages warn whom, at which thresholds.
 
 use super::*;
+use crate::model::{AutoRenewMode, SourceKind};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -34,6 +35,12 @@ pub struct RuleConfig {
     pub(crate) notify_renewed: bool,
     /// Overrides the severity of this rule's `expiring` and `expired` alerts.
     pub(crate) severity: Option<Severity>,
+    /// The sources the rule is about (`packages`, `subscriptions`); default both.
+    pub(crate) sources: Option<Vec<SourceKind>>,
+    /// What the rule does with resources that renew themselves: `quiet` (default), `notify`
+    /// or `ignore`.
+    #[serde(default)]
+    pub(crate) auto_renew: AutoRenewMode,
 }
 
 impl RuleConfig {
@@ -58,6 +65,14 @@ impl RuleConfig {
                     format!("{t} is negative; thresholds are whole days >= 0"),
                 );
             }
+        }
+        if self.sources.as_ref().is_some_and(Vec::is_empty) {
+            push(
+                format!("{p}.sources"),
+                "an empty list matches nothing: name `packages`, `subscriptions` or both, \
+                 or leave `sources` out for both"
+                    .into(),
+            );
         }
         if self.receivers.is_empty() {
             push(

@@ -358,7 +358,7 @@ enum Class {
 
 fn class_of_kind(kind: &str) -> Option<Class> {
     match kind {
-        "expiring" | "expired" => Some(Class::Condition),
+        "expiring" | "expired" | "auto_renew_failed" => Some(Class::Condition),
         "status_changed" => Some(Class::Status),
         "poll_failed" => Some(Class::Poll),
         _ => None,

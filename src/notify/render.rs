@@ -75,6 +75,8 @@ pub(crate) fn kind_name(alert: &Alert) -> String {
         AlertKind::StatusChanged => "status changed",
         AlertKind::PollFailed => "poll failed",
         AlertKind::PollRecovered => "poll recovered",
+        AlertKind::AutoRenewFailed => "auto-renew failed",
+        AlertKind::AutoRenewAtRisk => "auto-renew at risk",
         other => other.as_str(),
     };
     let reminder = if alert.reminder { " (reminder)" } else { "" };
@@ -333,6 +335,11 @@ pub(crate) fn single_headline(alert: &Alert) -> String {
             scope_name(alert)
         ),
         AlertKind::Test => "test message".into(),
+        AlertKind::AutoRenewFailed => format!("{package} did not renew itself"),
+        AlertKind::AutoRenewAtRisk => format!(
+            "the balance of {} does not cover its coming auto-renewals",
+            alert.account
+        ),
     };
     if alert.reminder {
         format!("reminder: {text}")
@@ -360,6 +367,13 @@ fn poll_parts(alerts: &[Alert]) -> Vec<String> {
             plural(recovered, "account/project", "accounts/projects")
         ));
     }
+    let at_risk = count(AlertKind::AutoRenewAtRisk);
+    if at_risk > 0 {
+        parts.push(format!(
+            "auto-renewals at risk in {}",
+            plural(at_risk, "account", "accounts")
+        ));
+    }
     parts
 }
 
@@ -367,6 +381,7 @@ fn poll_parts(alerts: &[Alert]) -> Vec<String> {
 pub(crate) fn counted_headline(alerts: &[Alert]) -> String {
     let count = |kind: AlertKind| alerts.iter().filter(|a| a.kind == kind).count();
     let package_kinds = [
+        (AlertKind::AutoRenewFailed, "auto-renew-failed"),
         (AlertKind::Expired, "expired"),
         (AlertKind::Expiring, "expiring"),
         (AlertKind::StatusChanged, "status-changed"),

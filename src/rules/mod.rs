@@ -7,6 +7,9 @@
 //! observation that preceded it), so the same decision always carries the same id and two
 //! different decisions never share one.
 
+mod auto_renew;
+#[cfg(test)]
+mod auto_renew_tests;
 mod packages;
 mod polls;
 mod ruleset;
@@ -18,13 +21,14 @@ mod wording;
 
 use chrono::TimeDelta;
 
+pub(crate) use auto_renew::{evaluate_funds, funds_check_ids};
 #[cfg(test)]
 use packages::Evaluation;
 pub(crate) use packages::{evaluate, Observation};
 pub(crate) use polls::evaluate_poll;
 pub(crate) use ruleset::{Rule, RuleDefinition, RuleSet};
 pub(crate) use silences::{check_matchers, SilenceSet};
-pub use state::{ItemState, PollHealth, RuleProgress};
+pub use state::{FundsAtRisk, ItemState, PollHealth, RuleProgress};
 use wording::*;
 
 /// How much earlier than `repeat_every` a reminder may go out. Polls run on a schedule whose

@@ -2,7 +2,9 @@
 //! changes, vanishing and reminders.
 
 use super::*;
-use crate::model::{Alert, AlertKind, DecisionKey, Detail, Item, Lifecycle, Severity};
+use crate::model::{
+    Alert, AlertKind, AutoRenewMode, DecisionKey, Detail, Item, Lifecycle, Severity,
+};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 
@@ -54,7 +56,15 @@ pub(super) fn evaluate_seen(
     let status_change = previous
         .filter(|prev| prev.last.status_code() != package.status_code())
         .map(|prev| (prev.last.status_code(), prev.last_seen));
-    let expired = is_expired(package);
+    // An auto-renewing item is past its end only once its term is over (its last day is when
+    // it renews); past it, with the term not moved, the renewal failed.
+    let auto_renews = package.auto_renews();
+    let renewal_failed = auto_renews && package.term_ended(now);
+    let expired = if auto_renews {
+        renewal_failed || package.lifecycle() == Some(Lifecycle::Expired)
+    } else {
+        is_expired(package)
+    };
     let ctx = PackageContext {
         package,
         epoch,
@@ -74,6 +84,8 @@ pub(super) fn evaluate_seen(
             old.clone()
         };
         progress.vanished_notified = false;
+        // `quiet`: the item renews itself; its coming end is no news.
+        let quiet = auto_renews && rule.auto_renew() == AutoRenewMode::Quiet;
 
         if renewed && old.alerted && rule.notify_renewed {
             alerts.push(ctx.alert(
@@ -97,7 +109,13 @@ pub(super) fn evaluate_seen(
                     && !progress.expired_sent_for(*s)
             });
             if !progress.expired_notified || new_expired_status.is_some() {
-                alerts.push(ctx.expired_alert(rule, &progress, false));
+                // The failed renewal is the first word on the end of the term; a later
+                // expired status is news of its own.
+                if renewal_failed && !progress.expired_notified {
+                    alerts.push(ctx.renewal_failed_alert(rule, &progress, false));
+                } else {
+                    alerts.push(ctx.expired_alert(rule, &progress, false));
+                }
                 progress.expired_notified = true;
                 progress.expired_status = package.status_code();
                 if let Some(status) = package.status_code() {
@@ -108,7 +126,7 @@ pub(super) fn evaluate_seen(
                 raised_condition = true;
                 raised_expired = true;
             }
-        } else if !progress.expired_notified {
+        } else if !progress.expired_notified && !quiet {
             // Once `expired` went out in this cycle, no `expiring` may follow it: expired is the
             // most urgent stage there is.
             if let Some(stage) = rule.stage(package.remain_days) {
@@ -148,8 +166,14 @@ pub(super) fn evaluate_seen(
             }
         }
 
-        if !raised_condition && reminder_due(rule, &progress, package, expired, now) {
-            let alert = if expired {
+        // Quiet: no `expiring` reminders either (an expired one is still reminded of).
+        if !raised_condition
+            && (expired || !quiet)
+            && reminder_due(rule, &progress, package, expired, now)
+        {
+            let alert = if renewal_failed {
+                ctx.renewal_failed_alert(rule, &progress, true)
+            } else if expired {
                 ctx.expired_alert(rule, &progress, true)
             } else {
                 let stage = rule
@@ -359,6 +383,41 @@ impl PackageContext<'_> {
             reminder_summary(summary, true),
         );
         alert.reminder = true;
+        alert
+    }
+
+    /// `auto_renew_failed`: the term of an auto-renewing item ended and did not move.
+    pub(super) fn renewal_failed_alert(
+        &self,
+        rule: &Rule,
+        progress: &RuleProgress,
+        reminder: bool,
+    ) -> Alert {
+        let p = self.package;
+        let expire_time = p.details.as_deref().and_then(|d| d.expire_time);
+        let name = p
+            .details
+            .as_deref()
+            .and_then(|d| d.name.as_deref())
+            .map_or_else(|| p.key.clone(), |n| format!("{n} ({})", p.key));
+        let summary = match expire_time {
+            Some(t) => format!(
+                "{name} was due to renew itself but did not: its term ended {}",
+                t.format("%Y-%m-%d %H:%M:%S UTC")
+            ),
+            None => format!("{name} was due to renew itself but did not: its term ended"),
+        };
+        let mut alert = self.alert(
+            rule,
+            AlertKind::AutoRenewFailed,
+            rule.condition_severity(Severity::Critical),
+            Detail::TermEnd {
+                expire_time,
+                reminder: reminder_number(progress, reminder),
+            },
+            reminder_summary(summary, reminder),
+        );
+        alert.reminder = reminder;
         alert
     }
 

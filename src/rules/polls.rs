@@ -86,6 +86,8 @@ pub(crate) fn evaluate_poll(
                 last_success_at: Some(now),
                 last_attempt_at: Some(now),
                 failing_since: None,
+                // Not about polls: the funds check of the scope keeps or ends it.
+                funds_at_risk: health.funds_at_risk.take(),
             };
         }
     }

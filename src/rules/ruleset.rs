@@ -1,6 +1,6 @@
 //! Rules compiled once, when the app is built: glob lists, thresholds, repeats, receivers.
 
-use crate::model::{Item, Scope, Severity};
+use crate::model::{AutoRenewMode, Item, Scope, Severity, SourceKind};
 use chrono::TimeDelta;
 use std::time::Duration;
 
@@ -26,6 +26,10 @@ pub(crate) struct RuleDefinition {
     pub(crate) notify_renewed: bool,
     /// Overrides the severity of this rule's `expiring` and `expired` alerts.
     pub(crate) severity: Option<Severity>,
+    /// The sources whose items and scopes the rule sees; empty means all.
+    pub(crate) sources: Vec<SourceKind>,
+    /// What the rule does with items that renew themselves.
+    pub(crate) auto_renew: AutoRenewMode,
 }
 
 /// Why a rule does not compile; `field` and `index` say where, for the config's key path.
@@ -109,6 +113,9 @@ pub(crate) struct Rule {
     pub(super) expired_every: Option<TimeDelta>,
     pub(super) notify_renewed: bool,
     pub(super) severity: Option<Severity>,
+    /// Empty: every source.
+    pub(super) sources: Vec<SourceKind>,
+    pub(super) auto_renew: AutoRenewMode,
 }
 
 impl Rule {
@@ -146,6 +153,8 @@ impl Rule {
             expired_every,
             notify_renewed: definition.notify_renewed,
             severity: definition.severity,
+            sources: definition.sources.clone(),
+            auto_renew: definition.auto_renew,
         }
     }
 
@@ -168,13 +177,25 @@ impl Rule {
         self.notify_renewed
     }
 
-    /// The account and project globs match (the project of an account-level scope is "").
+    /// The source, account and project globs match (the project of an account-level scope
+    /// is "").
     pub(crate) fn matches_scope(&self, scope: &Scope) -> bool {
-        self.accounts.matches(&scope.account) && self.projects.matches(scope.project_label())
+        (self.sources.is_empty() || self.sources.contains(&scope.source))
+            && self.accounts.matches(&scope.account)
+            && self.projects.matches(scope.project_label())
     }
 
+    /// The scope and package globs match, and the item is not an auto-renewing one the rule
+    /// ignores.
     pub(crate) fn matches_package(&self, package: &Item) -> bool {
-        self.matches_scope(&package.scope) && self.packages.matches(&package.key)
+        self.matches_scope(&package.scope)
+            && self.packages.matches(&package.key)
+            && !(self.auto_renew == AutoRenewMode::Ignore && package.auto_renews())
+    }
+
+    /// What the rule does with items that renew themselves.
+    pub(crate) fn auto_renew(&self) -> AutoRenewMode {
+        self.auto_renew
     }
 
     /// The smallest threshold `t` with `remain_days <= t`, if any.
@@ -216,6 +237,10 @@ impl RuleSet {
 
     #[cfg(test)]
     pub(crate) fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    pub(super) fn all(&self) -> &[Rule] {
         &self.rules
     }
 

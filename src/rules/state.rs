@@ -1,6 +1,6 @@
 //! What the engine remembers between polls: per package and rule, and per account/project.
 
-use crate::model::{Item, PollErrorInfo};
+use crate::model::{Item, PollErrorInfo, Severity};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -76,4 +76,19 @@ pub struct PollHealth {
     /// First failure of the current run of failures; names the episode in decision ids.
     #[serde(default)]
     pub failing_since: Option<DateTime<Utc>>,
+    /// The balance is short of the scope's coming auto-renewals (billing subscriptions only):
+    /// since when, and what `auto_renew_at_risk` already said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub funds_at_risk: Option<FundsAtRisk>,
+}
+
+/// An episode of a balance short of the coming auto-renewals: it starts when a check first
+/// finds the balance short and ends when one finds it covers them (or finds none coming).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FundsAtRisk {
+    /// When the episode started; names it in decision ids.
+    pub since: DateTime<Utc>,
+    /// Per resource and term (`resource_id@expire_time`), the most urgent stage already
+    /// named in an `auto_renew_at_risk`.
+    pub notified: BTreeMap<String, Severity>,
 }

@@ -21,6 +21,8 @@ fn rule(name: &str, thresholds: &[i64]) -> RuleDefinition {
         repeat_expired_every: None,
         notify_renewed: true,
         severity: None,
+        sources: vec![],
+        auto_renew: Default::default(),
     }
 }
 

@@ -6,11 +6,12 @@ use crate::model::{Alert, AlertKind, ItemId, Scope};
 use rusqlite::params_from_iter;
 use std::collections::HashMap;
 
-/// Package kinds that open (`expiring`, `expired`) or end (`renewed`, `vanished`) a package's
-/// condition.
-const CONDITION_KINDS: [AlertKind; 4] = [
+/// Package kinds that open (`expiring`, `expired`, `auto_renew_failed`) or end (`renewed`,
+/// `vanished`) a package's condition.
+const CONDITION_KINDS: [AlertKind; 5] = [
     AlertKind::Expiring,
     AlertKind::Expired,
+    AlertKind::AutoRenewFailed,
     AlertKind::Renewed,
     AlertKind::Vanished,
 ];
@@ -39,13 +40,14 @@ impl StateStore {
             .latest_routed(receiver, &CONDITION_KINDS)?
             .into_iter()
             .filter(|alert| {
-                matches!(alert.kind, AlertKind::Expiring | AlertKind::Expired)
-                    && package_id(alert)
-                        .and_then(|id| packages.get(&id))
-                        .is_some_and(|state| {
-                            !state.vanished
-                                && state.rules.get(&alert.rule).is_some_and(|p| p.alerted)
-                        })
+                matches!(
+                    alert.kind,
+                    AlertKind::Expiring | AlertKind::Expired | AlertKind::AutoRenewFailed
+                ) && package_id(alert)
+                    .and_then(|id| packages.get(&id))
+                    .is_some_and(|state| {
+                        !state.vanished && state.rules.get(&alert.rule).is_some_and(|p| p.alerted)
+                    })
             })
             .collect();
         active.extend(

@@ -254,6 +254,8 @@ impl ItemsOf<'_> {
                 expire_policy: r.expire_policy,
                 enterprise_project,
                 attached: 0,
+                attached_to: non_empty(&r.parent_resource_id)
+                    .filter(|_| r.is_main_resource == Some(0)),
             })),
         })
     }
