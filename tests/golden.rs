@@ -12,8 +12,8 @@
 
 use chrono::{DateTime, Utc};
 use renewd::config::Config;
-use renewd::model::{Alert, AlertKind, PollErrorInfo, Severity};
-use renewd::notify::{Digest, Notifiers, PreviewFormat};
+use renewd::model::{Alert, AlertKind, Locale, PollErrorInfo, Severity};
+use renewd::notify::{Digest, Notifiers, PreviewFormat, Style};
 use std::path::{Path, PathBuf};
 
 const UPDATE_VAR: &str = "RENEWD_UPDATE_GOLDEN";
@@ -139,13 +139,11 @@ fn five_alerts() -> Vec<Alert> {
     vec![storage, pipeline, build, traffic, poll]
 }
 
-fn digest() -> Digest {
-    Digest {
-        receiver: "golden".into(),
-        alerts: five_alerts(),
-        sent_at: sent_at(),
+fn digest(locale: Locale) -> Digest {
+    Digest::new("golden", five_alerts(), sent_at(), chrono_tz::UTC).styled(Style {
+        locale,
         timezone: chrono_tz::Asia::Shanghai,
-    }
+    })
 }
 
 /// One receiver per format, all named after their format.
@@ -187,32 +185,33 @@ to = ["ops@example.com"]
 fn rendered() -> Vec<(String, String)> {
     let notifiers = notifiers();
     let mut files = Vec::new();
-    let locale = "en";
-    let digest = digest();
-    let email = notifiers
-        .get("email")
-        .unwrap()
-        .preview(&digest)
-        .expect("email preview");
-    files.push((
-        format!("email.{locale}.txt"),
-        email.part(PreviewFormat::Text).unwrap().to_string(),
-    ));
-    files.push((
-        format!("email.{locale}.html"),
-        email.part(PreviewFormat::Html).unwrap().to_string(),
-    ));
-    for format in WEBHOOK_FORMATS {
-        let preview = notifiers
-            .get(format)
+    for locale in Locale::ALL {
+        let digest = digest(locale);
+        let email = notifiers
+            .get("email")
             .unwrap()
             .preview(&digest)
-            .unwrap_or_else(|e| panic!("{format}: {e}"));
-        let mut body = preview.part(PreviewFormat::Json).unwrap().to_string();
-        body.push('\n');
-        files.push((format!("{format}.{locale}.json"), body));
-        if let Some(text) = preview.part(PreviewFormat::Text) {
-            files.push((format!("{format}.{locale}.md"), format!("{text}\n")));
+            .expect("email preview");
+        files.push((
+            format!("email.{locale}.txt"),
+            email.part(PreviewFormat::Text).unwrap().to_string(),
+        ));
+        files.push((
+            format!("email.{locale}.html"),
+            email.part(PreviewFormat::Html).unwrap().to_string(),
+        ));
+        for format in WEBHOOK_FORMATS {
+            let preview = notifiers
+                .get(format)
+                .unwrap()
+                .preview(&digest)
+                .unwrap_or_else(|e| panic!("{format}: {e}"));
+            let mut body = preview.part(PreviewFormat::Json).unwrap().to_string();
+            body.push('\n');
+            files.push((format!("{format}.{locale}.json"), body));
+            if let Some(text) = preview.part(PreviewFormat::Text) {
+                files.push((format!("{format}.{locale}.md"), format!("{text}\n")));
+            }
         }
     }
     files

@@ -11,6 +11,7 @@
 pub(crate) mod alertmanager_api;
 pub mod email;
 pub(crate) mod http;
+pub mod i18n;
 pub(crate) mod labels;
 pub(crate) mod log;
 pub mod outbox;
@@ -21,7 +22,7 @@ pub(crate) mod template;
 pub mod webhook;
 
 use crate::config::{Config, ReceiverConfig};
-use crate::model::{Alert, AlertKind, Severity};
+use crate::model::{Alert, AlertKind, Locale, Severity};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -33,7 +34,41 @@ pub struct Digest {
     pub receiver: String,
     pub alerts: Vec<Alert>,
     pub sent_at: DateTime<Utc>,
-    /// Time zone in which dates are shown (the daemon's).
+    /// Time zone in which times are shown: the receiver's `timezone`, else the daemon's.
+    pub timezone: chrono_tz::Tz,
+    /// Language of every built-in text: the receiver's `locale`, else `[daemon] locale`.
+    pub locale: Locale,
+}
+
+impl Digest {
+    /// A digest in English; [`Digest::styled`] gives it a receiver's locale and time zone.
+    pub fn new(
+        receiver: impl Into<String>,
+        alerts: Vec<Alert>,
+        sent_at: DateTime<Utc>,
+        timezone: chrono_tz::Tz,
+    ) -> Digest {
+        Digest {
+            receiver: receiver.into(),
+            alerts,
+            sent_at,
+            timezone,
+            locale: Locale::En,
+        }
+    }
+
+    /// The digest in `style`'s locale and time zone.
+    pub fn styled(mut self, style: Style) -> Digest {
+        self.locale = style.locale;
+        self.timezone = style.timezone;
+        self
+    }
+}
+
+/// How a receiver is written to: its language and the time zone of the times it is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Style {
+    pub locale: Locale,
     pub timezone: chrono_tz::Tz,
 }
 
@@ -43,9 +78,6 @@ pub struct Receipt {
     /// e.g. `HTTP 200` or `250 2.0.0 Ok: queued as …`.
     pub detail: String,
 }
-
-/// The locales messages exist in (`renewd preview --locale`).
-pub const LOCALES: &[&str] = &["en"];
 
 /// The parts of a message `renewd preview --format` can print.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -236,6 +268,8 @@ pub trait Notifier: Send + Sync {
 #[derive(Default)]
 pub struct Notifiers {
     by_name: BTreeMap<String, Box<dyn Notifier>>,
+    /// Each configured receiver's locale and time zone (its own, else the daemon's).
+    styles: BTreeMap<String, Style>,
 }
 
 impl std::fmt::Debug for Notifiers {
@@ -262,6 +296,9 @@ impl Notifiers {
             _ => None,
         };
         for (name, receiver) in &config.receivers {
+            notifiers
+                .styles
+                .insert(name.clone(), receiver_style(config, receiver));
             let notifier: Box<dyn Notifier> = match receiver {
                 ReceiverConfig::Email {
                     to,
@@ -269,6 +306,7 @@ impl Notifiers {
                     subject_template,
                     text_template,
                     html_template,
+                    ..
                 } => {
                     let Some(smtp) = &smtp else {
                         return Err(BuildError::MissingSmtp {
@@ -319,7 +357,7 @@ impl Notifiers {
                         .with_rate_limit_per_minute(*rate_limit_per_minute),
                     )
                 }
-                ReceiverConfig::Log { level } => Box::new(log::LogNotifier::new(name, *level)),
+                ReceiverConfig::Log { level, .. } => Box::new(log::LogNotifier::new(name, *level)),
                 ReceiverConfig::AlertmanagerApi {
                     url,
                     username,
@@ -362,6 +400,29 @@ impl Notifiers {
 
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.by_name.keys().map(String::as_str)
+    }
+
+    /// The locale and time zone receiver `name` is written in: configured, or English and
+    /// `timezone` for a receiver the config does not describe (tests add their own).
+    pub fn style(&self, name: &str, timezone: chrono_tz::Tz) -> Style {
+        self.styles.get(name).copied().unwrap_or(Style {
+            locale: Locale::En,
+            timezone,
+        })
+    }
+}
+
+/// A receiver's locale and time zone: its own `locale`/`timezone`, else `[daemon]`'s (both
+/// checked when the config was loaded).
+pub(crate) fn receiver_style(config: &Config, receiver: &ReceiverConfig) -> Style {
+    let (locale, timezone) = receiver.style();
+    Style {
+        locale: locale
+            .and_then(Locale::from_name)
+            .unwrap_or_else(|| config.daemon.locale()),
+        timezone: timezone
+            .and_then(|tz| tz.parse().ok())
+            .unwrap_or_else(|| config.daemon.tz()),
     }
 }
 
@@ -523,12 +584,7 @@ pub fn test_digest(receiver: &str, now: DateTime<Utc>, tz: chrono_tz::Tz) -> Dig
         ),
     );
     alert.id = crate::model::DecisionKey::Test { receiver, at: now }.id();
-    Digest {
-        receiver: receiver.to_string(),
-        alerts: vec![alert],
-        sent_at: now,
-        timezone: tz,
-    }
+    Digest::new(receiver, vec![alert], now, tz)
 }
 
 /// What `renewd preview` shows when the state holds no alert for the receiver: a realistic
@@ -578,12 +634,7 @@ pub fn example_digest(receiver: &str, now: DateTime<Utc>, tz: chrono_tz::Tz) -> 
             format!("{} expired (grace period)", BUILD.key),
         ),
     ];
-    Digest {
-        receiver: receiver.to_string(),
-        alerts,
-        sent_at: now,
-        timezone: tz,
-    }
+    Digest::new(receiver, alerts, now, tz)
 }
 
 #[cfg(test)]
@@ -628,6 +679,72 @@ mod tests {
         let ids: std::collections::BTreeSet<&str> =
             d.alerts.iter().map(|a| a.id.as_str()).collect();
         assert_eq!(ids.len(), 3);
+    }
+
+    #[test]
+    fn receivers_take_their_own_locale_and_timezone_else_the_daemons() {
+        let config = Config::from_toml_with_env(
+            r#"
+[daemon]
+timezone = "Asia/Shanghai"
+locale = "zh-CN"
+
+[[accounts]]
+name = "prod"
+region = "cn-north-4"
+auth = { method = "token", token = "tok" }
+
+[[rules]]
+name = "default"
+thresholds = [7]
+receivers = ["daemons", "own"]
+
+[receivers.daemons]
+type = "log"
+
+[receivers.own]
+type = "log"
+locale = "en"
+timezone = "Europe/Berlin"
+"#,
+            &[],
+        )
+        .unwrap();
+        let style = |name: &str| receiver_style(&config, &config.receivers[name]);
+        assert_eq!(
+            style("daemons"),
+            Style {
+                locale: Locale::ZhCn,
+                timezone: chrono_tz::Asia::Shanghai
+            }
+        );
+        assert_eq!(
+            style("own"),
+            Style {
+                locale: Locale::En,
+                timezone: chrono_tz::Europe::Berlin
+            }
+        );
+    }
+
+    #[test]
+    fn the_test_message_speaks_the_receivers_language() {
+        let now = DateTime::parse_from_rfc3339("2026-11-26T01:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let zh = test_digest("ops", now, chrono_tz::UTC).styled(Style {
+            locale: Locale::ZhCn,
+            timezone: chrono_tz::Asia::Shanghai,
+        });
+        assert_eq!(render::subject(&zh), "[renewd] 测试消息");
+        let text = email::text_body(&zh);
+        assert!(
+            text.contains("[提示 测试] renewd 测试消息（示例数据）：codeartsStorageExtension 将在 11 天后到期"),
+            "{text}"
+        );
+        assert!(text.contains("发送于 2026-11-26 09:00 CST"), "{text}");
+        let en = test_digest("ops", now, chrono_tz::UTC);
+        assert!(email::text_body(&en).contains("Receiver ops, sent 2026-11-26 01:00 UTC"));
     }
 
     #[test]

@@ -378,12 +378,13 @@ async fn send_with_retries(
     };
     let mut attempt = 1;
     loop {
-        let digest = Digest {
-            receiver: delivery.receiver.clone(),
-            alerts: delivery.alerts.clone(),
-            sent_at: Utc::now(),
-            timezone: tz,
-        };
+        let digest = Digest::new(
+            delivery.receiver.clone(),
+            delivery.alerts.clone(),
+            Utc::now(),
+            tz,
+        )
+        .styled(notifiers.style(&delivery.receiver, tz));
         match send_unless_shutdown(notifier, &digest, hooks).await {
             Err(NotifyError::Transient {
                 message,

@@ -88,15 +88,15 @@ mod tests {
         let sent_at = DateTime::parse_from_rfc3339("2026-11-26T01:00:00.123Z")
             .unwrap()
             .with_timezone(&Utc);
-        let digest = Digest {
-            receiver: "ops".into(),
-            alerts: vec![
+        let digest = Digest::new(
+            "ops",
+            vec![
                 alert("later", Some(20), Severity::Info),
                 alert("soon", Some(2), Severity::Warning),
             ],
             sent_at,
-            timezone: chrono_tz::UTC,
-        };
+            chrono_tz::UTC,
+        );
         let body: serde_json::Value = serde_json::from_slice(&body(&digest).unwrap()).unwrap();
         assert_eq!(body["version"], "1");
         assert_eq!(body["source"], "renewd");
