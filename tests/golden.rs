@@ -1,4 +1,5 @@
-//! Golden files: one fixed digest of five alerts, rendered by every built-in message format
+//! Golden files: one fixed digest of five alerts (and a silence that ends within the day),
+//! rendered by every built-in message format
 //! (email text and HTML, and every webhook format) in every locale, compared byte for byte
 //! with `tests/golden/<format>.<locale>.<ext>`.
 //!
@@ -12,8 +13,8 @@
 
 use chrono::{DateTime, Utc};
 use renewd::config::Config;
-use renewd::model::{Alert, AlertKind, Locale, PollErrorInfo, Severity};
-use renewd::notify::{Digest, Notifiers, PreviewFormat, Style};
+use renewd::model::{Alert, AlertKind, Locale, PollErrorInfo, Severity, Silence, SilenceMatchers};
+use renewd::notify::{Digest, Notifiers, PreviewFormat, SilenceEnding, Style};
 use std::path::{Path, PathBuf};
 
 const UPDATE_VAR: &str = "RENEWD_UPDATE_GOLDEN";
@@ -139,11 +140,35 @@ fn five_alerts() -> Vec<Alert> {
     vec![storage, pipeline, build, traffic, poll]
 }
 
+/// A silence in force that ends 9 hours after the digest (mentioned), and one that ends in
+/// three days (not).
+fn silences() -> Vec<Silence> {
+    let silence = |id: i64, ends_at: &str, reason: &str| Silence {
+        id,
+        matchers: SilenceMatchers {
+            account: Some("prod".into()),
+            package: Some("codeartsArtifact*".into()),
+            ..SilenceMatchers::default()
+        },
+        created_at: at("2026-11-25T08:00:00Z"),
+        ends_at: at(ends_at),
+        reason: reason.into(),
+        created_by: "alice".into(),
+        expired_at: None,
+    };
+    vec![
+        silence(7, "2026-11-26T10:00:00Z", "PO 4711 in approval"),
+        silence(8, "2026-11-29T10:00:00Z", "later"),
+    ]
+}
+
 fn digest(locale: Locale) -> Digest {
-    Digest::new("golden", five_alerts(), sent_at(), chrono_tz::UTC).styled(Style {
-        locale,
-        timezone: chrono_tz::Asia::Shanghai,
-    })
+    Digest::new("golden", five_alerts(), sent_at(), chrono_tz::UTC)
+        .styled(Style {
+            locale,
+            timezone: chrono_tz::Asia::Shanghai,
+        })
+        .with_silences_ending(SilenceEnding::within_a_day(&silences(), sent_at()))
 }
 
 /// One receiver per format, all named after their format.

@@ -38,6 +38,57 @@ pub struct Digest {
     pub timezone: chrono_tz::Tz,
     /// Language of every built-in text: the receiver's `locale`, else `[daemon] locale`.
     pub locale: Locale,
+    /// Silences in force that end within a day of the digest, soonest first: mentioned so
+    /// that what they held back coming out again is no surprise.
+    pub silences_ending: Vec<SilenceEnding>,
+}
+
+/// A silence in force that ends soon, as a digest mentions it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SilenceEnding {
+    pub id: i64,
+    /// What it matches, e.g. `account=prod,package=codearts*` (`everything` when nothing).
+    #[serde(serialize_with = "matchers_text")]
+    pub matchers: crate::model::SilenceMatchers,
+    /// When it stops holding decisions back.
+    #[serde(serialize_with = "rfc3339")]
+    pub ends_at: DateTime<Utc>,
+    pub created_by: String,
+    pub reason: String,
+}
+
+fn matchers_text<S: serde::Serializer>(
+    m: &crate::model::SilenceMatchers,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.collect_str(m)
+}
+
+fn rfc3339<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+}
+
+/// How far ahead a digest looks for silences that end.
+pub const SILENCE_NOTICE: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+
+impl SilenceEnding {
+    /// Of `silences`, those in force at `at` that end within [`SILENCE_NOTICE`] of it,
+    /// soonest first.
+    pub fn within_a_day(silences: &[crate::model::Silence], at: DateTime<Utc>) -> Vec<Self> {
+        let mut ending: Vec<SilenceEnding> = silences
+            .iter()
+            .filter(|s| s.in_force(at) && s.end() <= at + SILENCE_NOTICE)
+            .map(|s| SilenceEnding {
+                id: s.id,
+                matchers: s.matchers.clone(),
+                ends_at: s.end(),
+                created_by: s.created_by.clone(),
+                reason: s.reason.clone(),
+            })
+            .collect();
+        ending.sort_by_key(|s| (s.ends_at, s.id));
+        ending
+    }
 }
 
 impl Digest {
@@ -54,7 +105,14 @@ impl Digest {
             sent_at,
             timezone,
             locale: Locale::En,
+            silences_ending: Vec::new(),
         }
+    }
+
+    /// The digest mentioning `silences` (see [`SilenceEnding::within_a_day`]).
+    pub fn with_silences_ending(mut self, silences: Vec<SilenceEnding>) -> Digest {
+        self.silences_ending = silences;
+        self
     }
 
     /// The digest in `style`'s locale and time zone.
@@ -745,6 +803,98 @@ timezone = "Europe/Berlin"
         assert!(text.contains("发送于 2026-11-26 09:00 CST"), "{text}");
         let en = test_digest("ops", now, chrono_tz::UTC);
         assert!(email::text_body(&en).contains("Receiver ops, sent 2026-11-26 01:00 UTC"));
+    }
+
+    fn silence(id: i64, ends_in_hours: i64, expired: bool) -> crate::model::Silence {
+        let now = render::tests::sent_at();
+        crate::model::Silence {
+            id,
+            matchers: crate::model::SilenceMatchers {
+                account: Some("prod".into()),
+                package: Some("codeartsStorage*".into()),
+                ..Default::default()
+            },
+            created_at: now - chrono::TimeDelta::days(1),
+            ends_at: now + chrono::TimeDelta::hours(ends_in_hours),
+            reason: "PO 4711 in approval".into(),
+            created_by: "alice".into(),
+            expired_at: expired.then_some(now),
+        }
+    }
+
+    #[test]
+    fn silences_ending_within_a_day_are_those_in_force_soonest_first() {
+        let now = render::tests::sent_at();
+        let all = [
+            silence(1, 30, false),
+            silence(2, 9, false),
+            silence(3, 2, false),
+            silence(4, 5, true),
+            silence(5, -1, false),
+            silence(6, 24, false),
+        ];
+        let ids: Vec<i64> = SilenceEnding::within_a_day(&all, now)
+            .iter()
+            .map(|s| s.id)
+            .collect();
+        assert_eq!(ids, [3, 2, 6]);
+    }
+
+    #[test]
+    fn every_built_in_format_mentions_the_silences_ending_in_its_language() {
+        let d = |locale| {
+            render::tests::digest(vec![render::tests::alert(
+                "codeartsPipelineExtension",
+                Some(6),
+                Severity::Warning,
+            )])
+            .styled(Style {
+                locale,
+                timezone: chrono_tz::Asia::Shanghai,
+            })
+            .with_silences_ending(SilenceEnding::within_a_day(
+                &[silence(3, 9, false)],
+                render::tests::sent_at(),
+            ))
+        };
+        let en_line = "#3 account=prod,package=codeartsStorage* until 2026-11-26 18:00 CST, by alice: PO 4711 in approval";
+        let zh_line = "#3 account=prod,package=codeartsStorage*，2026-11-26 18:00 CST 结束，由 alice 设置：PO 4711 in approval";
+        for (locale, heading, line) in [
+            (Locale::En, "Silences ending within a day", en_line),
+            (Locale::ZhCn, "24 小时内结束的静默", zh_line),
+        ] {
+            let digest = d(locale);
+            let text = email::text_body(&digest);
+            assert!(text.contains(heading), "{text}");
+            assert!(text.contains(&format!("\n- {line}\n")), "{text}");
+            let html = email::html_body(&digest);
+            assert!(html.contains(heading), "{html}");
+            assert!(html.contains(&render::escape_html(line)), "{html}");
+            let chat =
+                webhook::chat::ChatTemplate::new("ops", webhook::chat::Dialect::Markdown, None)
+                    .unwrap()
+                    .render(&digest, 1)
+                    .unwrap();
+            assert!(chat.contains(&format!("**{heading}")), "{chat}");
+            assert!(chat.contains("codeartsStorage*"), "{chat}");
+            assert!(chat.contains("alice"), "{chat}");
+        }
+        let json: serde_json::Value =
+            serde_json::from_slice(&webhook::json::body(&d(Locale::ZhCn)).unwrap()).unwrap();
+        assert_eq!(
+            json["silences_ending"],
+            serde_json::json!([{
+                "id": 3,
+                "matchers": "account=prod,package=codeartsStorage*",
+                "ends_at": "2026-11-26T10:00:00Z",
+                "created_by": "alice",
+                "reason": "PO 4711 in approval",
+            }])
+        );
+        let none = render::tests::digest(vec![]);
+        let json: serde_json::Value =
+            serde_json::from_slice(&webhook::json::body(&none).unwrap()).unwrap();
+        assert!(json.get("silences_ending").is_none(), "{json}");
     }
 
     #[test]

@@ -487,6 +487,39 @@ pub(crate) fn poll_error_text(alert: &Alert, locale: Locale) -> Option<String> {
     Some(single_line(&text))
 }
 
+/// The heading of the silences a digest mentions, in its locale.
+pub(crate) fn silences_heading(locale: Locale) -> &'static str {
+    i18n::text(locale, "silence.heading")
+}
+
+/// One line per silence ending within a day (`Digest::silences_ending`), in the digest's
+/// locale and time zone: `#3 account=prod until 2026-11-26 18:00 CST, by alice: migration`.
+pub(crate) fn silence_lines(digest: &Digest) -> Vec<String> {
+    let locale = digest.locale;
+    digest
+        .silences_ending
+        .iter()
+        .map(|s| {
+            let matchers = if s.matchers == crate::model::SilenceMatchers::default() {
+                i18n::text(locale, "silence.everything").to_string()
+            } else {
+                s.matchers.to_string()
+            };
+            single_line(&i18n::fill(
+                locale,
+                "silence.line",
+                &[
+                    ("id", &s.id),
+                    ("matchers", &matchers),
+                    ("end", &local_time(s.ends_at, digest.timezone)),
+                    ("by", &s.created_by),
+                    ("reason", &s.reason),
+                ],
+            ))
+        })
+        .collect()
+}
+
 /// What the poll alerts of a digest say, counted: `cannot check 2 accounts/projects`,
 /// `checking works again for 1 account/project`.
 fn poll_parts(alerts: &[Alert], locale: Locale) -> Vec<String> {

@@ -13,8 +13,8 @@ use crate::notify::i18n;
 use crate::notify::render::{
     escape_html, expiry_label, expiry_phrase, kind_label, kind_name, local_time, message,
     poll_error_text, previous_status_label, project_label, remaining_label, safe_link,
-    severity_word, single_line, sorted_by_urgency, status_label, subject, subject_name,
-    summary_line, what_happened,
+    severity_word, silence_lines, silences_heading, single_line, sorted_by_urgency, status_label,
+    subject, subject_name, summary_line, what_happened,
 };
 use crate::notify::Digest;
 use minijinja::{AutoEscape, Environment, Output, State, UndefinedBehavior, Value};
@@ -121,6 +121,10 @@ struct BodyContext<'a> {
     /// Every alert, most urgent first: a block each in the text part, a card each in the HTML
     /// part.
     alerts: &'a [Row<'a>],
+    /// The heading of `silences`.
+    silences_heading: &'static str,
+    /// Silences that end within a day, one line each (none most days).
+    silences: Vec<String>,
 }
 
 /// Facts shown for one alert, as render.rs words them, in both parts of the message.
@@ -235,6 +239,8 @@ fn render(name: &str, digest: &Digest) -> Result<String, minijinja::Error> {
         locale: locale.as_str(),
         labels: i18n::labels(locale),
         alerts: &rows,
+        silences_heading: silences_heading(locale),
+        silences: silence_lines(digest),
     };
     BUILT_IN.get_template(name)?.render(&context)
 }

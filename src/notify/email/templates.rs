@@ -31,7 +31,7 @@ pub struct EmailTemplates {
 /// `summary` (the counts line), `count` and `alerts` (renewd's JSON fields plus
 /// `expiry_date`, `renew_link` — set only for `https://` links —, and in the receiver's
 /// locale `status_label`, `remaining`, `project`, `message`, `kind_name`, `severity_word`,
-/// `expiry`). Documented in docs/receivers.md.
+/// `expiry`), `silences` and `silences_heading`. Documented in docs/receivers.md.
 #[derive(Serialize)]
 struct TemplateContext<'a> {
     receiver: &'a str,
@@ -43,6 +43,9 @@ struct TemplateContext<'a> {
     summary: String,
     count: usize,
     alerts: Vec<TemplateAlert<'a>>,
+    /// Silences ending within a day, one worded line each, and their heading.
+    silences: Vec<String>,
+    silences_heading: &'static str,
 }
 
 #[derive(Serialize)]
@@ -154,6 +157,8 @@ impl EmailTemplates {
                     expiry: expiry_phrase(alert, locale),
                 })
                 .collect(),
+            silences: crate::notify::render::silence_lines(digest),
+            silences_heading: crate::notify::render::silences_heading(locale),
         };
         let run = |name: &str, field: &'static str| -> Result<String, TemplateError> {
             crate::notify::template::render(env, name, &context)

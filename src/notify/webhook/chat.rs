@@ -28,6 +28,12 @@ pub(crate) const BUILT_IN_TEMPLATE: &str = r#"{{ bold("renewd: " ~ summary) }}
 {% if omitted %}
 {{ more }}
 {% endif %}
+{% if silences %}
+{{ bold(silences_heading) }}
+{% for s in silences %}
+- {{ s }}
+{% endfor %}
+{% endif %}
 "#;
 
 /// Buttons per message: one per listed package up to this many; beyond it, one for the most
@@ -155,6 +161,10 @@ struct ChatContext<'a> {
     omitted: usize,
     /// `… and N more (less urgent)` when alerts were left out, else empty.
     more: String,
+    /// The heading of `silences`.
+    silences_heading: &'static str,
+    /// Silences that end within a day of the digest, one line each.
+    silences: Vec<String>,
     alerts: Vec<ChatAlert<'a>>,
 }
 
@@ -279,6 +289,8 @@ impl ChatTemplate {
             } else {
                 String::new()
             },
+            silences_heading: render::silences_heading(locale),
+            silences: render::silence_lines(digest),
             alerts: sorted
                 .into_iter()
                 .take(shown)
