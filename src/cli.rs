@@ -62,9 +62,9 @@ pub enum Command {
         /// text, for chat formats); log: text or json (the log lines).
         #[arg(long, value_enum)]
         format: Option<crate::notify::PreviewFormat>,
-        /// The language of the message. Only `en` exists so far.
+        /// The language of the message (`en` or `zh-CN`); the receiver's own by default.
         #[arg(long, value_name = "LOCALE", value_parser = parse_locale)]
-        locale: Option<String>,
+        locale: Option<crate::model::Locale>,
     },
     /// Hold back what is decided about some packages for a while, without editing rules.
     ///
@@ -108,14 +108,12 @@ pub enum SilenceCommand {
     },
 }
 
-/// A locale messages exist in ([`crate::notify::LOCALES`]).
-fn parse_locale(locale: &str) -> Result<String, String> {
-    if crate::notify::LOCALES.contains(&locale) {
-        Ok(locale.to_string())
-    } else {
-        Err(format!(
+/// A locale messages exist in ([`crate::model::Locale`]).
+fn parse_locale(locale: &str) -> Result<crate::model::Locale, String> {
+    crate::model::Locale::from_name(locale).ok_or_else(|| {
+        format!(
             "no such locale; messages exist in: {}",
-            crate::notify::LOCALES.join(", ")
-        ))
-    }
+            crate::model::Locale::names()
+        )
+    })
 }

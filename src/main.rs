@@ -68,11 +68,17 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Preview {
             receiver,
             format,
-            // Messages exist in `en` only so far: the parser refused any other locale.
-            locale: _,
+            locale,
         } => {
             let (_, app) = load(cli.config)?;
-            commands::preview(&app, &receiver, format, &mut stdout, &mut std::io::stderr())?
+            commands::preview(
+                &app,
+                &receiver,
+                format,
+                locale,
+                &mut stdout,
+                &mut std::io::stderr(),
+            )?
         }
         Command::Silence(command) => {
             let (_, app) = load(cli.config)?;

@@ -433,12 +433,11 @@ async fn usage_errors_exit_2_and_a_bad_config_exits_78() {
         run.output()
     );
 
-    let run = workspace
-        .run(&["preview", "mail", "--locale", "zh-CN"])
-        .await;
+    let run = workspace.run(&["preview", "mail", "--locale", "fr"]).await;
     run.expect_code(2);
     assert!(
-        run.stderr.contains("no such locale; messages exist in: en"),
+        run.stderr
+            .contains("no such locale; messages exist in: en, zh-CN"),
         "{}",
         run.output()
     );
@@ -446,6 +445,13 @@ async fn usage_errors_exit_2_and_a_bad_config_exits_78() {
         .run(&["preview", "mail", "--locale", "en"])
         .await
         .expect_code(0);
+    // The receiver writes English; --locale zh-CN shows the same digest in Chinese.
+    let run = workspace
+        .run(&["preview", "mail", "--locale", "zh-CN"])
+        .await;
+    run.expect_code(0);
+    assert!(run.stdout.contains("续费："), "{}", run.output());
+    assert!(run.stdout.contains("到期："), "{}", run.output());
 
     workspace.write_config("[daemon]\nschedule = 7\n");
     workspace.run(&["preview", "mail"]).await.expect_code(78);

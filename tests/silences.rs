@@ -378,3 +378,54 @@ async fn once_and_status_show_who_silenced_a_package_until_when() {
         .expect("storage");
     assert_eq!(storage["silenced"]["id"], 1);
 }
+
+/// Issue 13, point 3: a silence that ends within a day is mentioned in that day's digest
+/// (renewd's JSON `silences_ending`); one that ends later, or already ended, is not.
+#[tokio::test]
+async fn a_silence_ending_within_a_day_is_mentioned_in_the_digest() {
+    let s = Setup::new().await;
+    let mut store = StateStore::open(s.ws.state_path()).expect("state");
+    // The outbox sends at the wall clock's time: the silences are set around it. They match
+    // an account this config does not have, so they hold nothing back.
+    let now = Utc::now();
+    let elsewhere = SilenceMatchers {
+        account: Some("staging".into()),
+        ..SilenceMatchers::default()
+    };
+    let soon = store
+        .add_silence(
+            &elsewhere,
+            now,
+            now + TimeDelta::hours(5),
+            "DB migration",
+            "bob",
+        )
+        .expect("silence");
+    store
+        .add_silence(&elsewhere, now, now + TimeDelta::days(3), "later", "bob")
+        .expect("silence");
+    let ended = store
+        .add_silence(&elsewhere, now, now + TimeDelta::hours(2), "over", "bob")
+        .expect("silence");
+    store.expire_silence(ended, now).expect("expire");
+
+    s.serve(6, 40);
+    s.cycle(&mut store, t0()).await;
+    let received = s.hook.received();
+    assert_eq!(received.len(), 1);
+    let body = received[0].json();
+    let mentioned = body["silences_ending"].as_array().expect("silences_ending");
+    assert_eq!(mentioned.len(), 1, "{body}");
+    let m = &mentioned[0];
+    assert_eq!(m["id"], soon);
+    assert_eq!(m["matchers"], "account=staging");
+    assert_eq!(m["created_by"], "bob");
+    assert_eq!(m["reason"], "DB migration");
+    let ends_at = DateTime::parse_from_rfc3339(m["ends_at"].as_str().unwrap()).unwrap();
+    assert!(
+        (ends_at.with_timezone(&Utc) - (now + TimeDelta::hours(5)))
+            .num_seconds()
+            .abs()
+            <= 1
+    );
+}

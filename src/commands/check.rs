@@ -165,6 +165,14 @@ pub fn check(path: &Path, app: &App, out: &mut dyn Write) -> Result<u8, CommandE
     writeln!(out, "\nreceivers")?;
     for (name, receiver) in &config.receivers {
         writeln!(out, "  {name:<14}{}", describe_receiver(receiver))?;
+        let style = crate::notify::receiver_style(config, receiver);
+        writeln!(
+            out,
+            "  {:<14}messages in {}, times in {}",
+            "",
+            style.locale,
+            style.timezone.name()
+        )?;
         if let ReceiverConfig::AlertmanagerApi { .. } = receiver {
             writeln!(
                 out,
@@ -324,6 +332,7 @@ fn describe_receiver(receiver: &ReceiverConfig) -> String {
             subject_template,
             text_template,
             html_template,
+            ..
         } => {
             let mut s = format!("email to {}", to.join(", "));
             if !cc.is_empty() {
@@ -351,7 +360,7 @@ fn describe_receiver(receiver: &ReceiverConfig) -> String {
             Some(format) => format.describe(receiver),
             None => format!("webhook ({format}), not a known format"),
         },
-        ReceiverConfig::Log { level } => {
+        ReceiverConfig::Log { level, .. } => {
             format!("log (alerts as log events at {level:?})").to_lowercase()
         }
         ReceiverConfig::AlertmanagerApi {
@@ -361,6 +370,7 @@ fn describe_receiver(receiver: &ReceiverConfig) -> String {
             password_file,
             bearer_token,
             bearer_token_file,
+            ..
         } => {
             let auth = match (username, bearer_token) {
                 (Some(user), _) => format!(

@@ -93,12 +93,13 @@ fn write_previews(
         .unwrap_or(0);
     for (file, receiver, format, what) in crate::demo::PREVIEWS {
         let notifier = super::notifier(app, receiver).map_err(CommandError::Failed)?;
-        let digest = Digest {
-            receiver: receiver.to_string(),
-            alerts: alerts.clone(),
-            sent_at: Utc::now(),
-            timezone: app.config.daemon.tz(),
-        };
+        let digest = Digest::new(
+            *receiver,
+            alerts.clone(),
+            Utc::now(),
+            app.config.daemon.tz(),
+        )
+        .styled(app.notifiers.style(receiver, app.config.daemon.tz()));
         let path = dir.join(file);
         std::fs::write(
             &path,

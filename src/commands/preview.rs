@@ -3,24 +3,31 @@
 use super::CommandError;
 use super::EXIT_OK;
 use crate::app::App;
+use crate::model::Locale;
 use crate::notify::{Digest, Notifier, PreviewFormat};
 use crate::state::{StateError, StateStore};
 use chrono::Utc;
 use std::io::Write;
 
-/// `renewd preview RECEIVER [--format …]`: renders, through the receiver's own
+/// `renewd preview RECEIVER [--format …] [--locale …]`: renders, through the receiver's own
 /// code, the alerts that currently hold for it per the state file (opened read-only, so this
 /// works beside a running daemon), or the built-in example when there are none, and prints
-/// one part of it to `out`. Says on `note` which of the two it shows. Sends nothing.
+/// one part of it to `out`, in the receiver's locale and time zone (`locale` overrides the
+/// locale). Says on `note` which of the two it shows. Sends nothing.
 pub fn preview(
     app: &App,
     receiver: &str,
     format: Option<PreviewFormat>,
+    locale: Option<Locale>,
     out: &mut dyn Write,
     note: &mut dyn Write,
 ) -> Result<u8, CommandError> {
     let notifier = super::notifier(app, receiver).map_err(CommandError::Usage)?;
-    let digest = digest(app, receiver, note)?;
+    let mut style = app.notifiers.style(receiver, app.config.daemon.tz());
+    if let Some(locale) = locale {
+        style.locale = locale;
+    }
+    let digest = digest(app, receiver, note)?.styled(style);
     let part = render(notifier, &digest, format)?;
     out.write_all(part.as_bytes())?;
     if !part.ends_with('\n') {
@@ -80,10 +87,5 @@ fn digest(app: &App, receiver: &str, note: &mut dyn Write) -> Result<Digest, Com
         alerts.len(),
         path.display()
     )?;
-    Ok(Digest {
-        receiver: receiver.to_string(),
-        alerts,
-        sent_at: now,
-        timezone: tz,
-    })
+    Ok(Digest::new(receiver, alerts, now, tz))
 }

@@ -15,7 +15,9 @@ pub async fn test_notify(
 ) -> Result<u8, CommandError> {
     let tz = app.config.daemon.tz();
     let notifier = super::notifier(&app, receiver).map_err(CommandError::Failed)?;
-    let digest = crate::notify::test_digest(receiver, Utc::now(), tz);
+    // In the receiver's own locale and time zone, as its alerts will be.
+    let digest = crate::notify::test_digest(receiver, Utc::now(), tz)
+        .styled(app.notifiers.style(receiver, tz));
     match notifier.send(&digest).await {
         Ok(receipt) => {
             writeln!(out, "{receiver}: delivered ({})", receipt.detail)?;

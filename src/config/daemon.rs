@@ -16,6 +16,9 @@ pub(crate) struct DaemonConfig {
     /// IANA time zone name.
     #[serde(default = "default_timezone")]
     pub(crate) timezone: String,
+    /// Language of the receivers' messages unless a receiver sets its own: `en` or `zh-CN`.
+    #[serde(default = "default_locale")]
+    pub(crate) locale: String,
     #[serde(default = "default_true")]
     pub(crate) run_on_start: bool,
     #[serde(default = "default_state_path")]
@@ -39,6 +42,7 @@ impl Default for DaemonConfig {
         DaemonConfig {
             schedule: default_schedule(),
             timezone: default_timezone(),
+            locale: default_locale(),
             run_on_start: true,
             state_path: default_state_path(),
             failure_alert_after: default_failure_alert_after(),
@@ -54,6 +58,15 @@ impl DaemonConfig {
     pub(crate) fn tz(&self) -> chrono_tz::Tz {
         self.timezone.parse().unwrap_or(chrono_tz::UTC)
     }
+
+    /// The configured default locale (validated at load).
+    pub(crate) fn locale(&self) -> crate::model::Locale {
+        crate::model::Locale::from_name(&self.locale).unwrap_or_default()
+    }
+}
+
+pub(super) fn default_locale() -> String {
+    "en".into()
 }
 
 pub(super) fn default_schedule() -> String {
@@ -124,16 +137,9 @@ pub(crate) struct HttpConfig {
 impl DaemonConfig {
     /// `[daemon]`'s own checks.
     pub(super) fn check(&self, problems: &mut Vec<Problem>) {
+        super::receivers::check_timezone("daemon.timezone".into(), &self.timezone, problems);
+        super::receivers::check_locale("daemon.locale".into(), &self.locale, problems);
         let mut push = |path: String, reason: String| problems.push(Problem::new(path, reason));
-        if self.timezone.parse::<chrono_tz::Tz>().is_err() {
-            push(
-                "daemon.timezone".into(),
-                format!(
-                    "{:?} is not an IANA time zone name (e.g. \"Asia/Shanghai\")",
-                    self.timezone
-                ),
-            );
-        }
         if self.concurrency == 0 {
             push("daemon.concurrency".into(), "must be at least 1".into());
         }

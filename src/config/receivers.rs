@@ -54,6 +54,10 @@ pub(crate) enum ReceiverConfig {
         subject_template: Option<String>,
         text_template: Option<String>,
         html_template: Option<String>,
+        /// Language of the messages: `en` (default: `[daemon] locale`) or `zh-CN`.
+        locale: Option<String>,
+        /// IANA time zone of the times shown (default: `[daemon] timezone`).
+        timezone: Option<String>,
     },
     Webhook {
         /// May embed a key (DingTalk's `access_token`), so it is held as a secret.
@@ -73,11 +77,19 @@ pub(crate) enum ReceiverConfig {
         rate_limit_per_minute: Option<u32>,
         /// minijinja template of the chat text.
         text_template: Option<String>,
+        /// Language of the messages: `en` (default: `[daemon] locale`) or `zh-CN`.
+        locale: Option<String>,
+        /// IANA time zone of the times shown (default: `[daemon] timezone`).
+        timezone: Option<String>,
     },
     Log {
         /// Level of the alert events: `warn` (default) or `error`.
         #[serde(default)]
         level: LogLevel,
+        /// Language of the messages: `en` (default: `[daemon] locale`) or `zh-CN`.
+        locale: Option<String>,
+        /// IANA time zone of the times shown (default: `[daemon] timezone`).
+        timezone: Option<String>,
     },
     /// An existing Alertmanager, through its API (`POST /api/v2/alerts`).
     #[serde(rename = "alertmanager_api")]
@@ -92,6 +104,10 @@ pub(crate) enum ReceiverConfig {
         /// `Authorization: Bearer …` (or `bearer_token_file`); not with basic auth.
         bearer_token: Option<Secret>,
         bearer_token_file: Option<PathBuf>,
+        /// Language of the messages: `en` (default: `[daemon] locale`) or `zh-CN`.
+        locale: Option<String>,
+        /// IANA time zone of the times shown (default: `[daemon] timezone`).
+        timezone: Option<String>,
     },
 }
 
@@ -103,6 +119,48 @@ impl ReceiverConfig {
             ReceiverConfig::Log { .. } => "log",
             ReceiverConfig::AlertmanagerApi { .. } => "alertmanager_api",
         }
+    }
+
+    /// The receiver's own `locale` and `timezone`, as written (checked at load).
+    pub(crate) fn style(&self) -> (Option<&str>, Option<&str>) {
+        let (locale, timezone) = match self {
+            ReceiverConfig::Email {
+                locale, timezone, ..
+            }
+            | ReceiverConfig::Webhook {
+                locale, timezone, ..
+            }
+            | ReceiverConfig::Log {
+                locale, timezone, ..
+            }
+            | ReceiverConfig::AlertmanagerApi {
+                locale, timezone, ..
+            } => (locale, timezone),
+        };
+        (locale.as_deref(), timezone.as_deref())
+    }
+}
+
+/// `locale = …`'s check: a locale messages exist in.
+pub(super) fn check_locale(path: String, locale: &str, problems: &mut Vec<Problem>) {
+    if crate::model::Locale::from_name(locale).is_none() {
+        problems.push(Problem::new(
+            path,
+            format!(
+                "{locale:?} is not a locale renewd has messages in ({})",
+                crate::model::Locale::names()
+            ),
+        ));
+    }
+}
+
+/// `timezone = …`'s check: an IANA time zone name.
+pub(super) fn check_timezone(path: String, timezone: &str, problems: &mut Vec<Problem>) {
+    if timezone.parse::<chrono_tz::Tz>().is_err() {
+        problems.push(Problem::new(
+            path,
+            format!("{timezone:?} is not an IANA time zone name (e.g. \"Asia/Shanghai\")"),
+        ));
     }
 }
 
@@ -121,6 +179,13 @@ fn default_webhook_format() -> String {
 impl ReceiverConfig {
     /// One `[receivers.NAME]` table's checks (`p` is its key path).
     pub(super) fn check(&self, p: &str, has_smtp: bool, problems: &mut Vec<Problem>) {
+        let (locale, timezone) = self.style();
+        if let Some(locale) = locale {
+            check_locale(format!("{p}.locale"), locale, problems);
+        }
+        if let Some(timezone) = timezone {
+            check_timezone(format!("{p}.timezone"), timezone, problems);
+        }
         let mut push = |path: String, reason: String| problems.push(Problem::new(path, reason));
         match self {
             ReceiverConfig::Email { to, cc, .. } => {

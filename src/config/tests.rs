@@ -105,3 +105,40 @@ fn paths_format_array_indices() {
     let p = format_path(&["rules".into(), "0".into(), "receivers".into()]);
     assert_eq!(p, "rules[0].receivers");
 }
+
+#[test]
+fn locale_and_timezone_are_checked_on_the_daemon_and_every_receiver() {
+    let text = MINIMAL.replace(
+        "[receivers.log]\ntype = \"log\"\n",
+        "[daemon]\nlocale = \"zh-CN\"\n\n[receivers.log]\ntype = \"log\"\nlocale = \"en\"\ntimezone = \"Europe/Paris\"\n",
+    );
+    let c = load(&text, &[]).unwrap();
+    assert_eq!(c.daemon.locale(), crate::model::Locale::ZhCn);
+    assert_eq!(
+        c.receivers["log"].style(),
+        (Some("en"), Some("Europe/Paris"))
+    );
+    assert_eq!(
+        load(MINIMAL, &[]).unwrap().daemon.locale(),
+        crate::model::Locale::En
+    );
+
+    let bad = MINIMAL.replace(
+        "[receivers.log]\ntype = \"log\"\n",
+        "[daemon]\nlocale = \"fr\"\n\n[receivers.log]\ntype = \"log\"\nlocale = \"zh-cn\"\ntimezone = \"Mars/Olympus\"\n",
+    );
+    let problems = load(&bad, &[]).unwrap_err();
+    let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
+    for path in [
+        "daemon.locale",
+        "receivers.log.locale",
+        "receivers.log.timezone",
+    ] {
+        assert!(paths.contains(&path), "{path} in {problems:?}");
+    }
+    let locale = problems
+        .iter()
+        .find(|p| p.path == "receivers.log.locale")
+        .unwrap();
+    assert!(locale.reason.contains("en, zh-CN"), "{locale:?}");
+}

@@ -33,7 +33,7 @@ use super::http::{classify, describe_send_error, origin, quote_body, retry_after
 use super::labels::{self, LabelSet};
 use super::{BuildError, Digest, Notifier, NotifyError, Preview, PreviewFormat, Receipt};
 use crate::config::Secret;
-use crate::model::{Alert, AlertKind};
+use crate::model::{Alert, AlertKind, Locale};
 use chrono::{DateTime, Utc};
 use reqwest::header::{HeaderValue, ACCEPT, CONTENT_TYPE, USER_AGENT};
 use serde::{Deserialize, Serialize};
@@ -274,14 +274,14 @@ impl Notifier for AlertmanagerApiNotifier {
         } else {
             Vec::new()
         };
-        let plan = plan_digest(&digest.alerts, &open, Utc::now(), self.hold);
+        let plan = plan_digest_in(&digest.alerts, &open, Utc::now(), self.hold, digest.locale);
         self.post(&plan).await
     }
 
     /// `json`: the alerts `send` would POST to an Alertmanager that has none of renewd's
     /// open (a preview asks it nothing).
     fn preview(&self, digest: &Digest) -> Result<Preview, NotifyError> {
-        let plan = plan_digest(&digest.alerts, &[], Utc::now(), self.hold);
+        let plan = plan_digest_in(&digest.alerts, &[], Utc::now(), self.hold, digest.locale);
         let json = String::from_utf8(self.body(&plan)?)
             .map_err(|e| self.permanent(format!("the body is not UTF-8: {e}")))?;
         Ok(Preview {
@@ -298,7 +298,14 @@ impl Notifier for AlertmanagerApiNotifier {
 
     async fn refresh(&self, active: &Digest) -> Result<Receipt, NotifyError> {
         let open = self.open_alerts().await?;
-        let plan = plan_refresh(&active.alerts, &open, &self.accounts, Utc::now(), self.hold);
+        let plan = plan_refresh(
+            &active.alerts,
+            &open,
+            &self.accounts,
+            Utc::now(),
+            self.hold,
+            active.locale,
+        );
         self.post(&plan).await
     }
 }
@@ -439,12 +446,15 @@ struct Firing<'a> {
     labels: LabelSet,
     identity: LabelSet,
     class: Option<Class>,
+    /// The language of its annotations.
+    locale: Locale,
 }
 
 impl<'a> Firing<'a> {
-    fn new(alert: &'a Alert) -> Firing<'a> {
+    fn new(alert: &'a Alert, locale: Locale) -> Firing<'a> {
         Firing {
             alert,
+            locale,
             labels: labels::with_stage(alert),
             identity: labels::identity(alert),
             class: class_of_kind(alert.kind.as_str()),
@@ -459,7 +469,7 @@ impl<'a> Firing<'a> {
         };
         PostableAlert {
             labels: self.labels.clone(),
-            annotations: labels::annotations(self.alert),
+            annotations: labels::annotations(self.alert, self.locale),
             // Never after now (a decision made at a given instant, as in tests and replays).
             starts_at: labels::time(self.alert.raised_at.min(now)),
             ends_at: labels::time(now + chrono::Duration::from_std(hold).unwrap_or_default()),
@@ -483,7 +493,19 @@ fn distinct_label_sets(firing: Vec<Firing<'_>>) -> Vec<Firing<'_>> {
 
 /// A digest from the outbox: its firing alerts posted (unless a later stage of the same
 /// package is open), the stages they replace and the alerts its resolutions close ended.
+#[cfg(test)]
 fn plan_digest(alerts: &[Alert], open: &[OpenAlert], now: DateTime<Utc>, hold: Duration) -> Plan {
+    plan_digest_in(alerts, open, now, hold, Locale::En)
+}
+
+/// [`plan_digest`] with annotations in `locale`.
+fn plan_digest_in(
+    alerts: &[Alert],
+    open: &[OpenAlert],
+    now: DateTime<Utc>,
+    hold: Duration,
+    locale: Locale,
+) -> Plan {
     let mut plan = Plan::default();
     let mut firing = Vec::new();
     // (identity, classes ended, the resolution)
@@ -499,7 +521,7 @@ fn plan_digest(alerts: &[Alert], open: &[OpenAlert], now: DateTime<Utc>, hold: D
                 resolutions.push((labels::identity(alert), &[Class::Poll], alert))
             }
             _ => {
-                let f = Firing::new(alert);
+                let f = Firing::new(alert, locale);
                 let later_stage_open = f.class.is_some()
                     && open.iter().any(|o| {
                         o.identity() == f.identity
@@ -532,7 +554,7 @@ fn plan_digest(alerts: &[Alert], open: &[OpenAlert], now: DateTime<Utc>, hold: D
         });
         if let Some((_, _, resolution)) = resolved_by {
             // The closing notice's own words (e.g. "renewed: 365 days left") on the ended alert.
-            plan.end(o.ended(labels::annotations(resolution), now));
+            plan.end(o.ended(labels::annotations(resolution, locale), now));
         } else if o.class().is_some()
             && firing
                 .iter()
@@ -553,13 +575,14 @@ fn plan_refresh(
     accounts: &BTreeSet<String>,
     now: DateTime<Utc>,
     hold: Duration,
+    locale: Locale,
 ) -> Plan {
     let mut plan = Plan::default();
     let firing = distinct_label_sets(
         active
             .iter()
             .filter(|a| !a.kind.is_resolution() && a.kind != AlertKind::Test)
-            .map(Firing::new)
+            .map(|a| Firing::new(a, locale))
             .collect(),
     );
     for f in &firing {
@@ -604,7 +627,7 @@ mod tests {
     fn open_as(alert: &Alert) -> OpenAlert {
         OpenAlert {
             labels: labels::with_stage(alert),
-            annotations: labels::annotations(alert),
+            annotations: labels::annotations(alert, Locale::En),
             starts_at: alert.raised_at,
             generator_url: None,
         }
@@ -832,7 +855,14 @@ mod tests {
         ];
         let accounts: BTreeSet<String> = ["prod".to_string()].into();
         let now = at("2026-12-01T01:00:05Z");
-        let plan = plan_refresh(std::slice::from_ref(&holds), &open, &accounts, now, 2 * DAY);
+        let plan = plan_refresh(
+            std::slice::from_ref(&holds),
+            &open,
+            &accounts,
+            now,
+            2 * DAY,
+            Locale::En,
+        );
         assert_eq!(plan.open, 1);
         assert_eq!(plan.ended, 1);
         assert_eq!(plan.alerts[0].labels["package"], "codeartsStorageExtension");

@@ -3,8 +3,8 @@
 //! webhook shape) and the `alertmanager_api` receiver (Alertmanager's own API), so that both
 //! name and describe the same alert the same way.
 
-use super::render;
-use crate::model::{Alert, AlertKind};
+use super::{i18n, render};
+use crate::model::{Alert, AlertKind, Locale};
 use chrono::{DateTime, SecondsFormat, Utc};
 use std::collections::BTreeMap;
 
@@ -53,11 +53,16 @@ pub(crate) fn with_stage(alert: &Alert) -> LabelSet {
 }
 
 /// `summary`, `description`, `alert_id`, and where the alert has them `renew_url` (https
-/// only), `remain_days`, `expiry_date`, `threshold`, `package_status`, `error`.
-pub(crate) fn annotations(alert: &Alert) -> LabelSet {
+/// only), `remain_days`, `expiry_date`, `threshold`, `package_status`, `error`. The texts
+/// people read (`summary`, `description`, `package_status`) are in `locale`: in English,
+/// `summary` is the rules' own.
+pub(crate) fn annotations(alert: &Alert, locale: Locale) -> LabelSet {
     let mut a = BTreeMap::new();
-    a.insert("summary".into(), render::single_line(&alert.summary));
-    a.insert("description".into(), description(alert));
+    a.insert(
+        "summary".into(),
+        render::single_line(&render::message(alert, locale)),
+    );
+    a.insert("description".into(), description(alert, locale));
     a.insert("alert_id".into(), alert.id.clone());
     if let Some(link) = render::safe_link(alert) {
         a.insert("renew_url".into(), link.to_string());
@@ -70,7 +75,7 @@ pub(crate) fn annotations(alert: &Alert) -> LabelSet {
         a.insert("threshold".into(), t.to_string());
     }
     if alert.package_status.is_some() || alert.package_status_name.is_some() {
-        a.insert("package_status".into(), render::status_label(alert));
+        a.insert("package_status".into(), render::status_label(alert, locale));
     }
     if let Some(e) = &alert.error {
         a.insert("error".into(), render::single_line(&e.error_msg));
@@ -78,32 +83,40 @@ pub(crate) fn annotations(alert: &Alert) -> LabelSet {
     a
 }
 
-fn description(alert: &Alert) -> String {
-    let mut parts = vec![format!(
-        "{} in {}/{}",
-        render::subject_name(alert),
-        alert.account,
-        render::project_label(alert)
+fn description(alert: &Alert, locale: Locale) -> String {
+    let fill = |key: &str, args: &[(&str, &dyn std::fmt::Display)]| i18n::fill(locale, key, args);
+    let mut parts = vec![fill(
+        "description.about",
+        &[
+            ("name", &render::subject_name(alert, locale)),
+            ("account", &alert.account),
+            ("project", &render::project_label(alert, locale)),
+        ],
     )];
     if alert.remain_days.is_some() {
-        parts.push(format!(
-            "{} left, expires about {} (ends 23:59:59 GMT+08:00)",
-            render::remaining_label(alert),
-            render::expiry_label(alert),
+        parts.push(fill(
+            "description.left",
+            &[
+                ("remaining", &render::remaining_label(alert, locale)),
+                ("date", &render::expiry_label(alert)),
+            ],
         ));
     }
     if alert.package_status.is_some() {
-        parts.push(format!("status {}", render::status_label(alert)));
+        parts.push(fill(
+            "description.status",
+            &[("status", &render::status_label(alert, locale))],
+        ));
     }
     match (&alert.next_action_url, render::safe_link(alert)) {
-        (_, Some(link)) => parts.push(format!("renew at {link}")),
-        (Some(url), None) => parts.push(format!(
-            "renewal page (not https, not linked): {}",
-            render::single_line(url)
+        (_, Some(link)) => parts.push(fill("description.renew_at", &[("link", &link)])),
+        (Some(url), None) => parts.push(fill(
+            "description.insecure",
+            &[("url", &render::single_line(url))],
         )),
         (None, None) => {}
     }
-    render::single_line(&parts.join("; "))
+    render::single_line(&parts.join(i18n::text(locale, "headline_separator")))
 }
 
 /// An instant as Alertmanager writes it: RFC 3339 UTC, whole seconds.

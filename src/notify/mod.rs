@@ -11,6 +11,7 @@
 pub(crate) mod alertmanager_api;
 pub mod email;
 pub(crate) mod http;
+pub mod i18n;
 pub(crate) mod labels;
 pub(crate) mod log;
 pub mod outbox;
@@ -21,7 +22,7 @@ pub(crate) mod template;
 pub mod webhook;
 
 use crate::config::{Config, ReceiverConfig};
-use crate::model::{Alert, AlertKind, Severity};
+use crate::model::{Alert, AlertKind, Locale, Severity};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -33,7 +34,99 @@ pub struct Digest {
     pub receiver: String,
     pub alerts: Vec<Alert>,
     pub sent_at: DateTime<Utc>,
-    /// Time zone in which dates are shown (the daemon's).
+    /// Time zone in which times are shown: the receiver's `timezone`, else the daemon's.
+    pub timezone: chrono_tz::Tz,
+    /// Language of every built-in text: the receiver's `locale`, else `[daemon] locale`.
+    pub locale: Locale,
+    /// Silences in force that end within a day of the digest, soonest first: mentioned so
+    /// that what they held back coming out again is no surprise.
+    pub silences_ending: Vec<SilenceEnding>,
+}
+
+/// A silence in force that ends soon, as a digest mentions it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SilenceEnding {
+    pub id: i64,
+    /// What it matches, e.g. `account=prod,package=codearts*` (`everything` when nothing).
+    #[serde(serialize_with = "matchers_text")]
+    pub matchers: crate::model::SilenceMatchers,
+    /// When it stops holding decisions back.
+    #[serde(serialize_with = "rfc3339")]
+    pub ends_at: DateTime<Utc>,
+    pub created_by: String,
+    pub reason: String,
+}
+
+fn matchers_text<S: serde::Serializer>(
+    m: &crate::model::SilenceMatchers,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.collect_str(m)
+}
+
+fn rfc3339<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+}
+
+/// How far ahead a digest looks for silences that end.
+pub const SILENCE_NOTICE: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+
+impl SilenceEnding {
+    /// Of `silences`, those in force at `at` that end within [`SILENCE_NOTICE`] of it,
+    /// soonest first.
+    pub fn within_a_day(silences: &[crate::model::Silence], at: DateTime<Utc>) -> Vec<Self> {
+        let mut ending: Vec<SilenceEnding> = silences
+            .iter()
+            .filter(|s| s.in_force(at) && s.end() <= at + SILENCE_NOTICE)
+            .map(|s| SilenceEnding {
+                id: s.id,
+                matchers: s.matchers.clone(),
+                ends_at: s.end(),
+                created_by: s.created_by.clone(),
+                reason: s.reason.clone(),
+            })
+            .collect();
+        ending.sort_by_key(|s| (s.ends_at, s.id));
+        ending
+    }
+}
+
+impl Digest {
+    /// A digest in English; [`Digest::styled`] gives it a receiver's locale and time zone.
+    pub fn new(
+        receiver: impl Into<String>,
+        alerts: Vec<Alert>,
+        sent_at: DateTime<Utc>,
+        timezone: chrono_tz::Tz,
+    ) -> Digest {
+        Digest {
+            receiver: receiver.into(),
+            alerts,
+            sent_at,
+            timezone,
+            locale: Locale::En,
+            silences_ending: Vec::new(),
+        }
+    }
+
+    /// The digest mentioning `silences` (see [`SilenceEnding::within_a_day`]).
+    pub fn with_silences_ending(mut self, silences: Vec<SilenceEnding>) -> Digest {
+        self.silences_ending = silences;
+        self
+    }
+
+    /// The digest in `style`'s locale and time zone.
+    pub fn styled(mut self, style: Style) -> Digest {
+        self.locale = style.locale;
+        self.timezone = style.timezone;
+        self
+    }
+}
+
+/// How a receiver is written to: its language and the time zone of the times it is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Style {
+    pub locale: Locale,
     pub timezone: chrono_tz::Tz,
 }
 
@@ -43,9 +136,6 @@ pub struct Receipt {
     /// e.g. `HTTP 200` or `250 2.0.0 Ok: queued as …`.
     pub detail: String,
 }
-
-/// The locales messages exist in (`renewd preview --locale`).
-pub const LOCALES: &[&str] = &["en"];
 
 /// The parts of a message `renewd preview --format` can print.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -236,6 +326,8 @@ pub trait Notifier: Send + Sync {
 #[derive(Default)]
 pub struct Notifiers {
     by_name: BTreeMap<String, Box<dyn Notifier>>,
+    /// Each configured receiver's locale and time zone (its own, else the daemon's).
+    styles: BTreeMap<String, Style>,
 }
 
 impl std::fmt::Debug for Notifiers {
@@ -262,6 +354,9 @@ impl Notifiers {
             _ => None,
         };
         for (name, receiver) in &config.receivers {
+            notifiers
+                .styles
+                .insert(name.clone(), receiver_style(config, receiver));
             let notifier: Box<dyn Notifier> = match receiver {
                 ReceiverConfig::Email {
                     to,
@@ -269,6 +364,7 @@ impl Notifiers {
                     subject_template,
                     text_template,
                     html_template,
+                    ..
                 } => {
                     let Some(smtp) = &smtp else {
                         return Err(BuildError::MissingSmtp {
@@ -319,7 +415,7 @@ impl Notifiers {
                         .with_rate_limit_per_minute(*rate_limit_per_minute),
                     )
                 }
-                ReceiverConfig::Log { level } => Box::new(log::LogNotifier::new(name, *level)),
+                ReceiverConfig::Log { level, .. } => Box::new(log::LogNotifier::new(name, *level)),
                 ReceiverConfig::AlertmanagerApi {
                     url,
                     username,
@@ -362,6 +458,29 @@ impl Notifiers {
 
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.by_name.keys().map(String::as_str)
+    }
+
+    /// The locale and time zone receiver `name` is written in: configured, or English and
+    /// `timezone` for a receiver the config does not describe (tests add their own).
+    pub fn style(&self, name: &str, timezone: chrono_tz::Tz) -> Style {
+        self.styles.get(name).copied().unwrap_or(Style {
+            locale: Locale::En,
+            timezone,
+        })
+    }
+}
+
+/// A receiver's locale and time zone: its own `locale`/`timezone`, else `[daemon]`'s (both
+/// checked when the config was loaded).
+pub(crate) fn receiver_style(config: &Config, receiver: &ReceiverConfig) -> Style {
+    let (locale, timezone) = receiver.style();
+    Style {
+        locale: locale
+            .and_then(Locale::from_name)
+            .unwrap_or_else(|| config.daemon.locale()),
+        timezone: timezone
+            .and_then(|tz| tz.parse().ok())
+            .unwrap_or_else(|| config.daemon.tz()),
     }
 }
 
@@ -523,12 +642,7 @@ pub fn test_digest(receiver: &str, now: DateTime<Utc>, tz: chrono_tz::Tz) -> Dig
         ),
     );
     alert.id = crate::model::DecisionKey::Test { receiver, at: now }.id();
-    Digest {
-        receiver: receiver.to_string(),
-        alerts: vec![alert],
-        sent_at: now,
-        timezone: tz,
-    }
+    Digest::new(receiver, vec![alert], now, tz)
 }
 
 /// What `renewd preview` shows when the state holds no alert for the receiver: a realistic
@@ -578,12 +692,7 @@ pub fn example_digest(receiver: &str, now: DateTime<Utc>, tz: chrono_tz::Tz) -> 
             format!("{} expired (grace period)", BUILD.key),
         ),
     ];
-    Digest {
-        receiver: receiver.to_string(),
-        alerts,
-        sent_at: now,
-        timezone: tz,
-    }
+    Digest::new(receiver, alerts, now, tz)
 }
 
 #[cfg(test)]
@@ -628,6 +737,164 @@ mod tests {
         let ids: std::collections::BTreeSet<&str> =
             d.alerts.iter().map(|a| a.id.as_str()).collect();
         assert_eq!(ids.len(), 3);
+    }
+
+    #[test]
+    fn receivers_take_their_own_locale_and_timezone_else_the_daemons() {
+        let config = Config::from_toml_with_env(
+            r#"
+[daemon]
+timezone = "Asia/Shanghai"
+locale = "zh-CN"
+
+[[accounts]]
+name = "prod"
+region = "cn-north-4"
+auth = { method = "token", token = "tok" }
+
+[[rules]]
+name = "default"
+thresholds = [7]
+receivers = ["daemons", "own"]
+
+[receivers.daemons]
+type = "log"
+
+[receivers.own]
+type = "log"
+locale = "en"
+timezone = "Europe/Berlin"
+"#,
+            &[],
+        )
+        .unwrap();
+        let style = |name: &str| receiver_style(&config, &config.receivers[name]);
+        assert_eq!(
+            style("daemons"),
+            Style {
+                locale: Locale::ZhCn,
+                timezone: chrono_tz::Asia::Shanghai
+            }
+        );
+        assert_eq!(
+            style("own"),
+            Style {
+                locale: Locale::En,
+                timezone: chrono_tz::Europe::Berlin
+            }
+        );
+    }
+
+    #[test]
+    fn the_test_message_speaks_the_receivers_language() {
+        let now = DateTime::parse_from_rfc3339("2026-11-26T01:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let zh = test_digest("ops", now, chrono_tz::UTC).styled(Style {
+            locale: Locale::ZhCn,
+            timezone: chrono_tz::Asia::Shanghai,
+        });
+        assert_eq!(render::subject(&zh), "[renewd] 测试消息");
+        let text = email::text_body(&zh);
+        assert!(
+            text.contains("[提示 测试] renewd 测试消息（示例数据）：codeartsStorageExtension 将在 11 天后到期"),
+            "{text}"
+        );
+        assert!(text.contains("发送于 2026-11-26 09:00 CST"), "{text}");
+        let en = test_digest("ops", now, chrono_tz::UTC);
+        assert!(email::text_body(&en).contains("Receiver ops, sent 2026-11-26 01:00 UTC"));
+    }
+
+    fn silence(id: i64, ends_in_hours: i64, expired: bool) -> crate::model::Silence {
+        let now = render::tests::sent_at();
+        crate::model::Silence {
+            id,
+            matchers: crate::model::SilenceMatchers {
+                account: Some("prod".into()),
+                package: Some("codeartsStorage*".into()),
+                ..Default::default()
+            },
+            created_at: now - chrono::TimeDelta::days(1),
+            ends_at: now + chrono::TimeDelta::hours(ends_in_hours),
+            reason: "PO 4711 in approval".into(),
+            created_by: "alice".into(),
+            expired_at: expired.then_some(now),
+        }
+    }
+
+    #[test]
+    fn silences_ending_within_a_day_are_those_in_force_soonest_first() {
+        let now = render::tests::sent_at();
+        let all = [
+            silence(1, 30, false),
+            silence(2, 9, false),
+            silence(3, 2, false),
+            silence(4, 5, true),
+            silence(5, -1, false),
+            silence(6, 24, false),
+        ];
+        let ids: Vec<i64> = SilenceEnding::within_a_day(&all, now)
+            .iter()
+            .map(|s| s.id)
+            .collect();
+        assert_eq!(ids, [3, 2, 6]);
+    }
+
+    #[test]
+    fn every_built_in_format_mentions_the_silences_ending_in_its_language() {
+        let d = |locale| {
+            render::tests::digest(vec![render::tests::alert(
+                "codeartsPipelineExtension",
+                Some(6),
+                Severity::Warning,
+            )])
+            .styled(Style {
+                locale,
+                timezone: chrono_tz::Asia::Shanghai,
+            })
+            .with_silences_ending(SilenceEnding::within_a_day(
+                &[silence(3, 9, false)],
+                render::tests::sent_at(),
+            ))
+        };
+        let en_line = "#3 account=prod,package=codeartsStorage* until 2026-11-26 18:00 CST, by alice: PO 4711 in approval";
+        let zh_line = "#3 account=prod,package=codeartsStorage*，2026-11-26 18:00 CST 结束，由 alice 设置：PO 4711 in approval";
+        for (locale, heading, line) in [
+            (Locale::En, "Silences ending within a day", en_line),
+            (Locale::ZhCn, "24 小时内结束的静默", zh_line),
+        ] {
+            let digest = d(locale);
+            let text = email::text_body(&digest);
+            assert!(text.contains(heading), "{text}");
+            assert!(text.contains(&format!("\n- {line}\n")), "{text}");
+            let html = email::html_body(&digest);
+            assert!(html.contains(heading), "{html}");
+            assert!(html.contains(&render::escape_html(line)), "{html}");
+            let chat =
+                webhook::chat::ChatTemplate::new("ops", webhook::chat::Dialect::Markdown, None)
+                    .unwrap()
+                    .render(&digest, 1)
+                    .unwrap();
+            assert!(chat.contains(&format!("**{heading}")), "{chat}");
+            assert!(chat.contains("codeartsStorage*"), "{chat}");
+            assert!(chat.contains("alice"), "{chat}");
+        }
+        let json: serde_json::Value =
+            serde_json::from_slice(&webhook::json::body(&d(Locale::ZhCn)).unwrap()).unwrap();
+        assert_eq!(
+            json["silences_ending"],
+            serde_json::json!([{
+                "id": 3,
+                "matchers": "account=prod,package=codeartsStorage*",
+                "ends_at": "2026-11-26T10:00:00Z",
+                "created_by": "alice",
+                "reason": "PO 4711 in approval",
+            }])
+        );
+        let none = render::tests::digest(vec![]);
+        let json: serde_json::Value =
+            serde_json::from_slice(&webhook::json::body(&none).unwrap()).unwrap();
+        assert!(json.get("silences_ending").is_none(), "{json}");
     }
 
     #[test]

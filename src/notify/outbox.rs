@@ -251,12 +251,20 @@ pub(crate) async fn deliver(
         to_send.push(delivery);
     }
 
+    // Every digest of this pass mentions the silences that end within a day.
+    let silences = if to_send.is_empty() {
+        Vec::new()
+    } else {
+        super::SilenceEnding::within_a_day(&store.silences(now)?, now)
+    };
+    let silences = &silences;
+
     // Different receivers are tried at the same time, so one slow server does not hold up the
     // rest; each outcome is recorded as soon as it is known, not after the slowest one.
     let mut in_flight: FuturesUnordered<_> = to_send
         .iter()
         .map(|delivery| async move {
-            let outcome = send_with_retries(notifiers, delivery, policy, tz, hooks).await;
+            let outcome = send_with_retries(notifiers, delivery, silences, policy, tz, hooks).await;
             (delivery, outcome)
         })
         .collect();
@@ -366,6 +374,7 @@ fn alert_ids(delivery: &Delivery) -> String {
 async fn send_with_retries(
     notifiers: &Notifiers,
     delivery: &Delivery,
+    silences: &[super::SilenceEnding],
     policy: &DeliveryPolicy,
     tz: chrono_tz::Tz,
     hooks: &DeliveryHooks,
@@ -378,12 +387,14 @@ async fn send_with_retries(
     };
     let mut attempt = 1;
     loop {
-        let digest = Digest {
-            receiver: delivery.receiver.clone(),
-            alerts: delivery.alerts.clone(),
-            sent_at: Utc::now(),
-            timezone: tz,
-        };
+        let digest = Digest::new(
+            delivery.receiver.clone(),
+            delivery.alerts.clone(),
+            Utc::now(),
+            tz,
+        )
+        .styled(notifiers.style(&delivery.receiver, tz))
+        .with_silences_ending(silences.to_vec());
         match send_unless_shutdown(notifier, &digest, hooks).await {
             Err(NotifyError::Transient {
                 message,

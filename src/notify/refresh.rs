@@ -36,12 +36,7 @@ pub(crate) async fn refresh_open_alerts(
             }
         };
         let count = alerts.len();
-        let digest = Digest {
-            receiver: name.to_string(),
-            alerts,
-            sent_at: Utc::now(),
-            timezone: tz,
-        };
+        let digest = Digest::new(name, alerts, Utc::now(), tz).styled(notifiers.style(name, tz));
         let outcome = tokio::select! {
             outcome = notifier.refresh(&digest) => outcome,
             _ = async { tokio::time::sleep_until(hooks.shutdown_deadline().await).await } => {

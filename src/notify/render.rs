@@ -2,6 +2,7 @@
 //! and safe links. Pure functions over [`Alert`]s, so each message format renders the same
 //! facts the same way; receivers use this module, never one another.
 
+use super::i18n::{self, Locale};
 use super::Digest;
 use crate::model::{Alert, AlertKind, Severity};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -36,82 +37,118 @@ pub(crate) fn expiry_label(alert: &Alert) -> String {
         .unwrap_or_else(|| "-".into())
 }
 
-/// Status name and raw number, e.g. `active (2)`; an unknown number is shown, never dropped.
-pub(crate) fn status_label(alert: &Alert) -> String {
-    match (alert.package_status_name.as_deref(), alert.package_status) {
-        (Some(name), Some(n)) => format!("{name} ({n})"),
-        (None, Some(n)) => format!("{} ({n})", crate::model::package_status_name(Some(n))),
-        (Some(name), None) => name.to_string(),
-        (None, None) => "-".into(),
+/// Status name and raw number, e.g. `active (2)` (`宽限期（5）` in zh-CN); an unknown number is
+/// shown, never dropped.
+pub(crate) fn status_label(alert: &Alert, locale: Locale) -> String {
+    let name = match (alert.package_status_name.as_deref(), alert.package_status) {
+        (Some(name), _) => name,
+        (None, Some(n)) => alert.source.status_name(Some(n)),
+        (None, None) => return "-".into(),
+    };
+    match alert.package_status {
+        Some(code) => i18n::fill(
+            locale,
+            "status.with_code",
+            &[("name", &status_name(name, locale)), ("code", &code)],
+        ),
+        None => status_name(name, locale),
     }
 }
 
+/// A status name (`grace`, `in_use`, …) in `locale`; one the catalogue does not know is shown
+/// as it is.
+pub(crate) fn status_name(name: &str, locale: Locale) -> String {
+    let key = format!("status.{name}");
+    if name.contains('.') || !i18n::has(&key) {
+        return name.to_string();
+    }
+    i18n::text(locale, &key).to_string()
+}
+
+/// The status an alert had before a change, e.g. `active (2)`.
+pub(crate) fn previous_status_label(alert: &Alert, locale: Locale) -> Option<String> {
+    let code = alert.previous_status?;
+    Some(i18n::fill(
+        locale,
+        "status.with_code",
+        &[
+            (
+                "name",
+                &status_name(alert.source.status_name(Some(code)), locale),
+            ),
+            ("code", &code),
+        ],
+    ))
+}
+
 /// The project id, or `(account)` when the account was asked as a whole.
-pub(crate) fn project_label(alert: &Alert) -> &str {
-    alert.project_id.as_deref().unwrap_or("(account)")
+pub(crate) fn project_label(alert: &Alert, locale: Locale) -> &str {
+    match alert.project_id.as_deref() {
+        Some(p) => p,
+        None => i18n::text(locale, "whole_account"),
+    }
 }
 
 /// Remaining days for people: `11 days`, `1 day`, `0 days`, `-`.
-pub(crate) fn remaining_label(alert: &Alert) -> String {
+pub(crate) fn remaining_label(alert: &Alert, locale: Locale) -> String {
     match alert.remain_days {
-        Some(1) => "1 day".into(),
-        Some(n) => format!("{n} days"),
+        Some(n) => i18n::days(locale, n),
         None => "-".into(),
     }
 }
 
 /// A short label of the alert's kind and severity, e.g. `WARNING expiring`.
-pub(crate) fn kind_label(alert: &Alert) -> String {
-    format!(
-        "{} {}",
-        alert.severity.as_str().to_ascii_uppercase(),
-        kind_name(alert)
+pub(crate) fn kind_label(alert: &Alert, locale: Locale) -> String {
+    i18n::fill(
+        locale,
+        "kind.label",
+        &[
+            (
+                "severity",
+                &i18n::text(locale, &format!("severity_tag.{}", alert.severity.as_str())),
+            ),
+            ("kind", &kind_name(alert, locale)),
+        ],
     )
 }
 
 /// The alert's kind in words, e.g. `expiring`, `status changed`, `expiring (reminder)`.
-pub(crate) fn kind_name(alert: &Alert) -> String {
-    let kind = match alert.kind {
-        AlertKind::StatusChanged => "status changed",
-        AlertKind::PollFailed => "poll failed",
-        AlertKind::PollRecovered => "poll recovered",
-        AlertKind::AutoRenewFailed => "auto-renew failed",
-        AlertKind::AutoRenewAtRisk => "auto-renew at risk",
-        other => other.as_str(),
-    };
-    let reminder = if alert.reminder { " (reminder)" } else { "" };
-    format!("{kind}{reminder}")
-}
-
-/// The severity as a word for people, shown next to its colour (never colour alone):
-/// `Critical`, `Warning`, `Info`.
-pub fn severity_word(severity: Severity) -> &'static str {
-    match severity {
-        Severity::Critical => "Critical",
-        Severity::Warning => "Warning",
-        Severity::Info => "Info",
+pub(crate) fn kind_name(alert: &Alert, locale: Locale) -> String {
+    let kind = i18n::text(locale, &format!("kind.{}", alert.kind.as_str()));
+    if alert.reminder {
+        i18n::fill(locale, "kind.reminder", &[("kind", &kind)])
+    } else {
+        kind.to_string()
     }
 }
 
+/// The severity as a word for people, shown next to its colour (never colour alone):
+/// `Critical`, `Warning`, `Info` (`严重`, `警告`, `提示`).
+pub fn severity_word(severity: Severity, locale: Locale) -> &'static str {
+    i18n::text(locale, &format!("severity.{}", severity.as_str()))
+}
+
 /// When the package expires, in words and as the estimated date: `expires in 11 days
-/// (2026-12-07)`, `expires in 1 day (…)`, `expires today (…)`, `expired 2 days ago (…)`; none
-/// when the alert has no remaining days.
-pub fn expiry_phrase(alert: &Alert) -> Option<String> {
+/// (2026-12-07)`, `expires in 1 day (…)`, `expires today (…)`, `expired 2 days ago (…)`
+/// (`6 天后到期（2026-12-13）`); none when the alert has no remaining days.
+pub fn expiry_phrase(alert: &Alert, locale: Locale) -> Option<String> {
     let days = alert.remain_days?;
     let date = expiry_label(alert);
-    Some(match days {
-        0 => format!("expires today ({date})"),
-        d if d > 0 => format!("expires in {} ({date})", plural(d as usize, "day", "days")),
-        d => format!(
-            "expired {} ago ({date})",
-            plural(d.unsigned_abs() as usize, "day", "days")
-        ),
-    })
+    let key = match days {
+        0 => "expiry.today",
+        d if d > 0 => "expiry.in",
+        _ => "expiry.ago",
+    };
+    Some(i18n::fill(
+        locale,
+        key,
+        &[("days", &i18n::days(locale, days.abs())), ("date", &date)],
+    ))
 }
 
 /// The digest's summary line: how many alerts of each kind, most urgent kind first, joined
-/// by `, ` — e.g. `1 expired, 2 expire within 7 days`. The parts, each present only when
-/// counted at least once:
+/// by `, ` — e.g. `1 expired, 2 expire within 7 days` (`1 项已到期，2 项将在 7 天内到期`). The
+/// parts, each present only when counted at least once:
 /// - `N expired`;
 /// - `N expire within D days`, D being the most remaining days among the expiring packages
 ///   (so every one of them expires within it; `N expire today` when D is 0, `N expire soon`
@@ -121,13 +158,12 @@ pub fn expiry_phrase(alert: &Alert) -> Option<String> {
 /// - `N test messages`.
 ///
 /// A verb agrees with its count (`1 expires`, `2 expire`). An empty digest says `no alerts`.
-pub fn summary_line(alerts: &[Alert]) -> String {
+pub fn summary_line(alerts: &[Alert], locale: Locale) -> String {
     let count = |kind: AlertKind| alerts.iter().filter(|a| a.kind == kind).count();
-    let verb = |n: usize, one: &'static str, many: &'static str| if n == 1 { one } else { many };
     let mut parts = Vec::new();
     let expired = count(AlertKind::Expired);
     if expired > 0 {
-        parts.push(format!("{expired} expired"));
+        parts.push(i18n::fill(locale, "summary.expired", &[("n", &expired)]));
     }
     let expiring = count(AlertKind::Expiring);
     if expiring > 0 {
@@ -136,37 +172,36 @@ pub fn summary_line(alerts: &[Alert]) -> String {
             .filter(|a| a.kind == AlertKind::Expiring)
             .filter_map(|a| a.remain_days)
             .max();
-        let expire = verb(expiring, "expires", "expire");
         parts.push(match most {
-            Some(d) if d <= 0 => format!("{expiring} {expire} today"),
-            Some(d) => format!(
-                "{expiring} {expire} within {}",
-                plural(d as usize, "day", "days")
+            Some(d) if d <= 0 => i18n::count(locale, "summary.expire_today", expiring, &[]),
+            Some(d) => i18n::count(
+                locale,
+                "summary.expire_within",
+                expiring,
+                &[("days", &i18n::days(locale, d))],
             ),
-            None => format!("{expiring} {expire} soon"),
+            None => i18n::count(locale, "summary.expire_soon", expiring, &[]),
         });
     }
-    let changed = count(AlertKind::StatusChanged);
-    if changed > 0 {
-        parts.push(format!("{changed} changed status"));
+    for (kind, key) in [
+        (AlertKind::StatusChanged, "summary.changed"),
+        (AlertKind::Vanished, "summary.vanished"),
+        (AlertKind::Renewed, "summary.renewed"),
+    ] {
+        let n = count(kind);
+        if n > 0 {
+            parts.push(i18n::fill(locale, key, &[("n", &n)]));
+        }
     }
-    let vanished = count(AlertKind::Vanished);
-    if vanished > 0 {
-        parts.push(format!("{vanished} no longer reported"));
-    }
-    let renewed = count(AlertKind::Renewed);
-    if renewed > 0 {
-        parts.push(format!("{renewed} renewed"));
-    }
-    parts.extend(poll_parts(alerts));
+    parts.extend(poll_parts(alerts, locale));
     let tests = count(AlertKind::Test);
     if tests > 0 {
-        parts.push(plural(tests, "test message", "test messages"));
+        parts.push(i18n::count(locale, "summary.tests", tests, &[]));
     }
     if parts.is_empty() {
-        return "no alerts".into();
+        return i18n::text(locale, "no_alerts").into();
     }
-    parts.join(", ")
+    parts.join(i18n::text(locale, "part_separator"))
 }
 
 /// One line saying what the digest is about, starting with "renewd": the subject's wording.
@@ -188,32 +223,26 @@ pub(crate) fn worst_severity(digest: &Digest) -> Option<Severity> {
 }
 
 /// The name of what an alert is about: the package key, or the account/project.
-pub(crate) fn subject_name(alert: &Alert) -> String {
+pub(crate) fn subject_name(alert: &Alert, locale: Locale) -> String {
     match (&alert.package, alert.kind) {
         (Some(p), _) => p.clone(),
         (None, AlertKind::PollFailed | AlertKind::PollRecovered) => {
-            format!("{}/{}", alert.account, project_label(alert))
+            format!("{}/{}", alert.account, project_label(alert, locale))
         }
         (None, _) => alert.account.clone(),
     }
 }
 
 /// The accounts of the alerts, for a subject line: `prod`, `prod, test` or `3 accounts`.
-pub(crate) fn accounts_label(alerts: &[Alert]) -> String {
+pub(crate) fn accounts_label(alerts: &[Alert], locale: Locale) -> String {
     let accounts: BTreeSet<&str> = alerts.iter().map(|a| a.account.as_str()).collect();
     match accounts.len() {
         0 => String::new(),
-        1 | 2 => accounts.into_iter().collect::<Vec<_>>().join(", "),
-        n => format!("{n} accounts"),
-    }
-}
-
-/// `1 package`, `2 packages`.
-pub(crate) fn plural(n: usize, singular: &str, plural: &str) -> String {
-    if n == 1 {
-        format!("{n} {singular}")
-    } else {
-        format!("{n} {plural}")
+        1 | 2 => accounts
+            .into_iter()
+            .collect::<Vec<_>>()
+            .join(i18n::text(locale, "list_separator")),
+        n => i18n::count(locale, "accounts", n, &[]),
     }
 }
 
@@ -267,25 +296,31 @@ pub(crate) fn subject(digest: &Digest) -> String {
 }
 
 /// The subject's words after its `[renewd] ` tag, e.g. `2 CodeArts packages expire within 14
-/// days (prod)`: one line, cut so that the whole subject fits [`MAX_SUBJECT_CHARS`].
+/// days (prod)`: one line, cut so that the whole subject fits [`MAX_SUBJECT_CHARS`]. In the
+/// digest's locale.
 pub(crate) fn what_happened(digest: &Digest) -> String {
+    let locale = digest.locale;
     let alerts = &digest.alerts;
     if alerts.is_empty() {
-        return "no alerts".into();
+        return i18n::text(locale, "no_alerts").into();
     }
     if alerts.iter().all(|a| a.kind == AlertKind::Test) {
-        return "test message".into();
+        return i18n::text(locale, "test_message").into();
     }
     let headline = if alerts.len() == 1 {
-        single_headline(&alerts[0])
+        single_headline(&alerts[0], locale)
     } else {
-        counted_headline(alerts)
+        counted_headline(alerts, locale)
     };
-    let accounts = accounts_label(alerts);
+    let accounts = accounts_label(alerts, locale);
     let line = if accounts.is_empty() {
         headline
     } else {
-        format!("{headline} ({accounts})")
+        i18n::fill(
+            locale,
+            "with_accounts",
+            &[("headline", &headline), ("accounts", &accounts)],
+        )
     };
     truncate(
         &single_line(&line),
@@ -293,8 +328,11 @@ pub(crate) fn what_happened(digest: &Digest) -> String {
     )
 }
 
-pub(crate) fn package_name(alert: &Alert) -> &str {
-    alert.package.as_deref().unwrap_or("CodeArts package")
+pub(crate) fn package_name(alert: &Alert, locale: Locale) -> &str {
+    match alert.package.as_deref() {
+        Some(p) => p,
+        None => i18n::text(locale, "package_fallback"),
+    }
 }
 
 pub(crate) fn scope_name(alert: &Alert) -> String {
@@ -305,93 +343,238 @@ pub(crate) fn scope_name(alert: &Alert) -> String {
 }
 
 /// Headline of a digest with one alert: names the package.
-pub(crate) fn single_headline(alert: &Alert) -> String {
-    let package = package_name(alert);
+pub(crate) fn single_headline(alert: &Alert, locale: Locale) -> String {
+    let package = package_name(alert, locale);
+    let fill = |key: &str, args: &[(&str, &dyn std::fmt::Display)]| {
+        let mut all: Vec<(&str, &dyn std::fmt::Display)> = vec![("package", &package)];
+        all.extend_from_slice(args);
+        i18n::fill(locale, key, &all)
+    };
     let text = match alert.kind {
         AlertKind::Expiring => match alert.remain_days {
-            Some(0) => format!("CodeArts package {package} expires today"),
-            Some(1) => format!("CodeArts package {package} expires in 1 day"),
-            Some(n) => format!("CodeArts package {package} expires in {n} days"),
-            None => format!("CodeArts package {package} expires soon"),
+            Some(0) => fill("headline.expires_today", &[]),
+            Some(n) => fill("headline.expires_in", &[("days", &i18n::days(locale, n))]),
+            None => fill("headline.expires_soon", &[]),
         },
-        AlertKind::Expired => format!(
-            "CodeArts package {package} has expired ({})",
-            status_label(alert)
+        AlertKind::Expired => fill(
+            "headline.expired",
+            &[("status", &status_label(alert, locale))],
         ),
-        AlertKind::Renewed => format!(
-            "CodeArts package {package} was renewed ({} left)",
-            remaining_label(alert)
+        AlertKind::Renewed => fill(
+            "headline.renewed",
+            &[("remaining", &remaining_label(alert, locale))],
         ),
-        AlertKind::StatusChanged => {
-            format!("CodeArts package {package} is now {}", status_label(alert))
+        AlertKind::StatusChanged => fill(
+            "headline.status_changed",
+            &[("status", &status_label(alert, locale))],
+        ),
+        AlertKind::Vanished => fill("headline.vanished", &[]),
+        AlertKind::PollFailed => fill("headline.poll_failed", &[("scope", &scope_name(alert))]),
+        AlertKind::PollRecovered => {
+            fill("headline.poll_recovered", &[("scope", &scope_name(alert))])
         }
-        AlertKind::Vanished => format!("CodeArts package {package} is no longer reported"),
-        AlertKind::PollFailed => format!(
-            "cannot check the CodeArts packages of {}",
-            scope_name(alert)
-        ),
-        AlertKind::PollRecovered => format!(
-            "checking the CodeArts packages of {} works again",
-            scope_name(alert)
-        ),
-        AlertKind::Test => "test message".into(),
-        AlertKind::AutoRenewFailed => format!("{package} did not renew itself"),
-        AlertKind::AutoRenewAtRisk => format!(
-            "the balance of {} does not cover its coming auto-renewals",
-            alert.account
+        AlertKind::Test => i18n::text(locale, "test_message").into(),
+        AlertKind::AutoRenewFailed => fill("headline.auto_renew_failed", &[]),
+        AlertKind::AutoRenewAtRisk => fill(
+            "headline.auto_renew_at_risk",
+            &[("account", &alert.account)],
         ),
     };
     if alert.reminder {
-        format!("reminder: {text}")
+        i18n::fill(locale, "reminder_prefix", &[("text", &text)])
     } else {
         text
     }
 }
 
+/// What an alert says, in `locale`: in English the rules' own `summary` (renewd's wire text,
+/// kept as decided); in another language built from the alert's fields, so that nothing is
+/// translated from English text. An English alert without a summary is worded the same way.
+pub(crate) fn message(alert: &Alert, locale: Locale) -> String {
+    if locale == Locale::En && !alert.summary.is_empty() {
+        return alert.summary.clone();
+    }
+    let package = package_name(alert, locale);
+    let fill = |key: &str, args: &[(&str, &dyn std::fmt::Display)]| {
+        let mut all: Vec<(&str, &dyn std::fmt::Display)> = vec![("package", &package)];
+        all.extend_from_slice(args);
+        i18n::fill(locale, key, &all)
+    };
+    let days = |n: i64| i18n::days(locale, n);
+    let text = match alert.kind {
+        AlertKind::Expiring => match alert.remain_days {
+            Some(0) => fill("message.expiring_today", &[]),
+            Some(n) => fill("message.expiring_in", &[("days", &days(n))]),
+            None => fill("message.expiring_soon", &[]),
+        },
+        AlertKind::Expired => {
+            let phase = alert
+                .package_status
+                .and_then(|code| alert.source.expired_phase(code))
+                .and_then(|phase| {
+                    let key = format!("phase.{}", phase.replace(' ', "_"));
+                    i18n::has(&key).then(|| i18n::text(locale, &key))
+                });
+            match (phase, alert.remain_days) {
+                (Some(phase), _) => fill("message.expired_phase", &[("phase", &phase)]),
+                (None, Some(d)) if d < 0 => fill("message.expired_ago", &[("days", &days(-d))]),
+                (None, _) => fill("message.expired_today", &[]),
+            }
+        }
+        AlertKind::Renewed => fill(
+            "message.renewed",
+            &[("days", &remaining_label(alert, locale))],
+        ),
+        AlertKind::StatusChanged => match previous_status_label(alert, locale) {
+            Some(previous) => fill(
+                "message.status_changed",
+                &[
+                    ("previous", &previous),
+                    ("status", &status_label(alert, locale)),
+                ],
+            ),
+            None => fill(
+                "message.status_now",
+                &[("status", &status_label(alert, locale))],
+            ),
+        },
+        AlertKind::Vanished => fill("message.vanished", &[]),
+        AlertKind::PollFailed => fill(
+            "message.poll_failed",
+            &[
+                ("scope", &scope_name(alert)),
+                (
+                    "error",
+                    &poll_error_text(alert, locale).unwrap_or_else(|| "-".into()),
+                ),
+            ],
+        ),
+        AlertKind::PollRecovered => {
+            fill("message.poll_recovered", &[("scope", &scope_name(alert))])
+        }
+        AlertKind::Test => fill("message.test", &[("days", &remaining_label(alert, locale))]),
+        AlertKind::AutoRenewFailed => fill("message.auto_renew_failed", &[]),
+        AlertKind::AutoRenewAtRisk => {
+            fill("message.auto_renew_at_risk", &[("account", &alert.account)])
+        }
+    };
+    if alert.reminder {
+        i18n::fill(locale, "message.reminder", &[("text", &text)])
+    } else {
+        text
+    }
+}
+
+/// What a failed poll reported, on one line: `HTTP 401 APIG.0301 message (request id …); 3
+/// failed polls in a row`.
+pub(crate) fn poll_error_text(alert: &Alert, locale: Locale) -> Option<String> {
+    let e = alert.error.as_ref()?;
+    let mut text = String::new();
+    if let Some(status) = e.http_status {
+        text.push_str(&format!("HTTP {status} "));
+    }
+    if let Some(code) = &e.error_code {
+        text.push_str(&format!("{code} "));
+    }
+    text.push_str(&e.error_msg);
+    if let Some(id) = &e.request_id {
+        text.push_str(&i18n::fill(locale, "poll_error.request_id", &[("id", id)]));
+    }
+    if e.consecutive_failures > 0 {
+        let count = i18n::count(
+            locale,
+            "poll_error.failed_polls",
+            e.consecutive_failures as usize,
+            &[],
+        );
+        text.push_str(&i18n::fill(
+            locale,
+            "poll_error.in_a_row",
+            &[("count", &count)],
+        ));
+    }
+    Some(single_line(&text))
+}
+
+/// The heading of the silences a digest mentions, in its locale.
+pub(crate) fn silences_heading(locale: Locale) -> &'static str {
+    i18n::text(locale, "silence.heading")
+}
+
+/// One line per silence ending within a day (`Digest::silences_ending`), in the digest's
+/// locale and time zone: `#3 account=prod until 2026-11-26 18:00 CST, by alice: migration`.
+pub(crate) fn silence_lines(digest: &Digest) -> Vec<String> {
+    let locale = digest.locale;
+    digest
+        .silences_ending
+        .iter()
+        .map(|s| {
+            let matchers = if s.matchers == crate::model::SilenceMatchers::default() {
+                i18n::text(locale, "silence.everything").to_string()
+            } else {
+                s.matchers.to_string()
+            };
+            single_line(&i18n::fill(
+                locale,
+                "silence.line",
+                &[
+                    ("id", &s.id),
+                    ("matchers", &matchers),
+                    ("end", &local_time(s.ends_at, digest.timezone)),
+                    ("by", &s.created_by),
+                    ("reason", &s.reason),
+                ],
+            ))
+        })
+        .collect()
+}
+
 /// What the poll alerts of a digest say, counted: `cannot check 2 accounts/projects`,
 /// `checking works again for 1 account/project`.
-fn poll_parts(alerts: &[Alert]) -> Vec<String> {
+fn poll_parts(alerts: &[Alert], locale: Locale) -> Vec<String> {
     let count = |kind: AlertKind| alerts.iter().filter(|a| a.kind == kind).count();
     let mut parts = Vec::new();
     let failed = count(AlertKind::PollFailed);
     if failed > 0 {
-        parts.push(format!(
-            "cannot check {}",
-            plural(failed, "account/project", "accounts/projects")
-        ));
+        parts.push(i18n::count(locale, "summary.cannot_check", failed, &[]));
     }
     let recovered = count(AlertKind::PollRecovered);
     if recovered > 0 {
-        parts.push(format!(
-            "checking works again for {}",
-            plural(recovered, "account/project", "accounts/projects")
-        ));
+        parts.push(i18n::count(locale, "summary.works_again", recovered, &[]));
     }
     let at_risk = count(AlertKind::AutoRenewAtRisk);
     if at_risk > 0 {
-        parts.push(format!(
-            "auto-renewals at risk in {}",
-            plural(at_risk, "account", "accounts")
+        parts.push(i18n::count(
+            locale,
+            "summary.auto_renew_at_risk",
+            at_risk,
+            &[],
         ));
     }
     parts
 }
 
 /// Headline of a digest with several alerts: counts by kind, most urgent kind first.
-pub(crate) fn counted_headline(alerts: &[Alert]) -> String {
+pub(crate) fn counted_headline(alerts: &[Alert], locale: Locale) -> String {
     let count = |kind: AlertKind| alerts.iter().filter(|a| a.kind == kind).count();
     let package_kinds = [
         (AlertKind::AutoRenewFailed, "auto-renew-failed"),
         (AlertKind::Expired, "expired"),
         (AlertKind::Expiring, "expiring"),
-        (AlertKind::StatusChanged, "status-changed"),
+        (AlertKind::StatusChanged, "status_changed"),
         (AlertKind::Vanished, "vanished"),
         (AlertKind::Renewed, "renewed"),
         (AlertKind::Test, "test"),
     ];
     let present: Vec<(AlertKind, &str, usize)> = package_kinds
         .iter()
-        .map(|(k, word)| (*k, *word, count(*k)))
+        .map(|(k, word)| {
+            (
+                *k,
+                i18n::text(locale, &format!("headline.kind.{word}")),
+                count(*k),
+            )
+        })
         .filter(|(_, _, n)| *n > 0)
         .collect();
     let packages: usize = present.iter().map(|(_, _, n)| n).sum();
@@ -405,38 +588,44 @@ pub(crate) fn counted_headline(alerts: &[Alert]) -> String {
                 .filter(|a| a.kind == AlertKind::Expiring)
                 .filter_map(|a| a.threshold.or(a.remain_days))
                 .max();
-            let verb = if *n == 1 { "expires" } else { "expire" };
             parts.push(match within {
-                Some(days) => format!(
-                    "{} {verb} within {}",
-                    plural(*n, "CodeArts package", "CodeArts packages"),
-                    plural(days.max(0) as usize, "day", "days")
+                Some(days) => i18n::count(
+                    locale,
+                    "headline.packages_expire_within",
+                    *n,
+                    &[("days", &i18n::days(locale, days.max(0)))],
                 ),
-                None => format!(
-                    "{} {verb} soon",
-                    plural(*n, "CodeArts package", "CodeArts packages")
-                ),
+                None => i18n::count(locale, "headline.packages_expire_soon", *n, &[]),
             });
         }
-        [(_, word, n)] => parts.push(format!(
-            "{} {word}",
-            plural(*n, "CodeArts package", "CodeArts packages")
+        [(_, word, n)] => parts.push(i18n::count(
+            locale,
+            "headline.packages_word",
+            *n,
+            &[("word", word)],
         )),
         several => {
             let counts: Vec<String> = several
                 .iter()
-                .map(|(_, word, n)| format!("{n} {word}"))
+                .map(|(_, word, n)| {
+                    i18n::fill(locale, "headline.kind_count", &[("n", n), ("kind", word)])
+                })
                 .collect();
-            let noun = if packages == 1 {
-                "CodeArts package"
-            } else {
-                "CodeArts packages"
-            };
-            parts.push(format!("{} {noun}", counts.join(", ")));
+            parts.push(i18n::fill(
+                locale,
+                "headline.kind_counts",
+                &[
+                    ("counts", &counts.join(i18n::text(locale, "part_separator"))),
+                    (
+                        "packages",
+                        &i18n::count(locale, "headline.packages_noun", packages, &[]),
+                    ),
+                ],
+            ));
         }
     }
-    parts.extend(poll_parts(alerts));
-    parts.join("; ")
+    parts.extend(poll_parts(alerts, locale));
+    parts.join(i18n::text(locale, "headline_separator"))
 }
 
 #[cfg(test)]
@@ -453,12 +642,7 @@ pub(crate) mod tests {
 
     /// A digest for receiver "ops" sent at [`sent_at`], dates shown in Asia/Shanghai.
     pub(crate) fn digest(alerts: Vec<Alert>) -> Digest {
-        Digest {
-            receiver: "ops".into(),
-            alerts,
-            sent_at: sent_at(),
-            timezone: chrono_tz::Asia::Shanghai,
-        }
+        Digest::new("ops", alerts, sent_at(), chrono_tz::Asia::Shanghai)
     }
 
     pub(crate) fn alert(package: &str, days: Option<i64>, severity: Severity) -> Alert {
@@ -527,15 +711,13 @@ pub(crate) mod tests {
     #[test]
     fn labels() {
         let mut a = alert("p", Some(1), Severity::Critical);
-        assert_eq!(remaining_label(&a), "1 day");
-        assert_eq!(status_label(&a), "active (2)");
+        assert_eq!(remaining_label(&a, Locale::En), "1 day");
+        assert_eq!(status_label(&a, Locale::En), "active (2)");
         a.package_status_name = None;
         a.package_status = Some(42);
-        assert_eq!(status_label(&a), "unknown (42)");
-        assert_eq!(project_label(&a), "(account)");
-        assert_eq!(kind_label(&a), "CRITICAL expiring");
-        assert_eq!(plural(1, "package", "packages"), "1 package");
-        assert_eq!(plural(3, "package", "packages"), "3 packages");
+        assert_eq!(status_label(&a, Locale::En), "unknown (42)");
+        assert_eq!(project_label(&a, Locale::En), "(account)");
+        assert_eq!(kind_label(&a, Locale::En), "CRITICAL expiring");
         assert_eq!(single_line("a\r\nb"), "a  b");
         assert_eq!(truncate("abcdef", 3), "abc…");
         assert_eq!(truncate("abc", 3), "abc");
@@ -566,7 +748,7 @@ pub(crate) mod tests {
 
     #[test]
     fn summary_line_counts_each_kind_most_urgent_first() {
-        let line = |alerts: Vec<Alert>| summary_line(&alerts);
+        let line = |alerts: Vec<Alert>| summary_line(&alerts, Locale::En);
         assert_eq!(
             line(vec![
                 of_kind("c", AlertKind::Expiring, Some(7)),
@@ -613,16 +795,16 @@ pub(crate) mod tests {
 
     #[test]
     fn expiry_phrase_says_when_in_words_and_as_a_date() {
-        let phrase = |days| expiry_phrase(&alert("p", days, Severity::Info));
+        let phrase = |days| expiry_phrase(&alert("p", days, Severity::Info), Locale::En);
         assert_eq!(phrase(Some(11)).unwrap(), "expires in 11 days (2026-12-07)");
         assert_eq!(phrase(Some(1)).unwrap(), "expires in 1 day (2026-11-27)");
         assert_eq!(phrase(Some(0)).unwrap(), "expires today (2026-11-26)");
         assert_eq!(phrase(Some(-1)).unwrap(), "expired 1 day ago (2026-11-25)");
         assert_eq!(phrase(Some(-3)).unwrap(), "expired 3 days ago (2026-11-23)");
         assert_eq!(phrase(None), None);
-        assert_eq!(severity_word(Severity::Critical), "Critical");
-        assert_eq!(severity_word(Severity::Warning), "Warning");
-        assert_eq!(severity_word(Severity::Info), "Info");
+        assert_eq!(severity_word(Severity::Critical, Locale::En), "Critical");
+        assert_eq!(severity_word(Severity::Warning, Locale::En), "Warning");
+        assert_eq!(severity_word(Severity::Info, Locale::En), "Info");
     }
 
     #[test]
@@ -632,8 +814,69 @@ pub(crate) mod tests {
         let mut c = b.clone();
         c.account = "dev".into();
         let a = alert("p", Some(1), Severity::Critical);
-        assert_eq!(accounts_label(std::slice::from_ref(&a)), "prod");
-        assert_eq!(accounts_label(&[a.clone(), b.clone()]), "prod, test");
-        assert_eq!(accounts_label(&[a, b, c]), "3 accounts");
+        assert_eq!(accounts_label(std::slice::from_ref(&a), Locale::En), "prod");
+        assert_eq!(
+            accounts_label(&[a.clone(), b.clone()], Locale::En),
+            "prod, test"
+        );
+        assert_eq!(accounts_label(&[a, b, c], Locale::En), "3 accounts");
+    }
+
+    /// Every kind, listed by a match that stops compiling when a kind is added unlisted.
+    fn every_kind() -> Vec<AlertKind> {
+        let all = vec![
+            AlertKind::Expiring,
+            AlertKind::Expired,
+            AlertKind::Renewed,
+            AlertKind::StatusChanged,
+            AlertKind::Vanished,
+            AlertKind::PollFailed,
+            AlertKind::PollRecovered,
+            AlertKind::Test,
+            AlertKind::AutoRenewFailed,
+            AlertKind::AutoRenewAtRisk,
+        ];
+        for kind in &all {
+            match kind {
+                AlertKind::Expiring
+                | AlertKind::Expired
+                | AlertKind::Renewed
+                | AlertKind::StatusChanged
+                | AlertKind::Vanished
+                | AlertKind::PollFailed
+                | AlertKind::PollRecovered
+                | AlertKind::Test
+                | AlertKind::AutoRenewFailed
+                | AlertKind::AutoRenewAtRisk => {}
+            }
+        }
+        all
+    }
+
+    #[test]
+    fn every_kind_is_worded_in_every_locale() {
+        for locale in [Locale::En, Locale::ZhCn] {
+            for kind in every_kind() {
+                let mut a = alert("codeartsStorageExtension", Some(3), Severity::Warning);
+                a.kind = kind;
+                a.summary = String::new();
+                let texts = [
+                    kind_name(&a, locale),
+                    single_headline(&a, locale),
+                    message(&a, locale),
+                    summary_line(std::slice::from_ref(&a), locale),
+                    counted_headline(&[a.clone(), a.clone()], locale),
+                ];
+                for text in texts {
+                    assert!(!text.trim().is_empty(), "{kind:?} in {locale:?}");
+                    for prefix in ["kind.", "headline.", "message.", "summary."] {
+                        assert!(
+                            !text.contains(prefix),
+                            "{kind:?} in {locale:?}: a message key shows: {text}"
+                        );
+                    }
+                }
+            }
+        }
     }
 }

@@ -183,10 +183,5 @@ pub fn example_alert(receiver: &str, package: &str, days: i64) -> renewd::model:
 
 /// A digest of `alerts` for `receiver`, sent at [`sent_at`], dates in Asia/Shanghai.
 pub fn digest(receiver: &str, alerts: Vec<renewd::model::Alert>) -> renewd::notify::Digest {
-    renewd::notify::Digest {
-        receiver: receiver.into(),
-        alerts,
-        sent_at: sent_at(),
-        timezone: chrono_tz::Asia::Shanghai,
-    }
+    renewd::notify::Digest::new(receiver, alerts, sent_at(), chrono_tz::Asia::Shanghai)
 }

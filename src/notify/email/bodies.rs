@@ -8,16 +8,18 @@
 //! the fuel and size limits of a receiver's templates, as the `write!` code before them did (a
 //! digest of thousands of packages renders in full; these templates cannot loop for ever).
 
-use crate::model::{package_status_name, Alert};
+use crate::model::{Alert, Locale};
+use crate::notify::i18n;
 use crate::notify::render::{
-    escape_html, expiry_label, expiry_phrase, kind_label, kind_name, local_time, plural,
-    project_label, remaining_label, safe_link, severity_word, single_line, sorted_by_urgency,
-    status_label, subject, subject_name, summary_line, what_happened,
+    escape_html, expiry_label, expiry_phrase, kind_label, kind_name, local_time, message,
+    poll_error_text, previous_status_label, project_label, remaining_label, safe_link,
+    severity_word, silence_lines, silences_heading, single_line, sorted_by_urgency, status_label,
+    subject, subject_name, summary_line, what_happened,
 };
 use crate::notify::Digest;
 use minijinja::{AutoEscape, Environment, Output, State, UndefinedBehavior, Value};
 use serde::Serialize;
-use std::fmt::Write as _;
+use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 /// Template names; the `.html` in a name turns on HTML escaping (minijinja strips the `.j2`).
@@ -31,6 +33,7 @@ static BUILT_IN: LazyLock<Environment<'static>> = LazyLock::new(|| {
     env.set_lstrip_blocks(true);
     env.set_keep_trailing_newline(true);
     env.set_formatter(format_value);
+    env.add_filter("pad", pad);
     for (name, source) in [
         (TEXT, include_str!("templates/digest.txt.j2")),
         (HTML, include_str!("templates/digest.html.j2")),
@@ -69,6 +72,36 @@ fn format_value(
     out.write_str(&shown).map_err(minijinja::Error::from)
 }
 
+/// Columns a label of the text part takes, with the spaces after it (`Account:     `).
+const LABEL_COLUMNS: usize = 13;
+
+/// A label of the text part padded with spaces to [`LABEL_COLUMNS`], counting a CJK character
+/// as two columns (as a fixed-width font shows it), so that the values line up.
+fn pad(label: String) -> String {
+    let width: usize = label.chars().map(columns).sum();
+    let spaces = LABEL_COLUMNS.saturating_sub(width).max(1);
+    format!("{label}{}", " ".repeat(spaces))
+}
+
+/// Columns a character takes in a fixed-width font: two for East Asian wide and full-width
+/// characters (CJK ideographs, kana, hangul, full-width punctuation), one otherwise.
+fn columns(c: char) -> usize {
+    match c as u32 {
+        0x1100..=0x115F
+        | 0x2E80..=0x303E
+        | 0x3041..=0x33FF
+        | 0x3400..=0x4DBF
+        | 0x4E00..=0x9FFF
+        | 0xA000..=0xA4CF
+        | 0xAC00..=0xD7A3
+        | 0xF900..=0xFAFF
+        | 0xFE30..=0xFE4F
+        | 0xFF00..=0xFF60
+        | 0xFFE0..=0xFFE6 => 2,
+        _ => 1,
+    }
+}
+
 /// What the built-in templates see.
 #[derive(Serialize)]
 struct BodyContext<'a> {
@@ -79,12 +112,19 @@ struct BodyContext<'a> {
     /// What the digest holds, counted by kind: `1 expired, 2 expire within 7 days` (the HTML
     /// part's first line).
     summary: String,
-    receiver: &'a str,
-    sent_at: String,
+    /// `Receiver ops, sent 2026-11-26 09:00 CST`.
+    receiver_sent: String,
+    /// `en` or `zh-CN` (the HTML's `lang`).
+    locale: &'static str,
+    /// The catalogue's labels (`labels.account`, …) in the digest's locale.
+    labels: BTreeMap<&'static str, &'static str>,
     /// Every alert, most urgent first: a block each in the text part, a card each in the HTML
     /// part.
     alerts: &'a [Row<'a>],
-    footer: &'static str,
+    /// The heading of `silences`.
+    silences_heading: &'static str,
+    /// Silences that end within a day, one line each (none most days).
+    silences: Vec<String>,
 }
 
 /// Facts shown for one alert, as render.rs words them, in both parts of the message.
@@ -102,7 +142,8 @@ struct Row<'a> {
     title: String,
     /// e.g. `expires in 11 days (2026-12-07)`; none without remaining days.
     expiry: Option<String>,
-    summary: &'a str,
+    /// What the alert says: the rules' summary in English, worded from its fields otherwise.
+    summary: String,
     account: &'a str,
     project: &'a str,
     package: Option<&'a str>,
@@ -110,52 +151,63 @@ struct Row<'a> {
     remain_days: Option<i64>,
     /// e.g. `11 days`.
     remaining: String,
-    /// The alert's threshold, e.g. `14 days`.
-    threshold: Option<String>,
+    /// The alert's threshold, e.g. ` (threshold 14 days)`, or nothing.
+    threshold: String,
     /// Whether the remaining days are below zero.
     expired: bool,
-    /// The estimated last day, `YYYY-MM-DD`, or `-`.
+    /// The estimated last day, e.g. `2026-12-07 (estimated)`.
     expiry_date: String,
     /// e.g. `active (2)`; none when the alert has no status.
     status: Option<String>,
-    /// The status before a change, e.g. `active (2)`.
-    previous_status: Option<String>,
+    /// The status before a change, e.g. `, was active (2)`, or nothing.
+    previous_status: String,
     /// What a failed poll reported.
     error: Option<String>,
     /// Set only for `https://` links.
     renew_link: Option<&'a str>,
+    /// The Renew button's accessible name, e.g. `Renew codeartsStorageExtension`.
+    renew_label: String,
     /// A renewal address that is not `https://`: shown as text, never as a link.
     insecure_url: Option<&'a str>,
 }
 
 impl<'a> Row<'a> {
-    fn new(a: &'a Alert) -> Row<'a> {
+    fn new(a: &'a Alert, locale: Locale) -> Row<'a> {
         let renew_link = safe_link(a);
+        let title = subject_name(a, locale);
         Row {
-            kind_label: kind_label(a),
-            kind_name: kind_name(a),
+            kind_label: kind_label(a, locale),
+            kind_name: kind_name(a, locale),
             severity: a.severity.as_str(),
-            severity_word: severity_word(a.severity),
-            title: subject_name(a),
-            expiry: expiry_phrase(a),
-            summary: &a.summary,
+            severity_word: severity_word(a.severity, locale),
+            expiry: expiry_phrase(a, locale),
+            summary: message(a, locale),
             account: &a.account,
-            project: project_label(a),
+            project: project_label(a, locale),
             package: a.package.as_deref(),
             resource: a.resource_id.as_deref(),
             remain_days: a.remain_days,
-            remaining: remaining_label(a),
+            remaining: remaining_label(a, locale),
             threshold: a
                 .threshold
-                .map(|t| plural(t.max(0) as usize, "day", "days")),
+                .map(|t| {
+                    i18n::fill(
+                        locale,
+                        "label.threshold",
+                        &[("threshold", &i18n::days(locale, t.max(0)))],
+                    )
+                })
+                .unwrap_or_default(),
             expired: a.remain_days.is_some_and(|d| d < 0),
-            expiry_date: expiry_label(a),
+            expiry_date: i18n::fill(locale, "label.estimated", &[("date", &expiry_label(a))]),
             status: (a.package_status.is_some() || a.package_status_name.is_some())
-                .then(|| status_label(a)),
-            previous_status: a
-                .previous_status
-                .map(|p| format!("{} ({p})", package_status_name(Some(p)))),
-            error: poll_error_text(a),
+                .then(|| status_label(a, locale)),
+            previous_status: previous_status_label(a, locale)
+                .map(|p| i18n::fill(locale, "label.was", &[("status", &p)]))
+                .unwrap_or_default(),
+            error: poll_error_text(a, locale),
+            renew_label: i18n::fill(locale, "label.renew_package", &[("package", &title)]),
+            title,
             renew_link,
             insecure_url: match renew_link {
                 Some(_) => None,
@@ -165,51 +217,30 @@ impl<'a> Row<'a> {
     }
 }
 
-fn poll_error_text(alert: &Alert) -> Option<String> {
-    let e = alert.error.as_ref()?;
-    let mut text = String::new();
-    if let Some(status) = e.http_status {
-        let _ = write!(text, "HTTP {status} ");
-    }
-    if let Some(code) = &e.error_code {
-        let _ = write!(text, "{code} ");
-    }
-    text.push_str(&e.error_msg);
-    if let Some(id) = &e.request_id {
-        let _ = write!(text, " (request id {id})");
-    }
-    if e.consecutive_failures > 0 {
-        let _ = write!(
-            text,
-            "; {} in a row",
-            plural(
-                e.consecutive_failures as usize,
-                "failed poll",
-                "failed polls"
-            )
-        );
-    }
-    Some(single_line(&text))
-}
-
-const FOOTER: &str = "Expiry dates are estimated: the day the remaining days were read, plus \
-     those days, in GMT+08:00 (Huawei Cloud's billing day). A billing cycle ends at 23:59:59 \
-     GMT+08:00 on its last day.";
-
 /// Renders built-in template `name` for `digest`.
 fn render(name: &str, digest: &Digest) -> Result<String, minijinja::Error> {
+    let locale = digest.locale;
     let rows: Vec<Row> = sorted_by_urgency(&digest.alerts)
         .into_iter()
-        .map(Row::new)
+        .map(|a| Row::new(a, locale))
         .collect();
     let context = BodyContext {
         title: subject(digest),
         headline: what_happened(digest),
-        summary: summary_line(&digest.alerts),
-        receiver: &digest.receiver,
-        sent_at: local_time(digest.sent_at, digest.timezone),
+        summary: summary_line(&digest.alerts, locale),
+        receiver_sent: i18n::fill(
+            locale,
+            "label.receiver_sent",
+            &[
+                ("receiver", &digest.receiver),
+                ("sent_at", &local_time(digest.sent_at, digest.timezone)),
+            ],
+        ),
+        locale: locale.as_str(),
+        labels: i18n::labels(locale),
         alerts: &rows,
-        footer: FOOTER,
+        silences_heading: silences_heading(locale),
+        silences: silence_lines(digest),
     };
     BUILT_IN.get_template(name)?.render(&context)
 }

@@ -2,14 +2,16 @@
 
 use super::bodies;
 use crate::model::Alert;
+use crate::notify::i18n;
 use crate::notify::render::{
-    expiry_label, local_time, project_label, remaining_label, safe_link, single_line,
-    sorted_by_urgency, status_label, truncate,
+    expiry_label, expiry_phrase, kind_name, local_time, message, project_label, remaining_label,
+    safe_link, severity_word, single_line, sorted_by_urgency, status_label, truncate,
 };
 use crate::notify::render::{subject, MAX_SUBJECT_CHARS};
 use crate::notify::template::TemplateError;
 use crate::notify::{BuildError, Digest};
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 const SUBJECT_TEMPLATE: &str = "subject.txt";
 const TEXT_TEMPLATE: &str = "body.txt";
@@ -24,17 +26,26 @@ pub struct EmailTemplates {
     html: bool,
 }
 
-/// What a template sees: `receiver`, `sent_at` (local time), `timezone`, `subject` (the
-/// built-in one), `count` and `alerts` (renewd's JSON fields plus `expiry_date`,
-/// `renew_link` — set only for `https://` links —, `status_label`, `remaining`, `project`).
+/// What a template sees: `receiver`, `sent_at` (local time), `timezone`, `locale`, `labels`
+/// (the catalogue's words in the locale: `labels.renew`, …), `subject` (the built-in one),
+/// `summary` (the counts line), `count` and `alerts` (renewd's JSON fields plus
+/// `expiry_date`, `renew_link` — set only for `https://` links —, and in the receiver's
+/// locale `status_label`, `remaining`, `project`, `message`, `kind_name`, `severity_word`,
+/// `expiry`), `silences` and `silences_heading`. Documented in docs/receivers.md.
 #[derive(Serialize)]
 struct TemplateContext<'a> {
     receiver: &'a str,
     sent_at: String,
     timezone: &'a str,
+    locale: &'static str,
+    labels: BTreeMap<&'static str, &'static str>,
     subject: String,
+    summary: String,
     count: usize,
     alerts: Vec<TemplateAlert<'a>>,
+    /// Silences ending within a day, one worded line each, and their heading.
+    silences: Vec<String>,
+    silences_heading: &'static str,
 }
 
 #[derive(Serialize)]
@@ -46,6 +57,12 @@ struct TemplateAlert<'a> {
     status_label: String,
     remaining: String,
     project: &'a str,
+    /// What the alert says, in the receiver's locale.
+    message: String,
+    kind_name: String,
+    severity_word: &'static str,
+    /// e.g. `expires in 11 days (2026-12-07)`.
+    expiry: Option<String>,
 }
 
 impl std::fmt::Debug for EmailTemplates {
@@ -115,11 +132,15 @@ impl EmailTemplates {
                 built_in_html(digest)?,
             ));
         };
+        let locale = digest.locale;
         let context = TemplateContext {
             receiver: &digest.receiver,
             sent_at: local_time(digest.sent_at, digest.timezone),
             timezone: digest.timezone.name(),
+            locale: locale.as_str(),
+            labels: i18n::labels(locale),
             subject: subject(digest),
+            summary: crate::notify::render::summary_line(&digest.alerts, locale),
             count: digest.alerts.len(),
             alerts: sorted_by_urgency(&digest.alerts)
                 .into_iter()
@@ -127,11 +148,17 @@ impl EmailTemplates {
                     alert,
                     expiry_date: expiry_label(alert),
                     renew_link: safe_link(alert),
-                    status_label: status_label(alert),
-                    remaining: remaining_label(alert),
-                    project: project_label(alert),
+                    status_label: status_label(alert, locale),
+                    remaining: remaining_label(alert, locale),
+                    project: project_label(alert, locale),
+                    message: message(alert, locale),
+                    kind_name: kind_name(alert, locale),
+                    severity_word: severity_word(alert.severity, locale),
+                    expiry: expiry_phrase(alert, locale),
                 })
                 .collect(),
+            silences: crate::notify::render::silence_lines(digest),
+            silences_heading: crate::notify::render::silences_heading(locale),
         };
         let run = |name: &str, field: &'static str| -> Result<String, TemplateError> {
             crate::notify::template::render(env, name, &context)

@@ -110,7 +110,7 @@ pub(crate) fn body(digest: &Digest) -> Result<Vec<u8>, String> {
             AmAlert {
                 status,
                 labels: labels(alert),
-                annotations: annotations(alert),
+                annotations: annotations(alert, digest.locale),
                 starts_at: time(alert.raised_at),
                 ends_at: if status == "resolved" {
                     time(alert.raised_at)
@@ -165,12 +165,7 @@ mod tests {
     use crate::notify::render::tests::alert;
 
     fn digest(alerts: Vec<Alert>) -> Digest {
-        Digest {
-            receiver: "am".into(),
-            alerts,
-            sent_at: Utc::now(),
-            timezone: chrono_tz::UTC,
-        }
+        Digest::new("am", alerts, Utc::now(), chrono_tz::UTC)
     }
 
     #[test]

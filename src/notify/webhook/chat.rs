@@ -11,7 +11,7 @@ use super::format::Rejection;
 use super::WebhookFormat;
 use crate::model::Alert;
 use crate::notify::template::{self, TemplateError};
-use crate::notify::{render, BuildError, Digest};
+use crate::notify::{i18n, render, BuildError, Digest};
 use minijinja::value::Value;
 use minijinja::Environment;
 use serde::Serialize;
@@ -23,10 +23,16 @@ use std::time::Duration;
 /// "renewd" starts the text so a robot secured with the keyword "renewd" accepts it.
 pub(crate) const BUILT_IN_TEMPLATE: &str = r#"{{ bold("renewd: " ~ summary) }}
 {% for a in alerts %}
-- {{ bold(a.severity_word) }} {{ a.kind_name }}: {% if a.package %}{{ bold(a.package) }}{% if a.expiry %} {{ a.expiry }}{% endif %} · {{ a.status_label }}{% else %}{{ a.summary }}{% endif %} · {{ a.account }}/{{ a.project }}{% if a.next_action_url %} · {% endif %}{{ link(a.next_action_url, "Renew") }}
+- {{ bold(a.severity_word) }} {{ a.kind_name }}{{ labels.colon }}{% if a.package %}{{ bold(a.package) }}{% if a.expiry %} {{ a.expiry }}{% endif %} · {{ a.status_label }}{% else %}{{ a.message }}{% endif %} · {{ a.account }}/{{ a.project }}{% if a.next_action_url %} · {% endif %}{{ link(a.next_action_url, labels.renew) }}
 {% endfor %}
 {% if omitted %}
-… and {{ omitted }} more (less urgent)
+{{ more }}
+{% endif %}
+{% if silences %}
+{{ bold(silences_heading) }}
+{% for s in silences %}
+- {{ s }}
+{% endfor %}
 {% endif %}
 "#;
 
@@ -42,6 +48,7 @@ const MAX_BUTTON_TITLE_CHARS: usize = 40;
 /// when there are at most [`MAX_BUTTONS`]; else a single `Renew <package> (most urgent)`.
 /// Alerts without a package (poll alerts) get none, and no other link ever becomes a button.
 pub fn renew_buttons(digest: &Digest, shown: usize) -> Vec<(String, &str)> {
+    let locale = digest.locale;
     let listed: Vec<(&str, &str)> = render::sorted_by_urgency(&digest.alerts)
         .into_iter()
         .take(shown)
@@ -51,11 +58,15 @@ pub fn renew_buttons(digest: &Digest, shown: usize) -> Vec<(String, &str)> {
         |text: String| render::truncate(&render::single_line(&text), MAX_BUTTON_TITLE_CHARS);
     if listed.len() > MAX_BUTTONS {
         let (package, url) = listed[0];
-        return vec![(title(format!("Renew {package} (most urgent)")), url)];
+        let text = i18n::fill(locale, "label.renew_most_urgent", &[("package", &package)]);
+        return vec![(title(text), url)];
     }
     listed
         .into_iter()
-        .map(|(package, url)| (title(format!("Renew {package}")), url))
+        .map(|(package, url)| {
+            let text = i18n::fill(locale, "label.renew_package", &[("package", &package)]);
+            (title(text), url)
+        })
         .collect()
 }
 
@@ -134,6 +145,10 @@ struct ChatContext<'a> {
     receiver: &'a str,
     sent_at: String,
     timezone: &'a str,
+    /// `en` or `zh-CN`.
+    locale: &'static str,
+    /// The catalogue's words in the locale (`labels.renew`, …).
+    labels: std::collections::BTreeMap<&'static str, &'static str>,
     /// One line saying what happened, e.g. `renewd: 2 CodeArts packages expire within 14 days (prod)`.
     headline: String,
     /// The digest's alerts counted by kind, e.g. `1 expired, 2 expire within 7 days`.
@@ -144,6 +159,12 @@ struct ChatContext<'a> {
     shown: usize,
     /// Alerts left out to fit the platform's size limit.
     omitted: usize,
+    /// `… and N more (less urgent)` when alerts were left out, else empty.
+    more: String,
+    /// The heading of `silences`.
+    silences_heading: &'static str,
+    /// Silences that end within a day of the digest, one line each.
+    silences: Vec<String>,
     alerts: Vec<ChatAlert<'a>>,
 }
 
@@ -164,6 +185,8 @@ struct ChatAlert<'a> {
     severity_word: &'static str,
     /// e.g. `expires in 11 days (2026-12-07)`; none without remaining days.
     expiry: Option<String>,
+    /// What the alert says, in the receiver's locale (the rules' `summary` in English).
+    message: String,
 }
 
 /// The chat text of one receiver: the built-in template or its own `text_template`.
@@ -206,16 +229,26 @@ impl ChatTemplate {
             template::check_len(text.len())?;
             Ok(Value::from_safe_string(dialect.bold(&text)))
         });
-        env.add_function("link", move |url: Option<String>, text: Option<String>| {
-            let text = text.unwrap_or_else(|| "Renew".into());
-            let url = url.unwrap_or_default();
-            template::check_len(url.len() + text.len())?;
-            Ok(Value::from_safe_string(if url.is_empty() {
-                String::new()
-            } else {
-                dialect.link(&url, &text)
-            }))
-        });
+        env.add_function(
+            "link",
+            move |state: &minijinja::State, url: Option<String>, text: Option<String>| {
+                // The default text is the receiver's word for "Renew".
+                let text = text.unwrap_or_else(|| {
+                    state
+                        .lookup("labels")
+                        .and_then(|l| l.get_attr("renew").ok())
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_else(|| "Renew".into())
+                });
+                let url = url.unwrap_or_default();
+                template::check_len(url.len() + text.len())?;
+                Ok(Value::from_safe_string(if url.is_empty() {
+                    String::new()
+                } else {
+                    dialect.link(&url, &text)
+                }))
+            },
+        );
         let source = custom.unwrap_or(BUILT_IN_TEMPLATE);
         env.add_template_owned(TEMPLATE_NAME, source.to_string())
             .map_err(|e| BuildError::InvalidTemplate {
@@ -238,15 +271,26 @@ impl ChatTemplate {
     pub fn render(&self, digest: &Digest, shown: usize) -> Result<String, TemplateError> {
         let sorted = render::sorted_by_urgency(&digest.alerts);
         let shown = shown.min(sorted.len());
+        let locale = digest.locale;
+        let omitted = sorted.len() - shown;
         let context = ChatContext {
             receiver: &digest.receiver,
             sent_at: render::local_time(digest.sent_at, digest.timezone),
             timezone: digest.timezone.name(),
+            locale: locale.as_str(),
+            labels: i18n::labels(locale),
             headline: render::headline(digest),
-            summary: render::summary_line(&digest.alerts),
+            summary: render::summary_line(&digest.alerts, locale),
             count: sorted.len(),
             shown,
-            omitted: sorted.len() - shown,
+            omitted,
+            more: if omitted > 0 {
+                i18n::fill(locale, "label.and_more", &[("n", &omitted)])
+            } else {
+                String::new()
+            },
+            silences_heading: render::silences_heading(locale),
+            silences: render::silence_lines(digest),
             alerts: sorted
                 .into_iter()
                 .take(shown)
@@ -254,13 +298,14 @@ impl ChatTemplate {
                     alert,
                     expiry_date: render::expiry_label(alert),
                     renew_link: render::safe_link(alert),
-                    status_label: render::status_label(alert),
-                    remaining: render::remaining_label(alert),
-                    project: render::project_label(alert),
-                    kind_label: render::kind_label(alert),
-                    kind_name: render::kind_name(alert),
-                    severity_word: render::severity_word(alert.severity),
-                    expiry: render::expiry_phrase(alert),
+                    status_label: render::status_label(alert, locale),
+                    remaining: render::remaining_label(alert, locale),
+                    project: render::project_label(alert, locale),
+                    kind_label: render::kind_label(alert, locale),
+                    kind_name: render::kind_name(alert, locale),
+                    severity_word: render::severity_word(alert.severity, locale),
+                    expiry: render::expiry_phrase(alert, locale),
+                    message: render::message(alert, locale),
                 })
                 .collect(),
         };

@@ -1,5 +1,7 @@
 //! `format = "json"`: renewd's own JSON (docs/design.md):
-//! `{"version":"1","source":"renewd","sent_at","receiver","alerts"}`, alerts most urgent first.
+//! `{"version":"1","source":"renewd","sent_at","receiver","alerts"}`, alerts most urgent first,
+//! and `silences_ending` (`[{"id","matchers","ends_at","created_by","reason"}]`, the silences
+//! in force that end within a day) when there are some.
 //!
 //! Signing: with a `secret`, the [`SIGNATURE_HEADER`] carries
 //! `t=<unix seconds>,v1=<lowercase hex HMAC-SHA256(secret, "<t>.<body>")>`. The time is part
@@ -26,6 +28,9 @@ struct JsonBody<'a> {
     sent_at: String,
     receiver: &'a str,
     alerts: Vec<&'a Alert>,
+    /// Silences in force that end within a day: present only when there are some.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    silences_ending: &'a [crate::notify::SilenceEnding],
 }
 
 /// The body bytes, alerts most urgent first.
@@ -36,6 +41,7 @@ pub(crate) fn body(digest: &Digest) -> Result<Vec<u8>, String> {
         sent_at: digest.sent_at.to_rfc3339_opts(SecondsFormat::Secs, true),
         receiver: &digest.receiver,
         alerts: render::sorted_by_urgency(&digest.alerts),
+        silences_ending: &digest.silences_ending,
     };
     serde_json::to_vec(&body).map_err(|e| format!("cannot encode the JSON body: {e}"))
 }
@@ -88,15 +94,15 @@ mod tests {
         let sent_at = DateTime::parse_from_rfc3339("2026-11-26T01:00:00.123Z")
             .unwrap()
             .with_timezone(&Utc);
-        let digest = Digest {
-            receiver: "ops".into(),
-            alerts: vec![
+        let digest = Digest::new(
+            "ops",
+            vec![
                 alert("later", Some(20), Severity::Info),
                 alert("soon", Some(2), Severity::Warning),
             ],
             sent_at,
-            timezone: chrono_tz::UTC,
-        };
+            chrono_tz::UTC,
+        );
         let body: serde_json::Value = serde_json::from_slice(&body(&digest).unwrap()).unwrap();
         assert_eq!(body["version"], "1");
         assert_eq!(body["source"], "renewd");
