@@ -422,6 +422,9 @@ pub enum AlertKind {
     Vanished,
     PollFailed,
     PollRecovered,
+    /// A project `projects = "all"` watched is no longer listed: its packages are forgotten,
+    /// not reported vanished.
+    ProjectRemoved,
     Test,
 }
 
@@ -435,6 +438,7 @@ impl AlertKind {
             AlertKind::Vanished => "vanished",
             AlertKind::PollFailed => "poll_failed",
             AlertKind::PollRecovered => "poll_recovered",
+            AlertKind::ProjectRemoved => "project_removed",
             AlertKind::Test => "test",
         }
     }
@@ -612,6 +616,12 @@ pub(crate) enum DecisionKey<'a> {
         /// When the episode's first failure happened; `None` when that was not recorded.
         failing_since: Option<DateTime<Utc>>,
     },
+    /// A scope that discovery no longer lists (`project_removed`), named by when it was last
+    /// polled, so that a project removed, listed again and removed again is another decision.
+    Removed {
+        scope: &'a Scope,
+        last_polled: Option<DateTime<Utc>>,
+    },
     /// The message `test-notify` sends.
     Test {
         receiver: &'a str,
@@ -679,6 +689,18 @@ impl DecisionKey<'_> {
                 &match failing_since {
                     Some(t) => format!("failing_since:{}", id_timestamp(*t)),
                     None => "failing_since:unknown".to_string(),
+                },
+            ]),
+            DecisionKey::Removed { scope, last_polled } => stable_id(&[
+                &scope.account,
+                scope.key(),
+                "",
+                "",
+                "",
+                AlertKind::ProjectRemoved.as_str(),
+                &match last_polled {
+                    Some(t) => format!("removed:last_polled:{}", id_timestamp(*t)),
+                    None => "removed:last_polled:unknown".to_string(),
                 },
             ]),
             DecisionKey::Test { receiver, at } => stable_id(&["test", receiver, &at.to_rfc3339()]),

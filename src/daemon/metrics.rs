@@ -78,6 +78,7 @@ pub(crate) struct Metrics {
     /// is removed without clearing the family (a scrape never sees it empty).
     exported_packages: Mutex<HashSet<PackageLabels>>,
     polls: Family<PollLabels, Counter>,
+    discoveries: Family<PollLabels, Counter>,
     notifications: Family<NotificationLabels, Counter>,
     refreshes: Family<RefreshLabels, Counter>,
     outbox_pending: Gauge,
@@ -117,6 +118,12 @@ impl Metrics {
             "renewd_polls",
             "Polls of the sources' APIs, one per account scope (project, account, subscriptions), by outcome (success, failure)",
             polls.clone(),
+        );
+        let discoveries = Family::<PollLabels, Counter>::default();
+        registry.register(
+            "renewd_project_discoveries",
+            "Listings of an account's CodeArts projects (projects = \"all\"), one per account per cycle, by outcome (success, failure)",
+            discoveries.clone(),
         );
         let notifications = Family::<NotificationLabels, Counter>::default();
         registry.register(
@@ -184,6 +191,7 @@ impl Metrics {
         // first failure.
         for outcome in ["success", "failure"] {
             let _ = polls.get_or_create(&PollLabels { outcome });
+            let _ = discoveries.get_or_create(&PollLabels { outcome });
         }
         Metrics {
             registry,
@@ -191,6 +199,7 @@ impl Metrics {
             package_status,
             exported_packages: Mutex::new(HashSet::new()),
             polls,
+            discoveries,
             notifications,
             refreshes,
             outbox_pending,
@@ -250,16 +259,32 @@ impl Metrics {
                 failing.insert(poll.account.as_str());
             }
         }
+        for discovery in &report.discoveries {
+            let ok = discovery.ok && discovery.bad_entries.is_empty();
+            let outcome = if ok { "success" } else { "failure" };
+            self.discoveries
+                .get_or_create(&PollLabels { outcome })
+                .inc();
+            if !ok {
+                failing.insert(discovery.account.as_str());
+            }
+        }
         let mut exported = self
             .exported_accounts
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        for poll in &report.polls {
-            if !failing.contains(poll.account.as_str()) {
-                exported.insert(poll.account.clone());
+        // An account whose discovery found no project has no poll, and was seen all the same.
+        let accounts = report
+            .polls
+            .iter()
+            .map(|p| &p.account)
+            .chain(report.discoveries.iter().map(|d| &d.account));
+        for account in accounts {
+            if !failing.contains(account.as_str()) {
+                exported.insert(account.clone());
                 self.account_last_success
                     .get_or_create(&AccountLabels {
-                        account: poll.account.clone(),
+                        account: account.clone(),
                     })
                     .set(finished_at.timestamp());
             }
@@ -400,6 +425,7 @@ mod tests {
         let text = metrics.encode().unwrap();
         for line in [
             "renewd_polls_total{outcome=\"success\"} 0",
+            "renewd_project_discoveries_total{outcome=\"failure\"} 0",
             "renewd_notifications_total{receiver=\"ops\",outcome=\"delivered\"} 1",
             "renewd_notifications_total{receiver=\"ops\",outcome=\"retrying\"} 0",
             "renewd_outbox_pending 3",

@@ -75,6 +75,7 @@ pub(crate) fn kind_name(alert: &Alert) -> String {
         AlertKind::StatusChanged => "status changed",
         AlertKind::PollFailed => "poll failed",
         AlertKind::PollRecovered => "poll recovered",
+        AlertKind::ProjectRemoved => "project removed",
         other => other.as_str(),
     };
     let reminder = if alert.reminder { " (reminder)" } else { "" };
@@ -189,7 +190,7 @@ pub(crate) fn worst_severity(digest: &Digest) -> Option<Severity> {
 pub(crate) fn subject_name(alert: &Alert) -> String {
     match (&alert.package, alert.kind) {
         (Some(p), _) => p.clone(),
-        (None, AlertKind::PollFailed | AlertKind::PollRecovered) => {
+        (None, AlertKind::PollFailed | AlertKind::PollRecovered | AlertKind::ProjectRemoved) => {
             format!("{}/{}", alert.account, project_label(alert))
         }
         (None, _) => alert.account.clone(),
@@ -330,6 +331,10 @@ pub(crate) fn single_headline(alert: &Alert) -> String {
         ),
         AlertKind::PollRecovered => format!(
             "checking the CodeArts packages of {} works again",
+            scope_name(alert)
+        ),
+        AlertKind::ProjectRemoved => format!(
+            "CodeArts project {} is no longer listed; its packages are no longer watched",
             scope_name(alert)
         ),
         AlertKind::Test => "test message".into(),

@@ -7,6 +7,7 @@
 //! observation that preceded it), so the same decision always carries the same id and two
 //! different decisions never share one.
 
+mod discovery;
 mod packages;
 mod polls;
 mod ruleset;
@@ -18,6 +19,7 @@ mod wording;
 
 use chrono::TimeDelta;
 
+pub(crate) use discovery::{evaluate_removed, plan_scopes};
 #[cfg(test)]
 use packages::Evaluation;
 pub(crate) use packages::{evaluate, Observation};

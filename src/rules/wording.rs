@@ -13,6 +13,7 @@ pub(super) fn is_shared_kind(kind: AlertKind) -> bool {
             | AlertKind::Vanished
             | AlertKind::PollFailed
             | AlertKind::PollRecovered
+            | AlertKind::ProjectRemoved
     )
 }
 
