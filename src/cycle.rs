@@ -6,7 +6,7 @@ use crate::huawei::ApiError;
 use crate::model::{Alert, Item, ItemId, RenewalFunds, Scope, Silence};
 use crate::notify::outbox::{self, DeliveryReport, ReleaseReport};
 use crate::rules::{self, ItemState, Observation, PollHealth, SilenceSet};
-use crate::sources::{PollResult, Source};
+use crate::sources::{Discovery, PollResult, Source};
 use crate::state::{BatchReads, CycleBatch, CycleId, StateError, StateStore};
 use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt};
@@ -106,10 +106,29 @@ pub struct PollReport {
     pub(crate) error: Option<String>,
 }
 
+/// How the project discovery of one account (`projects = "all"`) went.
+#[derive(Debug, Clone, Serialize)]
+pub struct DiscoveryReport {
+    pub(crate) account: String,
+    pub(crate) ok: bool,
+    /// Projects the listing had (on failure: none).
+    pub(crate) found: usize,
+    /// Projects polled this cycle: those found, or on failure those known before.
+    pub(crate) polled: usize,
+    /// Projects no longer listed, told once as `project_removed` and forgotten.
+    pub(crate) removed: Vec<String>,
+    /// Entries of the listing that could not be read.
+    pub(crate) bad_entries: Vec<String>,
+    pub(crate) error: Option<String>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct CycleReport {
     pub(crate) started_at: DateTime<Utc>,
     pub(crate) dry_run: bool,
+    /// The project discovery of every account with `projects = "all"`, ordered by account.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub discoveries: Vec<DiscoveryReport>,
     /// Every poll, ordered by account and project.
     pub polls: Vec<PollReport>,
     /// Every package and what was decided about it, ordered by account, project and key;
@@ -130,11 +149,18 @@ pub struct CycleReport {
 }
 
 impl CycleReport {
+    /// Polls that failed or had unreadable entries, and project discoveries that failed or
+    /// had unreadable entries: what keeps a cycle from having seen everything.
     pub fn failed_polls(&self) -> usize {
         self.polls
             .iter()
             .filter(|p| !p.ok || !p.bad_entries.is_empty())
             .count()
+            + self
+                .discoveries
+                .iter()
+                .filter(|d| !d.ok || !d.bad_entries.is_empty())
+                .count()
     }
 
     /// What the heartbeat says of this cycle: it went well when every scope was polled and
@@ -191,14 +217,7 @@ pub async fn run_cycle(
     now: DateTime<Utc>,
 ) -> Result<CycleReport, CycleError> {
     let clock = Instant::now();
-    let scopes: Vec<(&dyn Source, Scope)> = app
-        .sources
-        .iter()
-        .flat_map(|source| {
-            let source: &dyn Source = source.as_ref();
-            source.scopes().into_iter().map(move |s| (source, s))
-        })
-        .collect();
+    let (scopes, discoveries, removed) = plan_scopes(app, store).await?;
     tracing::info!(
         event = "cycle.started",
         scopes = scopes.len(),
@@ -215,6 +234,7 @@ pub async fn run_cycle(
     let mut report = CycleReport {
         started_at: now,
         dry_run: options.dry_run,
+        discoveries,
         polls: Vec::with_capacity(scopes.len()),
         packages: Vec::new(),
         package_count: 0,
@@ -225,6 +245,9 @@ pub async fn run_cycle(
         deliveries: DeliveryReport::default(),
         duration_ms: 0,
     };
+    if !removed.is_empty() {
+        record_removed(app, store, cycle, &silences, removed, now, &mut report)?;
+    }
     // What the state file knows of the scopes of sources that list only part of them.
     let mut known: std::collections::HashMap<Scope, Vec<String>> = Default::default();
     for (source, scope) in &scopes {
@@ -402,6 +425,149 @@ async fn check_funds(
     }
 }
 
+/// The scopes of this cycle: the configured ones, and for each source that discovers its
+/// scopes, what its discovery found (or, when it failed, what the state file knew); with the
+/// report of each discovery and the scopes no longer listed.
+async fn plan_scopes<'a>(
+    app: &'a App,
+    store: &StateStore,
+) -> Result<
+    (
+        Vec<(&'a dyn Source, Scope)>,
+        Vec<DiscoveryReport>,
+        Vec<Scope>,
+    ),
+    CycleError,
+> {
+    let mut scopes = Vec::new();
+    let mut discovering = Vec::new();
+    for source in &app.sources {
+        let source: &dyn Source = source.as_ref();
+        if source.discovers_scopes() {
+            discovering.push((source, store.known_projects(source.account())?));
+        } else {
+            scopes.extend(source.scopes().into_iter().map(|s| (source, s)));
+        }
+    }
+    // Every account's discovery at once: each paces its own requests.
+    let found = futures::future::join_all(
+        discovering
+            .iter()
+            .map(|(source, _)| async move { source.discover_scopes().await }),
+    )
+    .await;
+    let mut reports = Vec::with_capacity(found.len());
+    let mut removed = Vec::new();
+    for ((source, known), result) in discovering.into_iter().zip(found) {
+        let account = source.account();
+        let (plan, report) = match result {
+            Ok(Discovery {
+                scopes: listed,
+                bad_entries,
+            }) => {
+                let plan = rules::plan_scopes(&known, Some(&listed), bad_entries.is_empty());
+                tracing::info!(
+                    event = "discovery.succeeded",
+                    account = %account,
+                    projects = listed.len(),
+                    removed = plan.removed.len(),
+                    bad_entries = bad_entries.len(),
+                    "projects listed"
+                );
+                for bad in &bad_entries {
+                    tracing::warn!(
+                        event = "discovery.bad_entry",
+                        account = %account,
+                        entry = %bad.key,
+                        reason = %bad.reason,
+                        "a project entry could not be read; no project is taken for removed"
+                    );
+                }
+                let report = DiscoveryReport {
+                    account: account.to_string(),
+                    ok: true,
+                    found: listed.len(),
+                    polled: plan.poll.len(),
+                    removed: plan
+                        .removed
+                        .iter()
+                        .map(|s| s.project_label().to_string())
+                        .collect(),
+                    bad_entries: bad_entries
+                        .iter()
+                        .map(|b| format!("{}: {}", b.key, b.reason))
+                        .collect(),
+                    error: None,
+                };
+                (plan, report)
+            }
+            Err(error) => {
+                let plan = rules::plan_scopes(&known, None, false);
+                tracing::error!(
+                    event = "discovery.failed",
+                    account = %account,
+                    http_status = error.http_status,
+                    error_code = error.code.as_deref().unwrap_or(""),
+                    request_id = error.support_id(),
+                    error = %error,
+                    known_projects = plan.poll.len(),
+                    "listing the projects failed; polling the projects known before"
+                );
+                let report = DiscoveryReport {
+                    account: account.to_string(),
+                    ok: false,
+                    found: 0,
+                    polled: plan.poll.len(),
+                    removed: Vec::new(),
+                    bad_entries: Vec::new(),
+                    error: Some(error.to_string()),
+                };
+                (plan, report)
+            }
+        };
+        scopes.extend(plan.poll.into_iter().map(|s| (source, s)));
+        removed.extend(plan.removed);
+        reports.push(report);
+    }
+    reports.sort_by(|a, b| a.account.cmp(&b.account));
+    Ok((scopes, reports, removed))
+}
+
+/// One `project_removed` decision per scope a discovery no longer lists, and the scope
+/// forgotten (its items and poll health), in one transaction: its packages are never reported
+/// `vanished`.
+fn record_removed(
+    app: &App,
+    store: &mut StateStore,
+    cycle: Option<CycleId>,
+    silences: &SilenceSet,
+    removed: Vec<Scope>,
+    now: DateTime<Utc>,
+    report: &mut CycleReport,
+) -> Result<(), CycleError> {
+    record_decided(store, cycle, silences, report, |reads, batch, _| {
+        for scope in removed {
+            let health = reads.poll_health(&scope)?;
+            let packages = reads.package_states(&scope)?.len();
+            tracing::info!(
+                event = "project.removed",
+                account = %scope.account,
+                project_id = scope.project_label(),
+                packages,
+                "the project is no longer listed; its packages are no longer watched"
+            );
+            batch.alerts.extend(rules::evaluate_removed(
+                &app.rules,
+                &scope,
+                health.as_ref(),
+                now,
+            ));
+            batch.forgotten.push(scope);
+        }
+        Ok(())
+    })
+}
+
 /// Evaluates a batch of answered polls against the state their scopes had, records the
 /// results in one transaction (not in a dry run), and logs the decisions.
 #[allow(clippy::too_many_arguments)]
@@ -415,13 +581,28 @@ fn record_batch(
     options: &CycleOptions,
     report: &mut CycleReport,
 ) -> Result<(), CycleError> {
-    let batch = store.record_batch_with(cycle, outbox::tell_once, |reads| {
-        let mut batch = CycleBatch::default();
+    record_decided(store, cycle, silences, report, |reads, batch, report| {
         for (scope, result, funds) in answered {
             evaluate_poll_result(
-                app, reads, &scope, result, funds, now, options, &mut batch, report,
+                app, reads, &scope, result, funds, now, options, batch, report,
             )?;
         }
+        Ok(())
+    })
+}
+
+/// Records what `decide` puts in a batch, in one transaction (not in a dry run), with the
+/// decisions a silence holds back marked; logs the decisions and adds them to the report.
+fn record_decided(
+    store: &mut StateStore,
+    cycle: Option<CycleId>,
+    silences: &SilenceSet,
+    report: &mut CycleReport,
+    decide: impl FnOnce(&BatchReads<'_>, &mut CycleBatch, &mut CycleReport) -> Result<(), CycleError>,
+) -> Result<(), CycleError> {
+    let batch = store.record_batch_with(cycle, outbox::tell_once, |reads| {
+        let mut batch = CycleBatch::default();
+        decide(reads, &mut batch, report)?;
         batch.silenced = batch
             .alerts
             .iter()
@@ -520,12 +701,7 @@ fn evaluate_poll_result(
                 project_id = scope.project_label(),
                 http_status = error.http_status,
                 error_code = error.code.as_deref().unwrap_or(""),
-                // The gateway's request id, else the v5 API's trace id: what support asks for.
-                request_id = error
-                    .request_id
-                    .as_deref()
-                    .or(error.trace_id.as_deref())
-                    .unwrap_or(""),
+                request_id = error.support_id(),
                 error = %error,
                 "poll failed"
             );

@@ -55,7 +55,9 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Check => {
             let (path, app) = load(cli.config)?;
-            commands::check(&path, &app, &mut stdout)?
+            // The one request `check` makes: how many projects `projects = "all"` finds.
+            let discovered = runtime.block_on(commands::discover_projects(&app));
+            commands::check(&path, &app, &discovered, &mut stdout)?
         }
         Command::Once { dry_run, json } => {
             let (_, app) = load(cli.config)?;

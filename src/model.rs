@@ -492,6 +492,9 @@ pub enum AlertKind {
     Vanished,
     PollFailed,
     PollRecovered,
+    /// A project `projects = "all"` watched is no longer listed: its packages are forgotten,
+    /// not reported vanished.
+    ProjectRemoved,
     Test,
     /// An auto-renewing resource's term ended without it being renewed.
     AutoRenewFailed,
@@ -509,6 +512,7 @@ impl AlertKind {
             AlertKind::Vanished => "vanished",
             AlertKind::PollFailed => "poll_failed",
             AlertKind::PollRecovered => "poll_recovered",
+            AlertKind::ProjectRemoved => "project_removed",
             AlertKind::Test => "test",
             AlertKind::AutoRenewFailed => "auto_renew_failed",
             AlertKind::AutoRenewAtRisk => "auto_renew_at_risk",
@@ -697,6 +701,12 @@ pub(crate) enum DecisionKey<'a> {
         stage: Severity,
         resources: &'a [String],
     },
+    /// A scope that discovery no longer lists (`project_removed`), named by when it was last
+    /// polled, so that a project removed, listed again and removed again is another decision.
+    Removed {
+        scope: &'a Scope,
+        last_polled: Option<DateTime<Utc>>,
+    },
     /// The message `test-notify` sends.
     Test {
         receiver: &'a str,
@@ -786,6 +796,18 @@ impl DecisionKey<'_> {
                 &format!("stage:{stage}"),
                 &format!("since:{}", id_timestamp(*since)),
                 &format!("resources:{}", resources.join(",")),
+            ]),
+            DecisionKey::Removed { scope, last_polled } => stable_id(&[
+                &scope.account,
+                scope.key(),
+                "",
+                "",
+                "",
+                AlertKind::ProjectRemoved.as_str(),
+                &match last_polled {
+                    Some(t) => format!("removed:last_polled:{}", id_timestamp(*t)),
+                    None => "removed:last_polled:unknown".to_string(),
+                },
             ]),
             DecisionKey::Test { receiver, at } => stable_id(&["test", receiver, &at.to_rfc3339()]),
         }

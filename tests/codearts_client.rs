@@ -374,7 +374,8 @@ async fn a_refused_connection_is_a_transport_error() {
         name: "prod".into(),
         region: Some("cn-north-4".into()),
         endpoint: Some(format!("http://127.0.0.1:{port}")),
-        projects: vec![P1.into()],
+        projects: renewd::config::Projects::List(vec![P1.into()]),
+        projectman_endpoint: None,
         max_requests_per_second: renewd::config::DEFAULT_MAX_REQUESTS_PER_SECOND,
         auth: FakeCloud::token_auth(TOKEN),
         packages: true,
@@ -818,4 +819,85 @@ async fn wrong_credentials_waiting_side_by_side_cost_one_request() {
         .map(|p| fake.request_count(Some(p.as_str())))
         .sum();
     assert_eq!(sent, 1, "one refused request for the account");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Project discovery (projects = "all")
+// ---------------------------------------------------------------------------------------------
+
+fn project_ids(n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| format!("{:032x}", 0xabc0_0000_u64 + i as u64))
+        .collect()
+}
+
+fn discovering(fake: &FakeCloud, auth: AuthConfig) -> AccountConfig {
+    let mut account = fake.account("prod", &[], auth);
+    account.projects = renewd::config::Projects::All;
+    account
+}
+
+#[tokio::test]
+async fn all_projects_are_listed_page_by_page() {
+    let fake = FakeCloud::start().await;
+    fake.add_access_key(AK, SK);
+    let ids = project_ids(2345);
+    fake.set_projects(ids.clone());
+    let client = client(&discovering(&fake, FakeCloud::aksk_auth(AK, SK)));
+    assert!(client.discovers_scopes());
+    assert!(
+        client.scopes().is_empty(),
+        "found at each cycle, not configured"
+    );
+
+    let found = client.discover_scopes().await.expect("discovery");
+    assert!(found.bad_entries.is_empty());
+    let mut expected: Vec<Scope> = ids.iter().map(|p| scope(Some(p))).collect();
+    expected.sort();
+    assert_eq!(found.scopes, expected);
+    // Signed like every request (the fake checks it); 1000 a page, offsets multiples of it.
+    assert_eq!(
+        fake.project_pages(),
+        vec![(0, 1000), (1000, 1000), (2000, 1000)]
+    );
+}
+
+#[tokio::test]
+async fn small_pages_keep_offsets_multiples_of_the_limit() {
+    let (fake, _) = token_setup(&[]).await;
+    fake.set_projects(project_ids(7));
+    let client =
+        client(&discovering(&fake, FakeCloud::token_auth(TOKEN))).with_project_page_size(3);
+    let found = client.discover_scopes().await.expect("discovery");
+    assert_eq!(found.scopes.len(), 7);
+    assert_eq!(fake.project_pages(), vec![(0, 3), (3, 3), (6, 3)]);
+    // An account without projects: one page, nothing found.
+    fake.set_projects(vec![]);
+    assert!(client
+        .discover_scopes()
+        .await
+        .expect("discovery")
+        .scopes
+        .is_empty());
+}
+
+#[tokio::test]
+async fn a_project_list_that_fails_is_an_error_not_an_empty_list() {
+    let (fake, _) = token_setup(&[]).await;
+    fake.set_projects(project_ids(3));
+    fake.fail_projects(None);
+    let client = client(&discovering(&fake, FakeCloud::token_auth(TOKEN)));
+    let e = client.discover_scopes().await.expect_err("fails");
+    assert_eq!(e.http_status, Some(500));
+    assert_eq!(e.scope, scope(None));
+    // A wrong token: the gateway's refusal.
+    let wrong = CodeArtsClient::new(
+        &discovering(&fake, FakeCloud::token_auth("MIIwrong")),
+        test_http_client(),
+        Duration::from_secs(10),
+    )
+    .expect("client builds");
+    fake.clear_projects_failure();
+    let e = wrong.discover_scopes().await.expect_err("refused");
+    assert!(e.is_auth(), "{e}");
 }

@@ -213,8 +213,20 @@ fn metrics_health_and_status_while_running() {
         billing_expiry_seconds(spawned_at, 11),
         billing_expiry_seconds(chrono::Utc::now(), 11),
     ];
-    for package in ["codeartsStorageExtension", "codeartsTrafficExtension"] {
-        let labels = format!("{{account=\"prod\",project_id=\"{PROJECT}\",package=\"{package}\"}}");
+    for (package, resource_id) in [
+        (
+            "codeartsStorageExtension",
+            "7590809a5c9d42ae92b49b1190e94666",
+        ),
+        (
+            "codeartsTrafficExtension",
+            "37c9064954924750b2350e2d03e66666",
+        ),
+    ] {
+        let labels = format!(
+            "{{account=\"prod\",project_id=\"{PROJECT}\",package=\"{package}\",\
+             resource_id=\"{resource_id}\",source=\"packages\"}}"
+        );
         let expiry = metric(
             &text,
             &format!("renewd_package_expiry_timestamp_seconds{labels}"),

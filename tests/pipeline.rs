@@ -570,3 +570,182 @@ async fn without_ca_certificates_once_and_run_refuse_to_start_and_say_why() {
     }
     assert!(s.hook.received().is_empty());
 }
+
+// ---------------------------------------------------------------------------------------------
+// projects = "all": the projects found at each cycle (issue 14, point 4)
+// ---------------------------------------------------------------------------------------------
+
+const PA: &str = "a00000000000000000000000000000aa";
+const PB: &str = "b00000000000000000000000000000bb";
+const PC: &str = "c00000000000000000000000000000cc";
+
+/// [`Setup`] whose account has `projects = "all"`, listed from the fake's ProjectMan, which
+/// lists `projects` to begin with.
+async fn discovering_setup(projects: &[&str]) -> Setup {
+    let s = Setup::new().await;
+    let config = basic_config(&s.ws, &s.cloud.url(), &s.hook.url()).replace(
+        &format!("projects = [\"{PROJECT}\"]"),
+        &format!(
+            "projects = \"all\"\nprojectman_endpoint = \"{}\"",
+            s.cloud.url()
+        ),
+    );
+    s.ws.write_config(&config);
+    s.cloud
+        .set_projects(projects.iter().map(|p| p.to_string()).collect());
+    s
+}
+
+/// The kinds of the alerts of the last digest the webhook got since `seen` digests.
+fn kinds_since(s: &Setup, seen: usize) -> Vec<(String, String)> {
+    s.bodies()
+        .iter()
+        .skip(seen)
+        .flat_map(alerts_of)
+        .map(|a| {
+            (
+                a["kind"].as_str().unwrap_or_default().to_string(),
+                a["project_id"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn projects_found_at_each_cycle_are_polled_and_removed_ones_told_once() {
+    let s = discovering_setup(&[PA, PB]).await;
+    let run = s.once(0).await;
+    assert!(
+        run.stdout.contains("projects of prod: 2 found"),
+        "{}",
+        run.output()
+    );
+    assert_eq!(
+        run.events("discovery.succeeded").len(),
+        1,
+        "{}",
+        run.output()
+    );
+    assert_eq!(s.cloud.request_count(Some(PA)), 1);
+    assert_eq!(s.cloud.request_count(Some(PB)), 1);
+    assert_eq!(kinds_since(&s, 0).len(), 4, "two packages in each project");
+
+    // A project created since: polled without a config change, its packages alerted.
+    s.cloud.set_projects(vec![PA.into(), PB.into(), PC.into()]);
+    let run = s.once(0).await;
+    assert!(run.stdout.contains("3 found"), "{}", run.output());
+    assert_eq!(s.cloud.request_count(Some(PC)), 1);
+    let new = kinds_since(&s, 1);
+    assert_eq!(new.len(), 2, "{new:?}");
+    assert!(
+        new.iter().all(|(k, p)| k == "expiring" && p == PC),
+        "{new:?}"
+    );
+
+    // A project deleted: one project_removed (info), no vanished, and it is not polled.
+    s.cloud.set_projects(vec![PA.into(), PC.into()]);
+    let run = s.once(0).await;
+    assert!(run.stdout.contains("1 removed"), "{}", run.output());
+    assert_eq!(run.events("project.removed").len(), 1, "{}", run.output());
+    assert_eq!(s.cloud.request_count(Some(PB)), 2);
+    let bodies = s.bodies();
+    assert_eq!(bodies.len(), 3, "one digest for the removal");
+    let alerts = alerts_of(&bodies[2]);
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert_eq!(alerts[0]["kind"], "project_removed");
+    assert_eq!(alerts[0]["severity"], "info");
+    assert_eq!(alerts[0]["project_id"], PB);
+    assert_eq!(alerts[0]["package"], Value::Null);
+
+    // Nothing more of it, ever: not again, and never as vanished packages.
+    for _ in 0..2 {
+        let run = s.once(0).await;
+        assert!(run.stdout.contains("0 alert(s)"), "{}", run.output());
+    }
+    assert_eq!(s.bodies().len(), 3);
+    let status = s.ws.run(&["status", "--json"]).await;
+    status.expect_code(0);
+    let status = status.json();
+    let projects: Vec<&str> = status["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .filter_map(|p| p["project_id"].as_str())
+        .collect();
+    assert_eq!(projects.len(), 4, "{status:#}");
+    assert!(!projects.contains(&PB), "{status:#}");
+
+    // Listed again later: watched again. Its packages start afresh, and what was decided
+    // about them before has the same ids: receivers are not told it twice.
+    s.cloud.set_projects(vec![PA.into(), PB.into(), PC.into()]);
+    let run = s.once(0).await;
+    assert_eq!(s.cloud.request_count(Some(PB)), 3);
+    assert!(run.stdout.contains("0 delivered"), "{}", run.output());
+    assert_eq!(s.bodies().len(), 3, "{}", run.output());
+    let status = s.ws.run(&["status", "--json"]).await.json();
+    assert_eq!(status["packages"].as_array().expect("packages").len(), 6);
+}
+
+#[tokio::test]
+async fn a_failed_discovery_keeps_polling_the_projects_known_before() {
+    let s = discovering_setup(&[PA, PB]).await;
+    s.once(0).await;
+    assert_eq!(s.bodies().len(), 1);
+
+    s.cloud.fail_projects(None);
+    // Packages change meanwhile: the known projects are still polled and evaluated.
+    s.cloud.set_packages(
+        Some(PA),
+        packages(&[("codeartsStorageExtension", STORAGE_RESOURCE, 2, 6)]),
+    );
+    let run = s.once(1).await;
+    assert!(
+        run.stdout.contains("project discovery failed for prod"),
+        "{}",
+        run.output()
+    );
+    assert!(
+        run.stdout.contains("polled the 2 projects known before"),
+        "{}",
+        run.output()
+    );
+    let failed = run.events("discovery.failed");
+    assert_eq!(failed.len(), 1, "{}", run.output());
+    assert!(failed[0].contains("http_status=500"), "{failed:?}");
+    assert_eq!(s.cloud.request_count(Some(PA)), 2);
+    assert_eq!(s.cloud.request_count(Some(PB)), 2);
+    // PA's traffic package is no longer in PA's answer: vanished, as always; nothing of PB.
+    let kinds = kinds_since(&s, 1);
+    assert!(
+        kinds.iter().all(|(k, p)| p == PA && k != "project_removed"),
+        "{kinds:?}"
+    );
+    assert!(kinds.iter().any(|(k, _)| k == "expiring"), "{kinds:?}");
+
+    // `check` reports the failure and still exits 0.
+    let check = s.ws.run(&["check"]).await;
+    check.expect_code(0);
+    assert!(
+        check.stdout.contains("listing them now failed"),
+        "{}",
+        check.output()
+    );
+
+    // Back again: the same projects, no removal.
+    s.cloud.clear_projects_failure();
+    let run = s.once(0).await;
+    assert!(run.stdout.contains("2 found"), "{}", run.output());
+    assert!(!kinds_since(&s, 2)
+        .iter()
+        .any(|(k, _)| k == "project_removed"));
+    let check = s.ws.run(&["check"]).await;
+    check.expect_code(0);
+    assert!(
+        check
+            .stdout
+            .contains("projects    all (listed from ProjectMan"),
+        "{}",
+        check.output()
+    );
+    assert!(check.stdout.contains("2 found now"), "{}", check.output());
+}

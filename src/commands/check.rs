@@ -3,15 +3,55 @@
 use super::CommandError;
 use super::EXIT_OK;
 use crate::app::App;
-use crate::config::AuthConfig;
 use crate::config::ReceiverConfig;
+use crate::config::{AuthConfig, Projects};
 use chrono::Utc;
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 use std::path::PathBuf;
+use std::time::Duration;
 
-/// `renewd check`: what the config says, in words, never a secret.
-pub fn check(path: &Path, app: &App, out: &mut dyn Write) -> Result<u8, CommandError> {
+/// How long `check` waits for the project listing of one account: it is a look at what a
+/// cycle would poll, not a cycle, and must stay quick.
+const DISCOVERY_WAIT: Duration = Duration::from_secs(15);
+
+/// What `check` found of each account with `projects = "all"`: how many projects ProjectMan
+/// lists now, or why they could not be listed.
+pub type Discovered = BTreeMap<String, Result<usize, String>>;
+
+/// Lists the projects of every account with `projects = "all"`, at once, each within
+/// [`DISCOVERY_WAIT`]. The only requests `check` makes; a failure is reported, not fatal.
+pub async fn discover_projects(app: &App) -> Discovered {
+    let listings = app
+        .sources
+        .iter()
+        .filter(|source| source.discovers_scopes())
+        .map(|source| async move {
+            let found = match tokio::time::timeout(DISCOVERY_WAIT, source.discover_scopes()).await {
+                Ok(Ok(discovery)) => Ok(discovery.scopes.len()),
+                Ok(Err(error)) => Err(error.to_string()),
+                Err(_) => Err(format!(
+                    "no answer within {}",
+                    humantime::format_duration(DISCOVERY_WAIT)
+                )),
+            };
+            (source.account().to_string(), found)
+        });
+    futures::future::join_all(listings)
+        .await
+        .into_iter()
+        .collect()
+}
+
+/// `renewd check`: what the config says, in words, never a secret; with `discovered`, what
+/// the project listings of accounts with `projects = "all"` found.
+pub fn check(
+    path: &Path,
+    app: &App,
+    discovered: &Discovered,
+    out: &mut dyn Write,
+) -> Result<u8, CommandError> {
     let config = &app.config;
     writeln!(out, "config {} is valid", path.display())?;
     let d = &config.daemon;
@@ -44,10 +84,27 @@ pub fn check(path: &Path, app: &App, out: &mut dyn Write) -> Result<u8, CommandE
         }
         if a.packages {
             writeln!(out, "    packages    CodeArts at {}", a.api_base())?;
-            if a.projects.is_empty() {
-                writeln!(out, "    projects    (the account as a whole)")?;
-            } else {
-                writeln!(out, "    projects    {}", a.projects.join(", "))?;
+            match &a.projects {
+                Projects::All => {
+                    let base = a.projectman_base().unwrap_or_default();
+                    writeln!(
+                        out,
+                        "    projects    all (listed from ProjectMan at {base} at every cycle)"
+                    )?;
+                    match discovered.get(&a.name) {
+                        Some(Ok(n)) => writeln!(out, "                  {n} found now")?,
+                        Some(Err(e)) => writeln!(
+                            out,
+                            "                  listing them now failed: {e} (a cycle would poll \
+                             the projects it knew)"
+                        )?,
+                        None => {}
+                    }
+                }
+                Projects::List(ids) if ids.is_empty() => {
+                    writeln!(out, "    projects    (the account as a whole)")?
+                }
+                Projects::List(ids) => writeln!(out, "    projects    {}", ids.join(", "))?,
             }
         } else {
             writeln!(out, "    packages    off")?;

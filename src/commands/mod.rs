@@ -11,7 +11,7 @@ mod status;
 mod table;
 mod test_notify;
 
-pub use check::check;
+pub use check::{check, discover_projects, Discovered};
 pub use demo::demo;
 pub use once::once;
 pub(crate) use once::print_report;

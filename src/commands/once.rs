@@ -105,6 +105,29 @@ pub(crate) fn print_report(
     out: &mut dyn Write,
 ) -> std::io::Result<()> {
     print_packages(&report.packages, out)?;
+    for d in &report.discoveries {
+        match &d.error {
+            None => writeln!(
+                out,
+                "projects of {}: {} found{}",
+                d.account,
+                d.found,
+                if d.removed.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {} removed ({})", d.removed.len(), d.removed.join(", "))
+                }
+            )?,
+            Some(error) => writeln!(
+                out,
+                "project discovery failed for {}: {error}; polled the {} projects known before",
+                d.account, d.polled
+            )?,
+        }
+        for bad in &d.bad_entries {
+            writeln!(out, "bad project entry from {}: {bad}", d.account)?;
+        }
+    }
     for poll in report.polls.iter().filter(|p| !p.ok) {
         writeln!(
             out,

@@ -13,9 +13,13 @@ pub struct AccountConfig {
     pub region: Option<String>,
     /// Overrides the CodeArts endpoint derived from the region (`https://…`).
     pub endpoint: Option<String>,
-    /// CodeArts project ids; when empty, the account as a whole is asked.
+    /// CodeArts project ids (when empty, the account as a whole is asked), or `"all"`: the
+    /// account's projects, listed from ProjectMan at every cycle.
     #[serde(default)]
-    pub projects: Vec<String>,
+    pub projects: Projects,
+    /// Overrides the ProjectMan endpoint derived from the region (`https://…`), for
+    /// `projects = "all"`.
+    pub projectman_endpoint: Option<String>,
     /// The most API requests a second for this account, shared by all of its projects.
     #[serde(default = "default_max_requests_per_second")]
     pub max_requests_per_second: f64,
@@ -26,6 +30,55 @@ pub struct AccountConfig {
     /// `[accounts.subscriptions]`: the account's yearly/monthly billing subscriptions are
     /// watched when the table is present.
     pub subscriptions: Option<SubscriptionsConfig>,
+}
+
+/// `projects`: a list of CodeArts project ids, or `"all"` (found at every cycle).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Projects {
+    /// These projects; none: the account as a whole.
+    List(Vec<String>),
+    /// Every project ProjectMan lists for the account, asked at every cycle.
+    All,
+}
+
+impl Default for Projects {
+    fn default() -> Self {
+        Projects::List(Vec::new())
+    }
+}
+
+impl Projects {
+    /// The configured project ids (none for `"all"`: they are found at each cycle).
+    pub fn listed(&self) -> &[String] {
+        match self {
+            Projects::List(ids) => ids,
+            Projects::All => &[],
+        }
+    }
+
+    pub fn is_all(&self) -> bool {
+        *self == Projects::All
+    }
+}
+
+impl<'de> Deserialize<'de> for Projects {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Word(String),
+            List(Vec<String>),
+        }
+        match Raw::deserialize(deserializer).map_err(|_| {
+            serde::de::Error::custom("expected a list of CodeArts project ids or \"all\"")
+        })? {
+            Raw::List(ids) => Ok(Projects::List(ids)),
+            Raw::Word(word) if word == "all" => Ok(Projects::All),
+            Raw::Word(word) => Err(serde::de::Error::custom(format!(
+                "{word:?} is neither \"all\" nor a list of CodeArts project ids"
+            ))),
+        }
+    }
 }
 
 /// `[accounts.subscriptions]`: the billing API's `ListPayPerUseCustomerResources`.
@@ -202,6 +255,17 @@ impl AccountConfig {
         }
     }
 
+    /// The ProjectMan base URL (project discovery): `projectman_endpoint` when given, else
+    /// `https://projectman-ext.<region>.myhuaweicloud.com`.
+    pub(crate) fn projectman_base(&self) -> Option<String> {
+        if let Some(endpoint) = &self.projectman_endpoint {
+            return Some(endpoint.trim_end_matches('/').to_string());
+        }
+        self.region
+            .as_ref()
+            .map(|r| format!("https://projectman-ext.{r}.myhuaweicloud.com"))
+    }
+
     /// The IAM base URL: `iam_endpoint` when given, else `https://iam.<region>.myhuaweicloud.com`.
     pub(crate) fn iam_base(&self) -> Option<String> {
         if let AuthConfig::Password {
@@ -326,8 +390,21 @@ impl AccountConfig {
                 format!("{rate} is not between 0.01 and 100000"),
             );
         }
+        if let Some(endpoint) = &self.projectman_endpoint {
+            if let Err(e) = check_endpoint(endpoint) {
+                push(format!("{p}.projectman_endpoint"), e);
+            }
+        }
+        if self.projects.is_all() && self.packages && self.projectman_base().is_none() {
+            push(
+                format!("{p}.projectman_endpoint"),
+                "projects = \"all\" lists them from ProjectMan: give the account a `region` or \
+                 set `projectman_endpoint`"
+                    .into(),
+            );
+        }
         let mut seen = std::collections::HashSet::new();
-        for (j, project) in self.projects.iter().enumerate() {
+        for (j, project) in self.projects.listed().iter().enumerate() {
             if !is_project_id(project) {
                 push(
                     format!("{p}.projects[{j}]"),

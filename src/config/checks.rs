@@ -31,7 +31,7 @@ pub(crate) fn is_loopback_host(host: &str) -> bool {
         .unwrap_or(false)
 }
 
-pub(super) fn is_project_id(s: &str) -> bool {
+pub(crate) fn is_project_id(s: &str) -> bool {
     s.len() == 32
         && s.chars()
             .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))

@@ -19,7 +19,7 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 
 pub use accounts::*;
-pub(crate) use checks::{check_endpoint, is_loopback_host};
+pub(crate) use checks::{check_endpoint, is_loopback_host, is_project_id};
 pub use daemon::*;
 use env::*;
 pub(crate) use heartbeat::{HeartbeatConfig, HeartbeatMethod};

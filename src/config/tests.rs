@@ -142,3 +142,56 @@ fn locale_and_timezone_are_checked_on_the_daemon_and_every_receiver() {
         .unwrap();
     assert!(locale.reason.contains("en, zh-CN"), "{locale:?}");
 }
+
+#[test]
+fn projects_are_a_list_or_all() {
+    let c = load(MINIMAL, &[]).unwrap();
+    assert_eq!(c.accounts[0].projects, Projects::List(vec![]));
+    let all = MINIMAL.replace(
+        "region = \"cn-north-4\"",
+        "region = \"cn-north-4\"\nprojects = \"all\"",
+    );
+    let c = load(&all, &[]).unwrap();
+    assert!(c.accounts[0].projects.is_all());
+    assert!(c.accounts[0].projects.listed().is_empty());
+    assert_eq!(
+        c.accounts[0].projectman_base().as_deref(),
+        Some("https://projectman-ext.cn-north-4.myhuaweicloud.com")
+    );
+    // From the environment too.
+    let c = load(MINIMAL, &[("RENEWD_ACCOUNTS__PROD__PROJECTS", "all")]).unwrap();
+    assert!(c.accounts[0].projects.is_all());
+    let some = MINIMAL.replace(
+        "region = \"cn-north-4\"",
+        "region = \"cn-north-4\"\nprojects = \"some\"",
+    );
+    let problems = load(&some, &[]).unwrap_err();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.to_string().contains("accounts[0].projects")
+                && p.to_string().contains("\"some\" is neither \"all\"")),
+        "{problems:?}"
+    );
+    // Without a region, ProjectMan's endpoint must be given.
+    let no_region = MINIMAL.replace(
+        "region = \"cn-north-4\"",
+        "endpoint = \"https://codearts.example.com\"\nprojects = \"all\"",
+    );
+    let problems = load(&no_region, &[]).unwrap_err();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.to_string().contains("accounts[0].projectman_endpoint")),
+        "{problems:?}"
+    );
+    let overridden = no_region.replace(
+        "projects = \"all\"",
+        "projects = \"all\"\nprojectman_endpoint = \"https://pm.example.com/\"",
+    );
+    let c = load(&overridden, &[]).unwrap();
+    assert_eq!(
+        c.accounts[0].projectman_base().as_deref(),
+        Some("https://pm.example.com")
+    );
+}

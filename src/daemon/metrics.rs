@@ -30,11 +30,16 @@ pub(crate) enum MetricsError {
     Encode(#[from] std::fmt::Error),
 }
 
+/// One item's series. `package` alone does not name an item: billing subscriptions share a
+/// resource type code as their key, so `resource_id` tells them apart, and `source` says which
+/// API reported the item (and so how its status number reads).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct PackageLabels {
     account: String,
     project_id: String,
     package: String,
+    resource_id: String,
+    source: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -73,6 +78,7 @@ pub(crate) struct Metrics {
     /// is removed without clearing the family (a scrape never sees it empty).
     exported_packages: Mutex<HashSet<PackageLabels>>,
     polls: Family<PollLabels, Counter>,
+    discoveries: Family<PollLabels, Counter>,
     notifications: Family<NotificationLabels, Counter>,
     refreshes: Family<RefreshLabels, Counter>,
     outbox_pending: Gauge,
@@ -98,20 +104,26 @@ impl Metrics {
         let package_expiry = Family::<PackageLabels, Gauge>::default();
         registry.register(
             "renewd_package_expiry_timestamp_seconds",
-            "Unix time at which the package expires: 23:59:59 GMT+08:00 of the poll day in GMT+08:00 plus remainDays",
+            "Unix time at which the item expires: 23:59:59 GMT+08:00 of the poll day in GMT+08:00 plus its remaining days",
             package_expiry.clone(),
         );
         let package_status = Family::<PackageLabels, Gauge>::default();
         registry.register(
             "renewd_package_status",
-            "Raw packageStatus of the package (2 active, 5 grace, 4 retention, 3 deleted, 99 frozen)",
+            "Raw status of the item: packages 2 active, 5 grace, 4 retention, 3 deleted, 99 frozen; subscriptions 2 in use, 3 closed, 4 frozen, 5 expired",
             package_status.clone(),
         );
         let polls = Family::<PollLabels, Counter>::default();
         registry.register(
             "renewd_polls",
-            "Polls of the CodeArts API per account and project, by outcome (success, failure)",
+            "Polls of the sources' APIs, one per account scope (project, account, subscriptions), by outcome (success, failure)",
             polls.clone(),
+        );
+        let discoveries = Family::<PollLabels, Counter>::default();
+        registry.register(
+            "renewd_project_discoveries",
+            "Listings of an account's CodeArts projects (projects = \"all\"), one per account per cycle, by outcome (success, failure)",
+            discoveries.clone(),
         );
         let notifications = Family::<NotificationLabels, Counter>::default();
         registry.register(
@@ -179,6 +191,7 @@ impl Metrics {
         // first failure.
         for outcome in ["success", "failure"] {
             let _ = polls.get_or_create(&PollLabels { outcome });
+            let _ = discoveries.get_or_create(&PollLabels { outcome });
         }
         Metrics {
             registry,
@@ -186,6 +199,7 @@ impl Metrics {
             package_status,
             exported_packages: Mutex::new(HashSet::new()),
             polls,
+            discoveries,
             notifications,
             refreshes,
             outbox_pending,
@@ -245,16 +259,32 @@ impl Metrics {
                 failing.insert(poll.account.as_str());
             }
         }
+        for discovery in &report.discoveries {
+            let ok = discovery.ok && discovery.bad_entries.is_empty();
+            let outcome = if ok { "success" } else { "failure" };
+            self.discoveries
+                .get_or_create(&PollLabels { outcome })
+                .inc();
+            if !ok {
+                failing.insert(discovery.account.as_str());
+            }
+        }
         let mut exported = self
             .exported_accounts
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        for poll in &report.polls {
-            if !failing.contains(poll.account.as_str()) {
-                exported.insert(poll.account.clone());
+        // An account whose discovery found no project has no poll, and was seen all the same.
+        let accounts = report
+            .polls
+            .iter()
+            .map(|p| &p.account)
+            .chain(report.discoveries.iter().map(|d| &d.account));
+        for account in accounts {
+            if !failing.contains(account.as_str()) {
+                exported.insert(account.clone());
                 self.account_last_success
                     .get_or_create(&AccountLabels {
-                        account: poll.account.clone(),
+                        account: account.clone(),
                     })
                     .set(finished_at.timestamp());
             }
@@ -285,6 +315,8 @@ impl Metrics {
                 account: last.scope.account.clone(),
                 project_id: last.scope.project_label().to_string(),
                 package: last.key.clone(),
+                resource_id: last.resource_id.clone(),
+                source: last.scope.source.as_str(),
             };
             match crate::model::billing_expiry(record.state.last_seen, last.remain_days) {
                 Some(expiry) => {
@@ -393,6 +425,7 @@ mod tests {
         let text = metrics.encode().unwrap();
         for line in [
             "renewd_polls_total{outcome=\"success\"} 0",
+            "renewd_project_discoveries_total{outcome=\"failure\"} 0",
             "renewd_notifications_total{receiver=\"ops\",outcome=\"delivered\"} 1",
             "renewd_notifications_total{receiver=\"ops\",outcome=\"retrying\"} 0",
             "renewd_outbox_pending 3",
@@ -412,6 +445,89 @@ mod tests {
             );
         }
         assert!(!text.contains("# EOF"), "{text}");
+    }
+
+    fn record(
+        scope: crate::model::Scope,
+        key: &str,
+        resource_id: &str,
+        days: i64,
+    ) -> PackageRecord {
+        let seen = "2026-11-25T20:00:00Z".parse().unwrap();
+        let item = crate::model::Item {
+            scope,
+            key: key.to_string(),
+            resource_id: resource_id.to_string(),
+            service_type: None,
+            status: Some(crate::model::PackageStatus::from(2)),
+            remain_days: days,
+            next_action_url: None,
+            details: None,
+        };
+        PackageRecord {
+            id: item.identity(),
+            state: crate::rules::ItemState {
+                last: item,
+                epoch: 0,
+                vanished: false,
+                first_seen: seen,
+                last_seen: seen,
+                rules: Default::default(),
+            },
+            last_alert: None,
+        }
+    }
+
+    #[test]
+    fn every_item_has_its_own_series_whatever_its_source() {
+        use crate::model::Scope;
+        let metrics = Metrics::new();
+        // Two billing resources of one resource type share their key; a CodeArts package of
+        // the same account as a whole has the same project label ("").
+        let subscriptions = Scope::subscriptions("prod");
+        let mut records = vec![
+            record(subscriptions.clone(), "hws.resource.type.vm", "ecs-1", 11),
+            record(subscriptions.clone(), "hws.resource.type.vm", "ecs-2", 3),
+            record(
+                Scope::packages("prod", None),
+                "codeartsStorageExtension",
+                "r1",
+                11,
+            ),
+        ];
+        metrics.set_packages(&records);
+        let text = metrics.encode().unwrap();
+        for (labels, expiry) in [
+            (
+                r#"account="prod",project_id="",package="hws.resource.type.vm",resource_id="ecs-1",source="subscriptions""#,
+                1_796_659_199,
+            ),
+            (
+                r#"account="prod",project_id="",package="hws.resource.type.vm",resource_id="ecs-2",source="subscriptions""#,
+                1_796_659_199 - 8 * 86400,
+            ),
+            (
+                r#"account="prod",project_id="",package="codeartsStorageExtension",resource_id="r1",source="packages""#,
+                1_796_659_199,
+            ),
+        ] {
+            let line = format!("renewd_package_expiry_timestamp_seconds{{{labels}}} {expiry}");
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in:\n{text}"
+            );
+            let line = format!("renewd_package_status{{{labels}}} 2");
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in:\n{text}"
+            );
+        }
+        // One of the two resources vanishes: its series go, its sibling's stay.
+        records[1].state.vanished = true;
+        metrics.set_packages(&records);
+        let text = metrics.encode().unwrap();
+        assert!(!text.contains("ecs-2"), "{text}");
+        assert!(text.contains(r#"resource_id="ecs-1""#), "{text}");
     }
 
     #[test]

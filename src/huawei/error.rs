@@ -62,6 +62,15 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    /// The gateway's request id, else the v5 API's trace id: what support asks for ("" when
+    /// there is neither).
+    pub fn support_id(&self) -> &str {
+        self.request_id
+            .as_deref()
+            .or(self.trace_id.as_deref())
+            .unwrap_or("")
+    }
+
     /// The error as a `poll_failed` alert carries it.
     pub fn to_info(&self, consecutive_failures: u32) -> PollErrorInfo {
         PollErrorInfo {

@@ -226,7 +226,7 @@ pub(crate) fn worst_severity(digest: &Digest) -> Option<Severity> {
 pub(crate) fn subject_name(alert: &Alert, locale: Locale) -> String {
     match (&alert.package, alert.kind) {
         (Some(p), _) => p.clone(),
-        (None, AlertKind::PollFailed | AlertKind::PollRecovered) => {
+        (None, AlertKind::PollFailed | AlertKind::PollRecovered | AlertKind::ProjectRemoved) => {
             format!("{}/{}", alert.account, project_label(alert, locale))
         }
         (None, _) => alert.account.clone(),
@@ -374,6 +374,9 @@ pub(crate) fn single_headline(alert: &Alert, locale: Locale) -> String {
             fill("headline.poll_recovered", &[("scope", &scope_name(alert))])
         }
         AlertKind::Test => i18n::text(locale, "test_message").into(),
+        AlertKind::ProjectRemoved => {
+            fill("headline.project_removed", &[("scope", &scope_name(alert))])
+        }
         AlertKind::AutoRenewFailed => fill("headline.auto_renew_failed", &[]),
         AlertKind::AutoRenewAtRisk => fill(
             "headline.auto_renew_at_risk",
@@ -453,6 +456,9 @@ pub(crate) fn message(alert: &Alert, locale: Locale) -> String {
             fill("message.poll_recovered", &[("scope", &scope_name(alert))])
         }
         AlertKind::Test => fill("message.test", &[("days", &remaining_label(alert, locale))]),
+        AlertKind::ProjectRemoved => {
+            fill("message.project_removed", &[("scope", &scope_name(alert))])
+        }
         AlertKind::AutoRenewFailed => fill("message.auto_renew_failed", &[]),
         AlertKind::AutoRenewAtRisk => {
             fill("message.auto_renew_at_risk", &[("account", &alert.account)])
@@ -541,6 +547,10 @@ fn poll_parts(alerts: &[Alert], locale: Locale) -> Vec<String> {
     let recovered = count(AlertKind::PollRecovered);
     if recovered > 0 {
         parts.push(i18n::count(locale, "summary.works_again", recovered, &[]));
+    }
+    let removed = count(AlertKind::ProjectRemoved);
+    if removed > 0 {
+        parts.push(i18n::count(locale, "summary.projects_removed", removed, &[]));
     }
     let at_risk = count(AlertKind::AutoRenewAtRisk);
     if at_risk > 0 {
@@ -835,6 +845,7 @@ pub(crate) mod tests {
             AlertKind::Test,
             AlertKind::AutoRenewFailed,
             AlertKind::AutoRenewAtRisk,
+            AlertKind::ProjectRemoved,
         ];
         for kind in &all {
             match kind {
@@ -847,7 +858,8 @@ pub(crate) mod tests {
                 | AlertKind::PollRecovered
                 | AlertKind::Test
                 | AlertKind::AutoRenewFailed
-                | AlertKind::AutoRenewAtRisk => {}
+                | AlertKind::AutoRenewAtRisk
+                | AlertKind::ProjectRemoved => {}
             }
         }
         all

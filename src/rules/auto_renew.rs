@@ -153,11 +153,10 @@ pub(crate) fn evaluate_funds(
                 scope,
                 AlertKind::AutoRenewAtRisk,
                 severity,
-                None,
+                id.clone(),
                 summary.clone(),
                 now,
             );
-            alert.id = id.clone();
             alert.remain_days = min_days;
             alert.next_action_url = link.clone();
             alert

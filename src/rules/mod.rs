@@ -10,6 +10,7 @@
 mod auto_renew;
 #[cfg(test)]
 mod auto_renew_tests;
+mod discovery;
 mod packages;
 mod polls;
 mod ruleset;
@@ -22,6 +23,7 @@ mod wording;
 use chrono::TimeDelta;
 
 pub(crate) use auto_renew::{evaluate_funds, funds_check_ids};
+pub(crate) use discovery::{evaluate_removed, plan_scopes};
 #[cfg(test)]
 use packages::Evaluation;
 pub(crate) use packages::{evaluate, Observation};

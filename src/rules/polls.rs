@@ -49,7 +49,7 @@ pub(crate) fn evaluate_poll(
                         scope,
                         AlertKind::PollFailed,
                         Severity::Critical,
-                        health.failing_since,
+                        episode_id(rule, scope, AlertKind::PollFailed, health.failing_since),
                         summary.clone(),
                         now,
                     );
@@ -73,7 +73,7 @@ pub(crate) fn evaluate_poll(
                         scope,
                         AlertKind::PollRecovered,
                         Severity::Info,
-                        health.failing_since,
+                        episode_id(rule, scope, AlertKind::PollRecovered, health.failing_since),
                         summary.clone(),
                         now,
                     ));
@@ -97,23 +97,33 @@ pub(crate) fn evaluate_poll(
     }
 }
 
-/// Alerts about a scope rather than a package (`poll_failed`, `poll_recovered`).
-pub(super) fn scope_alert(
+/// The id of a decision about an episode of a scope's poll failures.
+fn episode_id(
     rule: &Rule,
     scope: &Scope,
     kind: AlertKind,
-    severity: Severity,
     failing_since: Option<DateTime<Utc>>,
-    summary: String,
-    now: DateTime<Utc>,
-) -> Alert {
-    let id = DecisionKey::Scope {
+) -> String {
+    DecisionKey::Scope {
         scope,
         rule: rule_in_id(rule, kind),
         kind,
         failing_since,
     }
-    .id();
+    .id()
+}
+
+/// Alerts about a scope rather than a package (`poll_failed`, `poll_recovered`,
+/// `project_removed`), with the decision's id.
+pub(super) fn scope_alert(
+    rule: &Rule,
+    scope: &Scope,
+    kind: AlertKind,
+    severity: Severity,
+    id: String,
+    summary: String,
+    now: DateTime<Utc>,
+) -> Alert {
     Alert {
         id,
         kind,

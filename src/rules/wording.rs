@@ -14,6 +14,7 @@ pub(super) fn is_shared_kind(kind: AlertKind) -> bool {
             | AlertKind::PollFailed
             | AlertKind::PollRecovered
             | AlertKind::AutoRenewAtRisk
+            | AlertKind::ProjectRemoved
     )
 }
 

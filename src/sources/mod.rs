@@ -10,8 +10,10 @@
 pub mod codearts;
 pub mod subscriptions;
 
-use crate::huawei::ApiError;
+use crate::huawei::gateway::{Call, Gateway, RawResponse};
+use crate::huawei::{ApiError, ApiErrorKind};
 use crate::model::{Item, RenewalFunds, Scope};
+use std::future::Future;
 
 /// One successful listing of one scope: every item it reported. A listing is whole or it is
 /// an error; never a part taken for the truth, or items would be reported vanished.
@@ -33,6 +35,16 @@ pub struct BadEntry {
     pub reason: String,
 }
 
+/// What a discovery of an account's scopes found (see [`Source::discover_scopes`]).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Discovery {
+    /// Every scope the listing had, in a stable order.
+    pub scopes: Vec<Scope>,
+    /// Entries of the listing that could not be read (reported). While there are any, the
+    /// listing may lack a scope it really has: none is taken for removed.
+    pub bad_entries: Vec<BadEntry>,
+}
+
 /// One account's view of one kind of thing that expires. Long-lived: built once per config
 /// (holding caches such as IAM tokens across cycles) and asked once per scope per cycle.
 #[async_trait::async_trait]
@@ -40,8 +52,25 @@ pub trait Source: Send + Sync + std::fmt::Debug {
     /// The account, as named in the config.
     fn account(&self) -> &str;
 
-    /// Every scope a cycle lists, in a stable order.
+    /// Every scope a cycle lists, in a stable order; for a source that
+    /// [`discovers_scopes`](Source::discovers_scopes), none: they are found at each cycle.
     fn scopes(&self) -> Vec<Scope>;
+
+    /// True when the scopes are found by asking the API at the start of every cycle
+    /// ([`discover_scopes`](Source::discover_scopes)) rather than configured.
+    fn discovers_scopes(&self) -> bool {
+        false
+    }
+
+    /// The scopes of this cycle, as the API lists them now: the whole listing or an error
+    /// (the caller then keeps to the scopes it knew). Only asked of a source that
+    /// [`discovers_scopes`](Source::discovers_scopes); by default, [`scopes`](Source::scopes).
+    async fn discover_scopes(&self) -> Result<Discovery, ApiError> {
+        Ok(Discovery {
+            scopes: self.scopes(),
+            bad_entries: Vec::new(),
+        })
+    }
 
     /// Lists one scope: every item or an error, retried and paced as the source needs.
     async fn fetch(&self, scope: &Scope) -> Result<PollResult, ApiError>;
@@ -78,4 +107,82 @@ pub trait Source: Send + Sync + std::fmt::Debug {
         let _ = (scope, resource_ids);
         Ok(None)
     }
+}
+
+/// A paged listing that could not be finished, before it is an [`ApiError`].
+pub(crate) enum Listing {
+    Failed(ApiError),
+    /// The total changed from `before` to `after` between pages.
+    Moved {
+        before: u64,
+        after: u64,
+    },
+}
+
+impl From<ApiError> for Listing {
+    fn from(error: ApiError) -> Self {
+        Listing::Failed(error)
+    }
+}
+
+/// How many times a paged listing starts over after its total changed between pages.
+const MAX_RESTARTS: u32 = 1;
+
+/// Runs `list` (every page of one listing of `things`, e.g. "projects") and, when its total
+/// moved between pages (things bought or deleted meanwhile), once more, logging
+/// `restarted_event`; a second move fails the listing: a part of a listing is never taken for
+/// the whole, or what was on the missing pages would look gone.
+pub(crate) async fn list_restarting<T, Fut>(
+    gateway: &Gateway,
+    scope: &Scope,
+    things: &str,
+    restarted_event: &'static str,
+    mut list: impl FnMut() -> Fut,
+) -> Result<T, ApiError>
+where
+    Fut: Future<Output = Result<T, Listing>>,
+{
+    let mut restarts = 0;
+    loop {
+        match list().await {
+            Ok(listed) => return Ok(listed),
+            Err(Listing::Failed(error)) => return Err(error),
+            Err(Listing::Moved { before, after }) if restarts < MAX_RESTARTS => {
+                restarts += 1;
+                tracing::info!(
+                    event = restarted_event,
+                    account = %gateway.account(),
+                    before,
+                    after,
+                    "the number of {things} changed while they were listed; listing again"
+                );
+            }
+            Err(Listing::Moved { before, after }) => {
+                return Err(gateway.error(
+                    scope,
+                    ApiErrorKind::Api,
+                    format!(
+                        "the number of {things} changed while they were listed ({before} → \
+                         {after}), again after listing them anew; nothing of this listing is \
+                         used, the next cycle lists again"
+                    ),
+                ))
+            }
+        }
+    }
+}
+
+/// One `GET` of `url` through `gateway`, answered with a 2xx or failed for good.
+pub(crate) async fn get(
+    gateway: &Gateway,
+    scope: &Scope,
+    url: &url::Url,
+) -> Result<RawResponse, ApiError> {
+    let call = Call {
+        method: reqwest::Method::GET,
+        url,
+        body: b"",
+        content_type: None,
+    };
+    gateway.call(scope, &call).await
 }

@@ -64,6 +64,27 @@ impl StateStore {
         read_poll_health(&self.conn, &self.path, scope)
     }
 
+    /// The CodeArts projects of `account` that were polled and not forgotten (those with a
+    /// poll health), ordered by project id: what a failed project discovery keeps to.
+    pub fn known_projects(&self, account: &str) -> Result<Vec<Scope>, StateError> {
+        let path = &self.path;
+        let keys: Vec<String> = self
+            .conn
+            .prepare_cached(
+                "SELECT project_id FROM poll_health WHERE account = ?1 ORDER BY project_id",
+            )
+            .map_err(sql_err(path, "preparing the known projects query"))?
+            .query_map(params![account], |row| row.get(0))
+            .map_err(sql_err(path, "reading the known projects"))?
+            .collect::<Result<_, _>>()
+            .map_err(sql_err(path, "reading the known projects"))?;
+        Ok(keys
+            .iter()
+            .map(|key| Scope::from_key(account, key))
+            .filter(|scope| scope.source.is_packages() && scope.project_id.is_some())
+            .collect())
+    }
+
     /// Poll health of every account/project, ordered by account and project.
     pub fn all_health(&self) -> Result<Vec<(Scope, PollHealth)>, StateError> {
         let path = &self.path;

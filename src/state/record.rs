@@ -54,6 +54,7 @@ impl StateStore {
             &record.packages,
             &record.health,
             &record.alerts,
+            &[],
             queue,
             policy,
         )?;
@@ -122,6 +123,7 @@ impl StateStore {
                 &batch.packages,
                 &batch.health,
                 &batch.alerts,
+                &batch.forgotten,
                 queue,
                 policy,
             )?;
@@ -242,9 +244,20 @@ pub(super) fn write_batch(
     packages: &[(ItemId, ItemState)],
     health: &[(Scope, PollHealth)],
     alerts: &[Alert],
+    forgotten: &[Scope],
     queue: Vec<Offer<'_>>,
     policy: QueuePolicy,
 ) -> Result<(), StateError> {
+    for scope in forgotten {
+        for table in ["packages", "poll_health"] {
+            tx.prepare_cached(&format!(
+                "DELETE FROM {table} WHERE account = ?1 AND project_id = ?2"
+            ))
+            .map_err(sql_err(path, "preparing to forget a scope"))?
+            .execute(params![scope.account, scope.key()])
+            .map_err(sql_err(path, "forgetting a scope"))?;
+        }
+    }
     let mut upsert = tx
         .prepare_cached(
             "INSERT INTO packages (account, project_id, package_key, resource_id,

@@ -33,6 +33,10 @@ pub struct CycleBatch {
     pub alerts: Vec<Alert>,
     /// Decisions a silence holds back (decision id → silence id): recorded, not queued.
     pub silenced: std::collections::HashMap<String, i64>,
+    /// Scopes no longer watched (a project discovery no longer lists): their item states and
+    /// poll health are deleted, so that nothing of them is reported later. Their decisions
+    /// stay, as history.
+    pub forgotten: Vec<Scope>,
 }
 
 /// One message to one receiver, made of alerts (by id) recorded in the same cycle or before;

@@ -34,6 +34,8 @@ use std::time::Duration;
 
 pub const PACKAGE_INFO_PATH: &str = "/devreposerver/v5/data/package/info";
 pub const IAM_TOKENS_PATH: &str = "/v3/auth/tokens";
+/// ProjectMan's project list (`ListProjectsV4`).
+pub const PROJECTS_PATH: &str = "/v4/projects";
 
 const EXAMPLE: &str = include_str!("../fixtures/codearts/package_info_example.json");
 const V5_UNAUTHORIZED: &str = include_str!("../fixtures/codearts/error_v5_unauthorized.json");
@@ -121,6 +123,12 @@ struct CloudState {
     /// The account (domain) id of each access key.
     key_domains: HashMap<String, String>,
     billing: BillingState,
+    /// ProjectMan's projects (ids), in the order it lists them.
+    projects: Vec<String>,
+    /// The next so many project list requests fail with a 500 (`None`: every one).
+    projects_failing: Option<Option<u32>>,
+    /// Project list requests that passed the gateway: (offset, limit).
+    project_pages: Vec<(u64, u64)>,
 }
 
 impl CloudState {
@@ -360,6 +368,25 @@ impl FakeCloud {
         self.state().billing.balance_queries
     }
 
+    /// The CodeArts projects ProjectMan lists (`GET /v4/projects`), in order.
+    pub fn set_projects(&self, ids: Vec<String>) {
+        self.state().projects = ids;
+    }
+
+    /// The project list fails with a 500 `times` times (`None`: until cleared).
+    pub fn fail_projects(&self, times: Option<u32>) {
+        self.state().projects_failing = Some(times);
+    }
+
+    pub fn clear_projects_failure(&self) {
+        self.state().projects_failing = None;
+    }
+
+    /// The (offset, limit) of every project list request the gateway let through.
+    pub fn project_pages(&self) -> Vec<(u64, u64)> {
+        self.state().project_pages.clone()
+    }
+
     /// `GET /v3/auth/domains` requests that were answered.
     pub fn domain_lookups(&self) -> u32 {
         self.state().billing.domain_lookups
@@ -379,7 +406,10 @@ impl FakeCloud {
             name: name.to_string(),
             region: Some("cn-north-4".to_string()),
             endpoint: Some(self.url()),
-            projects: projects.iter().map(|p| p.to_string()).collect(),
+            projects: renewd::config::Projects::List(
+                projects.iter().map(|p| p.to_string()).collect(),
+            ),
+            projectman_endpoint: Some(self.url()),
             max_requests_per_second: renewd::config::DEFAULT_MAX_REQUESTS_PER_SECOND,
             auth,
             packages: true,
@@ -452,6 +482,7 @@ async fn handle(
         | (Method::POST, RENEW_RATE_PATH)
         | (Method::GET, BALANCES_PATH) => billing_query(&state, &method, &uri, &headers, &body),
         (Method::GET, IAM_DOMAINS_PATH) => iam_domains(&state, &method, &uri, &headers),
+        (Method::GET, PROJECTS_PATH) => project_list(&state, &method, &uri, &headers),
         _ => {
             let request_id = lock(&state).next_request_id();
             json_response(
@@ -910,6 +941,71 @@ fn global_scope(s: &CloudState, headers: &HeaderMap) -> Result<(), String> {
         (_, None) => Err("x-domain-id is missing".into()),
         _ => Err("x-domain-id does not match the access key".into()),
     }
+}
+
+/// ProjectMan's `GET /v4/projects?offset=&limit=`: authenticated like the package API; `limit`
+/// 1 to 1000 and `offset` a multiple of it, as ProjectMan requires (else 400).
+fn project_list(state: &Shared, method: &Method, uri: &Uri, headers: &HeaderMap) -> Response {
+    let mut s = lock(state);
+    let request_id = s.next_request_id();
+    let query = decoded_query(uri.query().unwrap_or(""));
+    if let Err(reason) = authenticate(&s, method, uri.path(), &query, headers, b"") {
+        return gateway_unauthorized(&request_id, &reason);
+    }
+    let number = |name: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k == name)
+            .and_then(|(_, v)| v.parse::<u64>().ok())
+    };
+    let (Some(offset), Some(limit)) = (number("offset"), number("limit")) else {
+        return json_response(
+            StatusCode::BAD_REQUEST,
+            &request_id,
+            json!({"error_code": "PM.02176001", "error_msg": "offset and limit are required"}),
+        );
+    };
+    if !(1..=1000).contains(&limit) || offset % limit != 0 {
+        return json_response(
+            StatusCode::BAD_REQUEST,
+            &request_id,
+            json!({"error_code": "PM.02176001",
+                   "error_msg": format!("invalid paging: offset {offset}, limit {limit}")}),
+        );
+    }
+    if let Some(times) = s.projects_failing {
+        match times {
+            Some(0) => s.projects_failing = None,
+            Some(n) => s.projects_failing = Some(Some(n - 1)),
+            None => {}
+        }
+        if times != Some(0) {
+            return json_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &request_id,
+                json!({"error_code": "PM.00000500", "error_msg": "internal error"}),
+            );
+        }
+    }
+    s.project_pages.push((offset, limit));
+    let page: Vec<Value> = s
+        .projects
+        .iter()
+        .enumerate()
+        .skip(offset as usize)
+        .take(limit as usize)
+        .map(|(i, id)| {
+            json!({"project_num_id": i + 1, "project_id": id, "project_name": format!("project {i}"),
+                   "description": "", "project_type": "scrum", "created_time": 1_700_000_000_000_u64,
+                   "updated_time": 1_700_000_000_000_u64,
+                   "creator": {"user_num_id": 1, "user_id": "u", "user_name": "ops"}})
+        })
+        .collect();
+    json_response(
+        StatusCode::OK,
+        &request_id,
+        json!({"projects": page, "total": s.projects.len()}),
+    )
 }
 
 /// IAM's `GET /v3/auth/domains` for a signed caller: the access key's account.

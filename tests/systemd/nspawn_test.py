@@ -352,7 +352,8 @@ def scenario(c, cloud_port, http_port):
         return int(datetime.datetime.combine(last_day, datetime.time(23, 59, 59), gmt8).timestamp())
     now = datetime.datetime.now(datetime.timezone.utc)
     series = (f'renewd_package_expiry_timestamp_seconds{{account="prod",project_id="{PROJECT}",'
-              f'package="codeartsStorageExtension"}}')
+              f'package="codeartsStorageExtension",resource_id="7590809a5c9d42ae92b49b1190e94666",'
+              f'source="packages"}}')
     shown = [line.split()[-1] for line in metrics.splitlines() if line.startswith(series + " ")]
     check(len(shown) == 1 and int(shown[0]) in {expiry(now), expiry(now - datetime.timedelta(minutes=10))},
           f"/metrics shows the expiry timestamp: {shown}")

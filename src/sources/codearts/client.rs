@@ -3,14 +3,15 @@
 //! (both by [`Gateway`]).
 
 use super::models::{self, Body};
-use crate::config::AccountConfig;
+use super::projects::{self, PROJECTS_PATH};
+use crate::config::{AccountConfig, Projects};
 use crate::huawei::auth::{check_base_url, Authenticator};
-use crate::huawei::gateway::{Call, Events, Gateway, RawResponse};
+use crate::huawei::gateway::{Events, Gateway, RawResponse};
 use crate::huawei::signer::encode_rfc3986;
-use crate::huawei::{ApiError, ClientError};
+use crate::huawei::{ApiError, ApiErrorKind, ClientError};
 use crate::model::Scope;
-use crate::sources::{PollResult, Source};
-use reqwest::Method;
+use crate::sources::{get, list_restarting, BadEntry, Discovery, Listing, PollResult, Source};
+use std::collections::HashSet;
 use std::time::Duration;
 use url::Url;
 
@@ -28,11 +29,20 @@ const EVENTS: Events = Events {
     retrying: "codearts.retrying",
 };
 
+/// A project listing longer than this many pages is refused.
+const MAX_PAGES: u32 = 10_000;
+
 /// One account's client. Long-lived: it holds the IAM token cache across cycles.
 #[derive(Debug)]
 pub struct CodeArtsClient {
+    /// The configured projects; empty with `projects = "all"` (they are discovered).
     projects: Vec<String>,
     package_info_url: Url,
+    /// ProjectMan's project list, with `projects = "all"`.
+    projects_url: Option<Url>,
+    project_page_size: u32,
+    /// Asks ProjectMan through the same gateway as the package API: one pace, one login and
+    /// one refusal hold per account.
     gateway: Gateway,
 }
 
@@ -43,9 +53,13 @@ impl Source for CodeArtsClient {
         self.gateway.account()
     }
 
-    /// Each project of the account, or the account as a whole when it lists none.
+    /// Each project of the account, or the account as a whole when it lists none; none with
+    /// `projects = "all"` (they are discovered at each cycle).
     fn scopes(&self) -> Vec<Scope> {
         let account = self.gateway.account();
+        if self.projects_url.is_some() {
+            return Vec::new();
+        }
         if self.projects.is_empty() {
             return vec![Scope::packages(account, None)];
         }
@@ -59,6 +73,32 @@ impl Source for CodeArtsClient {
     /// [`Gateway::guarded`] holds refused credentials.
     async fn fetch(&self, scope: &Scope) -> Result<PollResult, ApiError> {
         self.gateway.guarded(scope, self.fetch_once(scope)).await
+    }
+
+    fn discovers_scopes(&self) -> bool {
+        self.projects_url.is_some()
+    }
+
+    /// Every project ProjectMan lists for the account, page by page; a listing whose total
+    /// moves between pages is started over once, then fails (a part of a listing would
+    /// make the projects on the missing pages look removed).
+    async fn discover_scopes(&self) -> Result<Discovery, ApiError> {
+        let Some(url) = &self.projects_url else {
+            return Ok(Discovery {
+                scopes: self.scopes(),
+                bad_entries: Vec::new(),
+            });
+        };
+        // Errors of the listing name the account as a whole.
+        let scope = Scope::packages(self.gateway.account(), None);
+        let listing = list_restarting(
+            &self.gateway,
+            &scope,
+            "projects",
+            "discovery.listing_restarted",
+            || self.project_pages(&scope, url),
+        );
+        self.gateway.guarded(&scope, listing).await
     }
 }
 
@@ -80,9 +120,23 @@ impl CodeArtsClient {
             "endpoint",
             &format!("{base}{PACKAGE_INFO_PATH}"),
         )?;
+        let projects_url = match &account.projects {
+            Projects::All => {
+                let base = account.projectman_base().unwrap_or_default();
+                check_base_url(&account.name, "projectman_endpoint", &base)?;
+                Some(check_base_url(
+                    &account.name,
+                    "projectman_endpoint",
+                    &format!("{base}{PROJECTS_PATH}"),
+                )?)
+            }
+            Projects::List(_) => None,
+        };
         Ok(CodeArtsClient {
-            projects: account.projects.clone(),
+            projects: account.projects.listed().to_vec(),
             package_info_url,
+            projects_url,
+            project_page_size: projects::MAX_PAGE_SIZE,
             gateway: Gateway::new(
                 &account.name,
                 EVENTS,
@@ -100,6 +154,88 @@ impl CodeArtsClient {
         self
     }
 
+    /// Sets the page size of the project listing (default and most 1000; tests make it
+    /// small).
+    pub fn with_project_page_size(mut self, size: u32) -> Self {
+        self.project_page_size = size.clamp(1, projects::MAX_PAGE_SIZE);
+        self
+    }
+
+    /// The pages of one project listing: `offset` 0, `limit`, 2 × `limit`, … to the total.
+    async fn project_pages(&self, scope: &Scope, url: &Url) -> Result<Discovery, Listing> {
+        let limit = self.project_page_size;
+        let mut seen = HashSet::new();
+        let mut scopes = Vec::new();
+        let mut bad_entries: Vec<BadEntry> = Vec::new();
+        let mut total = None;
+        for page_number in 0..MAX_PAGES {
+            let offset = u64::from(page_number) * u64::from(limit);
+            let page = self.project_page(scope, url, offset, limit).await?;
+            match total {
+                None => total = Some(page.total),
+                Some(before) if before != page.total => {
+                    return Err(Listing::Moved {
+                        before,
+                        after: page.total,
+                    })
+                }
+                Some(_) => {}
+            }
+            for project in page.projects {
+                if seen.insert(project.id.clone()) {
+                    scopes.push(Scope::packages(&scope.account, Some(&project.id)));
+                }
+            }
+            bad_entries.extend(page.bad_entries.into_iter().map(|b| BadEntry {
+                key: format!("offset {offset}: {}", b.key),
+                reason: b.reason,
+            }));
+            let listed = offset + page.entries as u64;
+            if listed >= page.total {
+                scopes.sort();
+                return Ok(Discovery {
+                    scopes,
+                    bad_entries,
+                });
+            }
+            if page.entries == 0 {
+                // Short of the total, and nothing more: the listing shrank under us.
+                return Err(Listing::Moved {
+                    before: page.total,
+                    after: listed,
+                });
+            }
+        }
+        Err(Listing::Failed(self.gateway.error(
+            scope,
+            ApiErrorKind::Parse,
+            format!("more than {MAX_PAGES} pages of projects"),
+        )))
+    }
+
+    /// One page of the project listing.
+    async fn project_page(
+        &self,
+        scope: &Scope,
+        url: &Url,
+        offset: u64,
+        limit: u32,
+    ) -> Result<projects::Page, ApiError> {
+        let mut url = url.clone();
+        url.set_query(Some(&format!("offset={offset}&limit={limit}")));
+        let response = get(&self.gateway, scope, &url).await?;
+        match projects::read_body(&response.body) {
+            projects::Body::Page(page) => Ok(page),
+            projects::Body::Error(body) => Err(self.gateway.answered_error(scope, &response, body)),
+            projects::Body::Unexpected { reason } => {
+                Err(self.gateway.unexpected(scope, &response, &reason))
+            }
+            projects::Body::NotJson { prefix } => {
+                Err(self.gateway.not_json(scope, &response, &prefix))
+            }
+        }
+    }
+
     /// The URL asked for `scope`.
     fn url_for(&self, scope: &Scope) -> Url {
         let mut url = self.package_info_url.clone();
@@ -113,14 +249,7 @@ impl CodeArtsClient {
     }
 
     async fn fetch_once(&self, scope: &Scope) -> Result<PollResult, ApiError> {
-        let url = self.url_for(scope);
-        let call = Call {
-            method: Method::GET,
-            url: &url,
-            body: b"",
-            content_type: None,
-        };
-        let response = self.gateway.call(scope, &call).await?;
+        let response = get(&self.gateway, scope, &self.url_for(scope)).await?;
         self.read_success(scope, &response)
     }
 

@@ -20,7 +20,7 @@ use crate::huawei::auth::{check_base_url, Authenticator, ServiceScope};
 use crate::huawei::gateway::{Call, Events, Gateway, RawResponse};
 use crate::huawei::{ApiError, ApiErrorKind, ClientError};
 use crate::model::{RenewalFunds, Scope};
-use crate::sources::{BadEntry, PollResult, Source};
+use crate::sources::{list_restarting, BadEntry, Listing, PollResult, Source};
 use chrono::{DateTime, Utc};
 use reqwest::Method;
 use std::collections::HashSet;
@@ -34,8 +34,6 @@ pub const RESOURCES_QUERY_PATH: &str = "/v2/orders/suscriptions/resources/query"
 pub const WINDOW_MARGIN_DAYS: i64 = 30;
 /// The JSON body's type, as the official SDK sends (and signs) it.
 const CONTENT_TYPE: &str = "application/json;charset=UTF-8";
-/// How many times a listing starts over after its total changed between pages.
-const MAX_RESTARTS: u32 = 1;
 /// A listing longer than this many pages is refused (5 million resources).
 const MAX_PAGES: u32 = 10_000;
 
@@ -63,22 +61,6 @@ pub struct SubscriptionsClient {
     window_days: Option<i64>,
     page_size: u32,
     gateway: Gateway,
-}
-
-/// A listing that could not be finished, before it is an [`ApiError`].
-enum Listing {
-    Failed(ApiError),
-    /// The total changed from `before` to `after` between pages.
-    Moved {
-        before: u64,
-        after: u64,
-    },
-}
-
-impl From<ApiError> for Listing {
-    fn from(error: ApiError) -> Self {
-        Listing::Failed(error)
-    }
 }
 
 #[async_trait::async_trait]
@@ -267,38 +249,17 @@ impl SubscriptionsClient {
         resources: &mut Vec<Resource>,
         bad: &mut Vec<BadEntry>,
     ) -> Result<(), ApiError> {
-        let mut restarts = 0;
-        loop {
-            match self.pages(scope, template).await {
-                Ok((listed, unreadable)) => {
-                    resources.extend(listed);
-                    bad.extend(unreadable);
-                    return Ok(());
-                }
-                Err(Listing::Failed(error)) => return Err(error),
-                Err(Listing::Moved { before, after }) if restarts < MAX_RESTARTS => {
-                    restarts += 1;
-                    tracing::info!(
-                        event = "billing.listing_restarted",
-                        account = %self.gateway.account(),
-                        before,
-                        after,
-                        "the number of resources changed while they were listed; listing again"
-                    );
-                }
-                Err(Listing::Moved { before, after }) => {
-                    return Err(self.gateway.error(
-                        scope,
-                        ApiErrorKind::Api,
-                        format!(
-                            "the number of resources changed while they were listed ({before} → \
-                             {after}), again after listing them anew; nothing of this listing is \
-                             used, the next cycle lists again"
-                        ),
-                    ))
-                }
-            }
-        }
+        let (listed, unreadable) = list_restarting(
+            &self.gateway,
+            scope,
+            "resources",
+            "billing.listing_restarted",
+            || self.pages(scope, template),
+        )
+        .await?;
+        resources.extend(listed);
+        bad.extend(unreadable);
+        Ok(())
     }
 
     /// The pages of one listing, from offset 0 to its total.
