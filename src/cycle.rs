@@ -806,9 +806,14 @@ fn evaluate_scope(
         batch.packages.push((id, evaluation.state));
     }
     // Entries the API listed but we could not read are not "vanished".
+    // A bad entry names its item by its key in the answer: the package key for CodeArts,
+    // the resource id for billing.
     let unreadable: HashSet<&str> = poll.bad_entries.iter().map(|b| b.key.as_str()).collect();
     for (id, state) in previous {
-        if seen.contains(id) || unreadable.contains(id.key.as_str()) {
+        if seen.contains(id)
+            || unreadable.contains(id.key.as_str())
+            || unreadable.contains(id.resource_id.as_str())
+        {
             continue;
         }
         if let Some(evaluation) =

@@ -666,17 +666,26 @@ async fn projects_found_at_each_cycle_are_polled_and_removed_ones_told_once() {
     let status = s.ws.run(&["status", "--json"]).await;
     status.expect_code(0);
     let status = status.json();
-    let projects: Vec<&str> = status["packages"]
-        .as_array()
-        .expect("packages")
+    // Its packages are kept, set aside as no longer seen (never reported vanished), so that
+    // the project goes on where it stood if it is listed again.
+    let packages = status["packages"].as_array().expect("packages");
+    let watched: Vec<&str> = packages
         .iter()
+        .filter(|p| p["vanished"] == false)
         .filter_map(|p| p["project_id"].as_str())
         .collect();
-    assert_eq!(projects.len(), 4, "{status:#}");
-    assert!(!projects.contains(&PB), "{status:#}");
+    assert_eq!(watched.len(), 4, "{status:#}");
+    assert!(!watched.contains(&PB), "{status:#}");
+    assert!(
+        packages
+            .iter()
+            .filter(|p| p["project_id"] == PB)
+            .all(|p| p["vanished"] == true),
+        "{status:#}"
+    );
 
-    // Listed again later: watched again. Its packages start afresh, and what was decided
-    // about them before has the same ids: receivers are not told it twice.
+    // Listed again later: watched again, where it stood: what was decided about its
+    // packages before is not told twice.
     s.cloud.set_projects(vec![PA.into(), PB.into(), PC.into()]);
     let run = s.once(0).await;
     assert_eq!(s.cloud.request_count(Some(PB)), 3);

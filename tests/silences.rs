@@ -429,3 +429,89 @@ async fn a_silence_ending_within_a_day_is_mentioned_in_the_digest() {
             <= 1
     );
 }
+
+/// A later stage decided by another rule, for another receiver, is no news to the receiver
+/// whose alert was held: when the silence ends, that receiver still gets what it is owed.
+#[tokio::test]
+async fn another_rules_later_stage_does_not_drop_a_held_alert() {
+    let cloud = FakeCloud::start().await;
+    cloud.add_token(TOKEN);
+    let team = WebhookReceiver::start();
+    let pager = WebhookReceiver::start();
+    let ws = Workspace::new();
+    ws.write_config(&format!(
+        "{}{}{}{}{}{}",
+        daemon_section(&ws, ""),
+        token_account("prod", &cloud.url(), &[PROJECT], TOKEN),
+        rule("team", &[30], &["team"]),
+        rule("oncall", &[30, 7], &["pager"]),
+        webhook_receiver("team", &team.url()),
+        webhook_receiver("pager", &pager.url()),
+    ));
+    let app =
+        App::build(Config::load_with_env(&ws.config_path(), &[]).expect("config")).expect("app");
+    let mut store = StateStore::open(ws.state_path()).expect("state");
+    store
+        .add_silence(
+            &storage_only(),
+            t0(),
+            t0() + TimeDelta::days(10),
+            "PO",
+            "alice",
+        )
+        .expect("silence");
+    let serve = |days: i64| {
+        cloud.set_packages(Some(PROJECT), packages(&[(STORAGE.0, STORAGE.1, 2, days)]));
+    };
+    // Stage 30 for both rules, held; then stage 7, which only `oncall` (pager) has, held too.
+    serve(20);
+    assert_eq!(
+        cycle::run_cycle(
+            &app,
+            &mut store,
+            CycleOptions::default(),
+            t0() + TimeDelta::hours(1)
+        )
+        .await
+        .expect("cycle")
+        .silenced,
+        2,
+        "each rule decides its own stage 30"
+    );
+    serve(6);
+    assert_eq!(
+        cycle::run_cycle(
+            &app,
+            &mut store,
+            CycleOptions::default(),
+            t0() + TimeDelta::days(1)
+        )
+        .await
+        .expect("cycle")
+        .silenced,
+        1
+    );
+    assert!(team.received().is_empty() && pager.received().is_empty());
+
+    // The silence ends: `team` gets its stage-30 alert (no later stage reached it); `pager`
+    // gets stage 7 only (its stage 30 was replaced by the later one it also had).
+    let after = cycle::run_cycle(
+        &app,
+        &mut store,
+        CycleOptions::default(),
+        t0() + TimeDelta::days(11),
+    )
+    .await
+    .expect("cycle");
+    assert_eq!(after.released.released, 2, "{:?}", after.released);
+    assert_eq!(after.released.dropped, 1, "{:?}", after.released);
+    let thresholds = |hook: &WebhookReceiver| -> Vec<i64> {
+        hook.received()
+            .iter()
+            .flat_map(|r| alerts_of(&r.json()))
+            .filter_map(|a| a["threshold"].as_i64())
+            .collect()
+    };
+    assert_eq!(thresholds(&team), vec![30]);
+    assert_eq!(thresholds(&pager), vec![7]);
+}

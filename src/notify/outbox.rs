@@ -29,17 +29,6 @@ pub fn tell_once(ledger: &QueueLedger<'_>, offers: &[Offer<'_>]) -> Result<(), S
     let mut told_before: HashMap<&str, Option<Vec<String>>> = HashMap::new();
     for offer in offers {
         let (receiver, alert_id) = (offer.receiver, offer.alert_id);
-        if let Some(silence) = offer.silenced_by {
-            tracing::info!(
-                event = "alert.silenced",
-                receiver,
-                alert_id,
-                silence_id = silence,
-                "held back by a silence; delivered when it ends, if still due"
-            );
-            ledger.hold(receiver, alert_id, silence)?;
-            continue;
-        }
         let told = match told_before.entry(alert_id) {
             Entry::Occupied(e) => e.into_mut(),
             Entry::Vacant(e) => e.insert(ledger.earlier_receivers(receiver, alert_id)?),
@@ -54,8 +43,21 @@ pub fn tell_once(ledger: &QueueLedger<'_>, offers: &[Offer<'_>]) -> Result<(), S
                 );
                 continue;
             }
+            // Told now, or held for it: either way it is this receiver's once.
             told.push(receiver.to_string());
             ledger.set_receivers(alert_id, told)?;
+        }
+        // Held back by a silence: queued for nobody, it waits for the silence to end.
+        if let Some(silence) = offer.silenced_by {
+            tracing::info!(
+                event = "alert.silenced",
+                receiver,
+                alert_id,
+                silence_id = silence,
+                "held back by a silence; delivered when it ends, if still due"
+            );
+            ledger.hold(receiver, alert_id, silence)?;
+            continue;
         }
         ledger.enqueue(receiver, alert_id)?;
     }

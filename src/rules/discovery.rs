@@ -42,7 +42,10 @@ pub(crate) fn plan_scopes(known: &[Scope], listed: Option<&[Scope]>, complete: b
         .cloned()
         .collect();
     let mut poll = listed.to_vec();
-    let removed = if complete {
+    // An empty listing of an account that had projects is more likely a glitch (a permission
+    // lost for a moment) than every project deleted at once: nothing is removed on its word.
+    let believable = !listed.is_empty() || known.is_empty();
+    let removed = if complete && believable {
         gone
     } else {
         poll.extend(gone);
@@ -138,10 +141,11 @@ mod tests {
         let plan = plan_scopes(&[], Some(&listed), true);
         assert_eq!(plan.poll, vec![project(A), project(C)]);
         assert!(plan.removed.is_empty());
-        // An empty listing removes every project: the account really has none.
+        // An empty listing of an account that had projects removes none (a permission lost
+        // for a moment looks just like it): the known ones are still polled.
         let plan = plan_scopes(&known, Some(&[]), true);
-        assert!(plan.poll.is_empty());
-        assert_eq!(plan.removed, known.to_vec());
+        assert_eq!(plan.poll, known.to_vec());
+        assert!(plan.removed.is_empty());
     }
 
     #[test]

@@ -68,21 +68,30 @@ impl StateStore {
     /// `kinds` that was routed to `receiver`.
     fn latest_routed(&self, receiver: &str, kinds: &[AlertKind]) -> Result<Vec<Alert>, StateError> {
         let path = &self.path;
-        let placeholders = vec!["?"; kinds.len()].join(", ");
+        // ?1 is the receiver, the kinds follow.
+        let placeholders = (2..kinds.len() + 2)
+            .map(|i| format!("?{i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
         let sql = format!(
             "SELECT d.alert_json, d.receivers_json FROM decisions d
              WHERE d.seq IN (
                  SELECT max(seq) FROM decisions
                  WHERE kind IN ({placeholders})
-                   AND EXISTS (SELECT 1 FROM json_each(receivers_json) WHERE value = ?)
+                   AND EXISTS (SELECT 1 FROM json_each(receivers_json) WHERE value = ?1)
                  GROUP BY account, project_id, package_key, resource_id)
+               -- What a silence holds back for this receiver is not open for it (yet).
+               AND NOT EXISTS (SELECT 1 FROM held_decisions h
+                               WHERE h.alert_id = d.id AND h.receiver = ?1)
              ORDER BY d.seq"
         );
         let mut stmt = self
             .conn
             .prepare_cached(&sql)
             .map_err(sql_err(path, "preparing the active alert query"))?;
-        let values = kinds.iter().map(|k| k.as_str()).chain([receiver]);
+        let values = [receiver]
+            .into_iter()
+            .chain(kinds.iter().map(|k| k.as_str()));
         let rows: Vec<(String, String)> = stmt
             .query_map(params_from_iter(values), |row| {
                 Ok((row.get(0)?, row.get(1)?))

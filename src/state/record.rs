@@ -248,15 +248,23 @@ pub(super) fn write_batch(
     queue: Vec<Offer<'_>>,
     policy: QueuePolicy,
 ) -> Result<(), StateError> {
+    // A scope no longer polled: its items are kept, set aside as no longer seen (out of the
+    // metrics, never reported vanished), so that a project listed again later goes on where
+    // it stood (its renewal epoch and what was told) instead of starting over and telling
+    // again; its poll health goes, so that it is no longer a scope the account is known for.
     for scope in forgotten {
-        for table in ["packages", "poll_health"] {
-            tx.prepare_cached(&format!(
-                "DELETE FROM {table} WHERE account = ?1 AND project_id = ?2"
-            ))
+        tx.prepare_cached(
+            "UPDATE packages SET vanished = 1,
+                 state_json = json_set(state_json, '$.vanished', json('true'))
+             WHERE account = ?1 AND project_id = ?2",
+        )
+        .map_err(sql_err(path, "preparing to set a scope aside"))?
+        .execute(params![scope.account, scope.key()])
+        .map_err(sql_err(path, "setting a scope aside"))?;
+        tx.prepare_cached("DELETE FROM poll_health WHERE account = ?1 AND project_id = ?2")
             .map_err(sql_err(path, "preparing to forget a scope"))?
             .execute(params![scope.account, scope.key()])
             .map_err(sql_err(path, "forgetting a scope"))?;
-        }
     }
     let mut upsert = tx
         .prepare_cached(

@@ -138,9 +138,18 @@ impl StateStore {
                            AND l.project_id = d.project_id
                            AND l.package_key IS d.package_key
                            AND l.resource_id IS d.resource_id
-                           AND (l.kind IN ('renewed', 'poll_recovered')
-                                OR (d.kind IN ('expiring', 'expired')
-                                    AND l.kind IN ('expiring', 'expired'))))
+                           AND (
+                             -- A renewal ends an item's alerts, whoever it was told to.
+                             (d.kind IN ('expiring', 'expired', 'auto_renew_failed')
+                              AND l.kind = 'renewed')
+                             -- A later stage replaces an earlier one for the receiver it
+                             -- reaches (another rule's stage is no news to this one).
+                             OR (d.kind IN ('expiring', 'expired', 'auto_renew_failed')
+                                 AND l.kind IN ('expiring', 'expired', 'auto_renew_failed')
+                                 AND EXISTS (SELECT 1 FROM json_each(l.receivers_json)
+                                             WHERE value = h.receiver))
+                             -- A recovered poll ends its failure, and nothing else.
+                             OR (d.kind = 'poll_failed' AND l.kind = 'poll_recovered')))
                  FROM held_decisions h
                  JOIN decisions d ON d.id = h.alert_id
                  JOIN silences s ON s.id = h.silence_id

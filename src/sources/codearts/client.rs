@@ -191,7 +191,23 @@ impl CodeArtsClient {
                 reason: b.reason,
             }));
             let listed = offset + page.entries as u64;
+            if listed < page.total && page.entries < limit as usize {
+                // A short page before the end: the next offset would skip what it lacks.
+                return Err(Listing::Moved {
+                    before: page.total,
+                    after: listed,
+                });
+            }
             if listed >= page.total {
+                let accounted = (seen.len() + bad_entries.len()) as u64;
+                if accounted != page.total {
+                    // The list shifted between pages (one listed twice, another not at all):
+                    // not a listing to remove projects on.
+                    return Err(Listing::Moved {
+                        before: page.total,
+                        after: accounted,
+                    });
+                }
                 scopes.sort();
                 return Ok(Discovery {
                     scopes,
