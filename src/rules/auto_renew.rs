@@ -103,6 +103,14 @@ pub(crate) fn evaluate_funds(
     now: DateTime<Utc>,
 ) -> FundsEvaluation {
     let soon = renewing_soon(items, check_days, now);
+    if !soon.is_empty() && funds.prices.is_empty() {
+        // Nothing could be priced: the sum is unknown, not zero. The episode stands as it
+        // was; a later check that prices them decides.
+        return FundsEvaluation {
+            state: previous.cloned(),
+            alerts: Vec::new(),
+        };
+    }
     let total = funds.total();
     if soon.is_empty() || funds.balance >= total {
         return FundsEvaluation {

@@ -412,6 +412,27 @@ fn a_balance_that_covers_the_sum_says_nothing_and_ends_the_episode() {
 }
 
 #[test]
+fn nothing_priced_is_an_unknown_sum_not_a_covered_one() {
+    let mut check = Funds::new(&[rule("a", AutoRenewMode::Quiet)]);
+    let now = utc("2026-12-03T01:00:00Z");
+    let items = [auto(END, 2, now)];
+    let first = check.check(&items, &funds(&[("r1", "100")], "1"), now);
+    assert_eq!(first.len(), 1);
+    let episode = check.state.clone();
+    assert!(episode.is_some());
+    // The price inquiry priced nothing: the episode is neither ended nor told again.
+    let mut unpriced = funds(&[], "1");
+    unpriced.unpriced = vec!["r1".into()];
+    assert_eq!(check.check(&items, &unpriced, now), vec![]);
+    assert_eq!(check.state, episode);
+    // Priced again and still short: the same step, nothing new.
+    assert_eq!(
+        check.check(&items, &funds(&[("r1", "100")], "1"), now),
+        vec![]
+    );
+}
+
+#[test]
 fn money_is_compared_as_decimals() {
     // In floating point 0.1 + 0.2 > 0.3 and this balance would look short.
     assert!(std::hint::black_box(0.1_f64) + 0.2 > 0.3);
