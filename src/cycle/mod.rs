@@ -14,66 +14,20 @@ use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
 use std::time::Instant;
 
+mod discovery;
+mod funds;
+mod report;
+
+use discovery::*;
+use funds::*;
+pub use report::*;
+
 /// A cycle stops only when the state store fails: everything else (a poll, a delivery) is an
 /// outcome the cycle records and reports.
 #[derive(Debug, thiserror::Error)]
 pub enum CycleError {
     #[error(transparent)]
     State(#[from] StateError),
-}
-
-/// One row of the `once` table and of `once --json`: a package and what was decided about it.
-#[derive(Debug, Clone, Serialize)]
-pub struct PackageRow {
-    pub(crate) account: String,
-    pub(crate) project_id: Option<String>,
-    pub package: String,
-    pub(crate) resource_id: String,
-    pub(crate) service_type: Option<String>,
-    pub(crate) package_status: Option<i64>,
-    pub(crate) package_status_name: String,
-    pub(crate) remain_days: i64,
-    pub(crate) next_action_url: Option<String>,
-    /// Kinds of the alerts raised for this package in this cycle.
-    pub(crate) decisions: Vec<String>,
-    /// True when the package is no longer reported by the API.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub(crate) vanished: bool,
-    /// The silence in force that holds back what is decided about this package.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub silenced: Option<SilenceNote>,
-}
-
-/// A silence as `once` and `status` show it beside a package: who, until when, why.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct SilenceNote {
-    pub id: i64,
-    pub by: String,
-    pub until: DateTime<Utc>,
-    pub reason: String,
-}
-
-impl From<&Silence> for SilenceNote {
-    fn from(silence: &Silence) -> Self {
-        SilenceNote {
-            id: silence.id,
-            by: silence.created_by.clone(),
-            until: silence.end(),
-            reason: silence.reason.clone(),
-        }
-    }
-}
-
-impl SilenceNote {
-    /// `#3 by alice until 2026-12-20 15:59 UTC`, for tables.
-    pub(crate) fn describe(&self) -> String {
-        format!(
-            "#{} by {} until {}",
-            self.id,
-            self.by,
-            self.until.format("%Y-%m-%d %H:%M UTC")
-        )
-    }
 }
 
 /// The silences in force at `now`, compiled; one whose globs no longer compile is reported
@@ -92,93 +46,6 @@ pub(crate) fn silences_in_force(
         );
     }
     Ok(set)
-}
-
-/// How one account/project poll went.
-#[derive(Debug, Clone, Serialize)]
-pub struct PollReport {
-    pub(crate) account: String,
-    pub(crate) project_id: Option<String>,
-    pub(crate) ok: bool,
-    pub(crate) packages: usize,
-    /// Entries the API sent that could not be read (missing `remainDays`, …).
-    pub(crate) bad_entries: Vec<String>,
-    pub(crate) error: Option<String>,
-}
-
-/// How the project discovery of one account (`projects = "all"`) went.
-#[derive(Debug, Clone, Serialize)]
-pub struct DiscoveryReport {
-    pub(crate) account: String,
-    pub(crate) ok: bool,
-    /// Projects the listing had (on failure: none).
-    pub(crate) found: usize,
-    /// Projects polled this cycle: those found, or on failure those known before.
-    pub(crate) polled: usize,
-    /// Projects no longer listed, told once as `project_removed` and forgotten.
-    pub(crate) removed: Vec<String>,
-    /// Entries of the listing that could not be read.
-    pub(crate) bad_entries: Vec<String>,
-    pub(crate) error: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct CycleReport {
-    pub(crate) started_at: DateTime<Utc>,
-    pub(crate) dry_run: bool,
-    /// The project discovery of every account with `projects = "all"`, ordered by account.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub discoveries: Vec<DiscoveryReport>,
-    /// Every poll, ordered by account and project.
-    pub polls: Vec<PollReport>,
-    /// Every package and what was decided about it, ordered by account, project and key;
-    /// empty unless [`CycleOptions::list_packages`].
-    pub packages: Vec<PackageRow>,
-    /// How many packages the cycle evaluated or showed (listed or not).
-    #[serde(skip)]
-    pub package_count: usize,
-    pub alerts: Vec<Alert>,
-    /// Of `alerts`, those a silence held back (recorded, not delivered).
-    pub silenced: usize,
-    /// Silences in force during the cycle.
-    pub silences_in_force: usize,
-    /// Decisions whose silence ended: delivered with this cycle, or dropped.
-    pub released: ReleaseReport,
-    pub deliveries: DeliveryReport,
-    pub(crate) duration_ms: u128,
-}
-
-impl CycleReport {
-    /// Polls that failed or had unreadable entries, and project discoveries that failed or
-    /// had unreadable entries: what keeps a cycle from having seen everything.
-    pub fn failed_polls(&self) -> usize {
-        self.polls
-            .iter()
-            .filter(|p| !p.ok || !p.bad_entries.is_empty())
-            .count()
-            + self
-                .discoveries
-                .iter()
-                .filter(|d| !d.ok || !d.bad_entries.is_empty())
-                .count()
-    }
-
-    /// What the heartbeat says of this cycle: it went well when every scope was polled and
-    /// every message was delivered or is queued for a retry (none refused or given up on).
-    pub(crate) fn summary(&self) -> crate::heartbeat::CycleSummary {
-        let polls_failed = self.failed_polls();
-        crate::heartbeat::CycleSummary {
-            ok: polls_failed == 0 && self.deliveries.failed == 0 && self.deliveries.abandoned == 0,
-            polls: self.polls.len(),
-            polls_failed,
-            alerts: self.alerts.len(),
-            delivered: self.deliveries.delivered,
-            failed: self.deliveries.failed,
-            abandoned: self.deliveries.abandoned,
-            duration_ms: self.duration_ms,
-            error: None,
-        }
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -356,216 +223,6 @@ pub async fn run_cycle(
         "cycle finished"
     );
     Ok(report)
-}
-
-/// What a scope's funds check found (the billing source's auto-renewals against the
-/// balance), after its listing succeeded.
-#[derive(Debug)]
-enum FundsCheck {
-    /// Not asked (a source without auto-renewal, a failed listing): the episode is unchanged.
-    NotAsked,
-    /// Nothing renews itself soon (or no rule would hear of it): the episode ends.
-    NothingComing,
-    /// The prices and the balance, for resources renewing within `check_days`.
-    Checked {
-        funds: RenewalFunds,
-        check_days: i64,
-    },
-    /// Asking failed (logged): nothing is known, the episode is unchanged.
-    Failed,
-}
-
-/// After a successful listing: when some of its items renew themselves within the source's
-/// `auto_renew_check_days`, asks their price for one period and the account's balance. A
-/// failure is logged (`billing.funds_check_failed`) and changes nothing else: the listing
-/// stands.
-async fn check_funds(
-    app: &App,
-    source: &dyn Source,
-    scope: &Scope,
-    poll: &PollResult,
-    now: DateTime<Utc>,
-) -> FundsCheck {
-    let Some(check_days) = source.auto_renew_check_days() else {
-        return FundsCheck::NotAsked;
-    };
-    let ids = rules::funds_check_ids(&app.rules, &poll.packages, check_days, now);
-    if ids.is_empty() {
-        return FundsCheck::NothingComing;
-    }
-    match source.renewal_funds(scope, &ids).await {
-        Ok(Some(funds)) => {
-            tracing::info!(
-                event = "billing.funds_checked",
-                account = %scope.account,
-                resources = ids.len(),
-                priced = funds.prices.len(),
-                unpriced = funds.unpriced.len(),
-                total = %funds.total(),
-                balance = %funds.balance,
-                currency = %funds.currency,
-                "auto-renewals priced against the balance"
-            );
-            FundsCheck::Checked { funds, check_days }
-        }
-        Ok(None) => FundsCheck::NotAsked,
-        Err(error) => {
-            tracing::warn!(
-                event = "billing.funds_check_failed",
-                account = %scope.account,
-                resources = ids.len(),
-                http_status = error.http_status,
-                error_code = error.code.as_deref().unwrap_or(""),
-                request_id = error.request_id.as_deref().unwrap_or(""),
-                error = %error,
-                "cannot price the coming auto-renewals or read the balance; the listing stands"
-            );
-            FundsCheck::Failed
-        }
-    }
-}
-
-/// The scopes of this cycle: the configured ones, and for each source that discovers its
-/// scopes, what its discovery found (or, when it failed, what the state file knew); with the
-/// report of each discovery and the scopes no longer listed.
-async fn plan_scopes<'a>(
-    app: &'a App,
-    store: &StateStore,
-) -> Result<
-    (
-        Vec<(&'a dyn Source, Scope)>,
-        Vec<DiscoveryReport>,
-        Vec<Scope>,
-    ),
-    CycleError,
-> {
-    let mut scopes = Vec::new();
-    let mut discovering = Vec::new();
-    for source in &app.sources {
-        let source: &dyn Source = source.as_ref();
-        if source.discovers_scopes() {
-            discovering.push((source, store.known_projects(source.account())?));
-        } else {
-            scopes.extend(source.scopes().into_iter().map(|s| (source, s)));
-        }
-    }
-    // Every account's discovery at once: each paces its own requests.
-    let found = futures::future::join_all(
-        discovering
-            .iter()
-            .map(|(source, _)| async move { source.discover_scopes().await }),
-    )
-    .await;
-    let mut reports = Vec::with_capacity(found.len());
-    let mut removed = Vec::new();
-    for ((source, known), result) in discovering.into_iter().zip(found) {
-        let account = source.account();
-        let (plan, report) = match result {
-            Ok(Discovery {
-                scopes: listed,
-                bad_entries,
-            }) => {
-                let plan = rules::plan_scopes(&known, Some(&listed), bad_entries.is_empty());
-                tracing::info!(
-                    event = "discovery.succeeded",
-                    account = %account,
-                    projects = listed.len(),
-                    removed = plan.removed.len(),
-                    bad_entries = bad_entries.len(),
-                    "projects listed"
-                );
-                for bad in &bad_entries {
-                    tracing::warn!(
-                        event = "discovery.bad_entry",
-                        account = %account,
-                        entry = %bad.key,
-                        reason = %bad.reason,
-                        "a project entry could not be read; no project is taken for removed"
-                    );
-                }
-                let report = DiscoveryReport {
-                    account: account.to_string(),
-                    ok: true,
-                    found: listed.len(),
-                    polled: plan.poll.len(),
-                    removed: plan
-                        .removed
-                        .iter()
-                        .map(|s| s.project_label().to_string())
-                        .collect(),
-                    bad_entries: bad_entries
-                        .iter()
-                        .map(|b| format!("{}: {}", b.key, b.reason))
-                        .collect(),
-                    error: None,
-                };
-                (plan, report)
-            }
-            Err(error) => {
-                let plan = rules::plan_scopes(&known, None, false);
-                tracing::error!(
-                    event = "discovery.failed",
-                    account = %account,
-                    http_status = error.http_status,
-                    error_code = error.code.as_deref().unwrap_or(""),
-                    request_id = error.support_id(),
-                    error = %error,
-                    known_projects = plan.poll.len(),
-                    "listing the projects failed; polling the projects known before"
-                );
-                let report = DiscoveryReport {
-                    account: account.to_string(),
-                    ok: false,
-                    found: 0,
-                    polled: plan.poll.len(),
-                    removed: Vec::new(),
-                    bad_entries: Vec::new(),
-                    error: Some(error.to_string()),
-                };
-                (plan, report)
-            }
-        };
-        scopes.extend(plan.poll.into_iter().map(|s| (source, s)));
-        removed.extend(plan.removed);
-        reports.push(report);
-    }
-    reports.sort_by(|a, b| a.account.cmp(&b.account));
-    Ok((scopes, reports, removed))
-}
-
-/// One `project_removed` decision per scope a discovery no longer lists, and the scope
-/// forgotten (its items and poll health), in one transaction: its packages are never reported
-/// `vanished`.
-fn record_removed(
-    app: &App,
-    store: &mut StateStore,
-    cycle: Option<CycleId>,
-    silences: &SilenceSet,
-    removed: Vec<Scope>,
-    now: DateTime<Utc>,
-    report: &mut CycleReport,
-) -> Result<(), CycleError> {
-    record_decided(store, cycle, silences, report, |reads, batch, _| {
-        for scope in removed {
-            let health = reads.poll_health(&scope)?;
-            let packages = reads.package_states(&scope)?.len();
-            tracing::info!(
-                event = "project.removed",
-                account = %scope.account,
-                project_id = scope.project_label(),
-                packages,
-                "the project is no longer listed; its packages are no longer watched"
-            );
-            batch.alerts.extend(rules::evaluate_removed(
-                &app.rules,
-                &scope,
-                health.as_ref(),
-                now,
-            ));
-            batch.forgotten.push(scope);
-        }
-        Ok(())
-    })
 }
 
 /// Evaluates a batch of answered polls against the state their scopes had, records the
@@ -840,14 +497,5 @@ fn row(package: &Item, alerts: &[Alert], vanished: bool) -> PackageRow {
         decisions: alerts.iter().map(|a| a.kind.to_string()).collect(),
         vanished,
         silenced: None,
-    }
-}
-
-/// What a poll-health record says, for `status`.
-pub(crate) fn describe_health(health: &PollHealth) -> String {
-    match (&health.last_error, health.consecutive_failures) {
-        (_, 0) => "ok".to_string(),
-        (Some(e), n) => format!("failing ({n}x): {}", e.error_msg),
-        (None, n) => format!("failing ({n}x)"),
     }
 }
