@@ -550,7 +550,12 @@ fn poll_parts(alerts: &[Alert], locale: Locale) -> Vec<String> {
     }
     let removed = count(AlertKind::ProjectRemoved);
     if removed > 0 {
-        parts.push(i18n::count(locale, "summary.projects_removed", removed, &[]));
+        parts.push(i18n::count(
+            locale,
+            "summary.projects_removed",
+            removed,
+            &[],
+        ));
     }
     let at_risk = count(AlertKind::AutoRenewAtRisk);
     if at_risk > 0 {
@@ -668,6 +673,7 @@ pub(crate) mod tests {
             resource_id: Some("r".into()),
             service_type: None,
             package_status: Some(2),
+            resource: Default::default(),
             package_status_name: Some("active".into()),
             remain_days: days,
             threshold: Some(14),
