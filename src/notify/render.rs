@@ -675,6 +675,18 @@ pub(crate) fn counted_headline(alerts: &[Alert], locale: Locale) -> String {
         .filter(|(_, _, n)| *n > 0)
         .collect();
     let packages: usize = present.iter().map(|(_, _, n)| n).sum();
+    // What the counted alerts are about: CodeArts packages, subscriptions or both.
+    let sources: BTreeSet<SourceKind> = alerts
+        .iter()
+        .filter(|a| package_kinds.iter().any(|(k, _)| *k == a.kind))
+        .map(|a| a.source)
+        .collect();
+    let things = match sources.into_iter().collect::<Vec<_>>().as_slice() {
+        [SourceKind::Subscriptions] => "subscriptions",
+        [_, _] => "items",
+        _ => "packages",
+    };
+    let key = |what: &str| format!("headline.{things}_{what}");
 
     let mut parts = Vec::new();
     match present.as_slice() {
@@ -688,19 +700,14 @@ pub(crate) fn counted_headline(alerts: &[Alert], locale: Locale) -> String {
             parts.push(match within {
                 Some(days) => i18n::count(
                     locale,
-                    "headline.packages_expire_within",
+                    &key("expire_within"),
                     *n,
                     &[("days", &i18n::days(locale, days.max(0)))],
                 ),
-                None => i18n::count(locale, "headline.packages_expire_soon", *n, &[]),
+                None => i18n::count(locale, &key("expire_soon"), *n, &[]),
             });
         }
-        [(_, word, n)] => parts.push(i18n::count(
-            locale,
-            "headline.packages_word",
-            *n,
-            &[("word", word)],
-        )),
+        [(_, word, n)] => parts.push(i18n::count(locale, &key("word"), *n, &[("word", word)])),
         several => {
             let counts: Vec<String> = several
                 .iter()
@@ -715,7 +722,7 @@ pub(crate) fn counted_headline(alerts: &[Alert], locale: Locale) -> String {
                     ("counts", &counts.join(i18n::text(locale, "part_separator"))),
                     (
                         "packages",
-                        &i18n::count(locale, "headline.packages_noun", packages, &[]),
+                        &i18n::count(locale, &key("noun"), packages, &[]),
                     ),
                 ],
             ));
@@ -862,6 +869,30 @@ pub(crate) mod tests {
             "CodeArts package codeartsStorageExtension expires in 6 days"
         );
         assert_eq!(message(&p, Locale::En), "codeartsStorageExtension expires");
+    }
+
+    #[test]
+    fn counted_headlines_say_what_the_alerts_are_about() {
+        let two = vec![subscription(6), subscription(3)];
+        assert_eq!(
+            counted_headline(&two, Locale::En),
+            "2 subscriptions expire within 14 days"
+        );
+        assert_eq!(
+            counted_headline(&two, Locale::ZhCn),
+            "2 个包年/包月资源将在 14 天内到期"
+        );
+        let mixed = vec![subscription(6), alert("p", Some(6), Severity::Warning)];
+        assert_eq!(
+            counted_headline(&mixed, Locale::En),
+            "2 CodeArts packages and subscriptions expire within 14 days"
+        );
+        let mut expired = subscription(-1);
+        expired.kind = AlertKind::Expired;
+        assert_eq!(
+            counted_headline(&[expired, subscription(6)], Locale::En),
+            "1 expired, 1 expiring subscriptions"
+        );
     }
 
     #[test]
