@@ -447,9 +447,12 @@ pub(crate) fn single_headline(alert: &Alert, locale: Locale) -> String {
             &[("status", &status_label(alert, locale))],
         ),
         AlertKind::Vanished => fill("headline.vanished", &[]),
-        AlertKind::PollFailed => fill("headline.poll_failed", &[("scope", &scope_name(alert))]),
-        AlertKind::PollRecovered => {
-            fill("headline.poll_recovered", &[("scope", &scope_name(alert))])
+        AlertKind::PollFailed | AlertKind::PollRecovered => {
+            let key = match alert.source {
+                SourceKind::Packages => format!("headline.{}", alert.kind),
+                SourceKind::Subscriptions => format!("headline.{}_subscriptions", alert.kind),
+            };
+            fill(&key, &[("scope", &scope_name(alert))])
         }
         AlertKind::Test => i18n::text(locale, "test_message").into(),
         AlertKind::ProjectRemoved => {
@@ -892,6 +895,27 @@ pub(crate) mod tests {
         assert_eq!(
             counted_headline(&[expired, subscription(6)], Locale::En),
             "1 expired, 1 expiring subscriptions"
+        );
+    }
+
+    #[test]
+    fn a_failed_poll_of_subscriptions_says_so() {
+        let mut poll = subscription(6);
+        poll.kind = AlertKind::PollFailed;
+        poll.package = None;
+        assert_eq!(
+            single_headline(&poll, Locale::En),
+            "cannot check the subscriptions of prod"
+        );
+        poll.kind = AlertKind::PollRecovered;
+        assert_eq!(
+            single_headline(&poll, Locale::ZhCn),
+            "prod 的包年/包月资源已恢复查询"
+        );
+        poll.source = SourceKind::Packages;
+        assert_eq!(
+            single_headline(&poll, Locale::En),
+            "checking the CodeArts packages of prod works again"
         );
     }
 
