@@ -202,6 +202,9 @@ pub struct ItemDetails {
     pub service_type_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resource_type_name: Option<String>,
+    /// The resource's specification (billing `resource_spec_code`, e.g. `c7.large.2.linux`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spec: Option<String>,
     /// When the term ends, as the source said it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expire_time: Option<DateTime<Utc>>,
@@ -587,6 +590,11 @@ pub struct Alert {
     pub package: Option<String>,
     pub resource_id: Option<String>,
     pub service_type: Option<String>,
+    /// What the source says about the resource beyond its key (billing subscriptions: name,
+    /// type, region, end of term, auto-renewal); nothing for CodeArts packages, whose JSON
+    /// stays as it was.
+    #[serde(flatten)]
+    pub resource: ResourceFacts,
     pub package_status: Option<i64>,
     pub package_status_name: Option<String>,
     pub remain_days: Option<i64>,
@@ -608,6 +616,48 @@ pub struct Alert {
     /// Receivers this alert goes to (from its rule). Not part of the wire format.
     #[serde(skip)]
     pub receivers: Vec<String>,
+}
+
+/// The facts about a billing resource an alert carries (renewd's JSON: `resource_name`,
+/// `service_type_name`, `resource_type_name`, `resource_spec_code`, `region`, `expire_time`,
+/// `auto_renew`), each written only when known: all empty for a CodeArts package.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceFacts {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_type_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_type_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_spec_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// When the term ends, as the source said it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expire_time: Option<DateTime<Utc>>,
+    /// The resource renews itself at the end of its term (billing `expire_policy` 3); known
+    /// for every billing resource.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_renew: Option<bool>,
+}
+
+impl ResourceFacts {
+    /// The facts of an item: none for an item without details (a CodeArts package).
+    pub fn of(item: &Item) -> ResourceFacts {
+        let Some(d) = item.details.as_deref() else {
+            return ResourceFacts::default();
+        };
+        ResourceFacts {
+            resource_name: d.name.clone(),
+            service_type_name: d.service_type_name.clone(),
+            resource_type_name: d.resource_type_name.clone(),
+            resource_spec_code: d.spec.clone(),
+            region: d.region.clone(),
+            expire_time: d.expire_time,
+            auto_renew: Some(item.auto_renews()),
+        }
+    }
 }
 
 /// What a failed poll reported, as carried by a `poll_failed` alert.

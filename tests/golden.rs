@@ -1,7 +1,8 @@
 //! Golden files: one fixed digest of five alerts (and a silence that ends within the day),
 //! rendered by every built-in message format
 //! (email text and HTML, and every webhook format) in every locale, compared byte for byte
-//! with `tests/golden/<format>.<locale>.<ext>`.
+//! with `tests/golden/<format>.<locale>.<ext>`; and a digest of one billing subscription, in
+//! `tests/golden/<format>.subscription.<locale>.<ext>`.
 //!
 //! A change of wording shows up here as a diff of the files. To accept it, regenerate them and
 //! review the diff:
@@ -13,7 +14,10 @@
 
 use chrono::{DateTime, Utc};
 use renewd::config::Config;
-use renewd::model::{Alert, AlertKind, Locale, PollErrorInfo, Severity, Silence, SilenceMatchers};
+use renewd::model::{
+    Alert, AlertKind, Locale, PollErrorInfo, ResourceFacts, Severity, Silence, SilenceMatchers,
+    SourceKind,
+};
 use renewd::notify::{Digest, Notifiers, PreviewFormat, SilenceEnding, Style};
 use std::path::{Path, PathBuf};
 
@@ -54,6 +58,7 @@ fn package(key: &str, n: u8, kind: AlertKind, severity: Severity, days: i64) -> 
         resource_id: Some(format!("7590809a5c9d42ae92b49b1190e9466{n}")),
         service_type: Some("hws.resource.type.codearts.extension.storage".into()),
         package_status: Some(status),
+        resource: Default::default(),
         package_status_name: Some(if status == 5 { "grace" } else { "active" }.into()),
         remain_days: Some(days),
         threshold: None,
@@ -118,6 +123,7 @@ fn five_alerts() -> Vec<Alert> {
         resource_id: None,
         service_type: None,
         package_status: None,
+        resource: Default::default(),
         package_status_name: None,
         remain_days: None,
         threshold: None,
@@ -138,6 +144,37 @@ fn five_alerts() -> Vec<Alert> {
         receivers: vec!["golden".into()],
     };
     vec![storage, pipeline, build, traffic, poll]
+}
+
+/// An ECS server of the billing API expiring in 6 days, as the rules raise it.
+fn subscription() -> Alert {
+    let mut server = package(
+        "hws.resource.type.vm",
+        5,
+        AlertKind::Expiring,
+        Severity::Warning,
+        6,
+    );
+    server.id = "golden-subscription".into();
+    server.project_id = None;
+    server.source = SourceKind::Subscriptions;
+    server.resource_id = Some("8d1c6a4e-6f1b-4f5e-9c1a-2b7c1f0e9a11".into());
+    server.service_type = Some("hws.service.type.ec2".into());
+    server.package_status_name = Some("in_use".into());
+    server.resource = ResourceFacts {
+        resource_name: Some("web-01".into()),
+        service_type_name: Some("Elastic Cloud Server".into()),
+        resource_type_name: Some("Cloud Server".into()),
+        resource_spec_code: Some("c7.large.2.linux".into()),
+        region: Some("cn-north-4".into()),
+        expire_time: Some(at("2026-12-02T15:59:59Z")),
+        auto_renew: Some(false),
+    };
+    server.threshold = Some(7);
+    server.next_action_url =
+        Some("https://account.huaweicloud.com/usercenter/#/userindex/renewalManagement".into());
+    server.summary = "hws.resource.type.vm expires in 6 days".into();
+    server
 }
 
 /// A silence in force that ends 9 hours after the digest (mentioned), and one that ends in
@@ -163,12 +200,23 @@ fn silences() -> Vec<Silence> {
 }
 
 fn digest(locale: Locale) -> Digest {
-    Digest::new("golden", five_alerts(), sent_at(), chrono_tz::UTC)
-        .styled(Style {
-            locale,
-            timezone: chrono_tz::Asia::Shanghai,
-        })
+    styled(five_alerts(), locale)
         .with_silences_ending(SilenceEnding::within_a_day(&silences(), sent_at()))
+}
+
+fn styled(alerts: Vec<Alert>, locale: Locale) -> Digest {
+    Digest::new("golden", alerts, sent_at(), chrono_tz::UTC).styled(Style {
+        locale,
+        timezone: chrono_tz::Asia::Shanghai,
+    })
+}
+
+/// The digests rendered, each with what its files' names have before the locale.
+fn digests(locale: Locale) -> [(&'static str, Digest); 2] {
+    [
+        ("", digest(locale)),
+        ("subscription.", styled(vec![subscription()], locale)),
+    ]
 }
 
 /// One receiver per format, all named after their format.
@@ -211,31 +259,35 @@ fn rendered() -> Vec<(String, String)> {
     let notifiers = notifiers();
     let mut files = Vec::new();
     for locale in Locale::ALL {
-        let digest = digest(locale);
-        let email = notifiers
-            .get("email")
-            .unwrap()
-            .preview(&digest)
-            .expect("email preview");
-        files.push((
-            format!("email.{locale}.txt"),
-            email.part(PreviewFormat::Text).unwrap().to_string(),
-        ));
-        files.push((
-            format!("email.{locale}.html"),
-            email.part(PreviewFormat::Html).unwrap().to_string(),
-        ));
-        for format in WEBHOOK_FORMATS {
-            let preview = notifiers
-                .get(format)
+        for (variant, digest) in digests(locale) {
+            let email = notifiers
+                .get("email")
                 .unwrap()
                 .preview(&digest)
-                .unwrap_or_else(|e| panic!("{format}: {e}"));
-            let mut body = preview.part(PreviewFormat::Json).unwrap().to_string();
-            body.push('\n');
-            files.push((format!("{format}.{locale}.json"), body));
-            if let Some(text) = preview.part(PreviewFormat::Text) {
-                files.push((format!("{format}.{locale}.md"), format!("{text}\n")));
+                .expect("email preview");
+            files.push((
+                format!("email.{variant}{locale}.txt"),
+                email.part(PreviewFormat::Text).unwrap().to_string(),
+            ));
+            files.push((
+                format!("email.{variant}{locale}.html"),
+                email.part(PreviewFormat::Html).unwrap().to_string(),
+            ));
+            for format in WEBHOOK_FORMATS {
+                let preview = notifiers
+                    .get(format)
+                    .unwrap()
+                    .preview(&digest)
+                    .unwrap_or_else(|e| panic!("{format}: {e}"));
+                let mut body = preview.part(PreviewFormat::Json).unwrap().to_string();
+                body.push('\n');
+                files.push((format!("{format}.{variant}{locale}.json"), body));
+                if let Some(text) = preview.part(PreviewFormat::Text) {
+                    files.push((
+                        format!("{format}.{variant}{locale}.md"),
+                        format!("{text}\n"),
+                    ));
+                }
             }
         }
     }

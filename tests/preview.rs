@@ -109,6 +109,7 @@ fn decision(item: &Item, kind: AlertKind, severity: Severity, at: DateTime<Utc>)
         resource_id: Some(item.resource_id.clone()),
         service_type: item.service_type.clone(),
         package_status: item.status_code(),
+        resource: Default::default(),
         package_status_name: item.status.map(|s| s.name().into()),
         remain_days: Some(item.remain_days),
         threshold: (kind == AlertKind::Expiring).then_some(7),

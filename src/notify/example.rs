@@ -57,6 +57,7 @@ impl ExamplePackage {
             resource_id: Some(self.resource_id.into()),
             service_type: Some(self.service_type.into()),
             package_status: Some(self.status),
+            resource: Default::default(),
             package_status_name: Some(crate::model::package_status_name(Some(self.status)).into()),
             remain_days: Some(self.remain_days),
             threshold,

@@ -4,7 +4,7 @@
 
 use super::i18n::{self, Locale};
 use super::Digest;
-use crate::model::{Alert, AlertKind, Severity};
+use crate::model::{Alert, AlertKind, Severity, SourceKind};
 use chrono::{DateTime, NaiveDate, Utc};
 use std::collections::BTreeSet;
 
@@ -222,10 +222,11 @@ pub(crate) fn worst_severity(digest: &Digest) -> Option<Severity> {
         .max()
 }
 
-/// The name of what an alert is about: the package key, or the account/project.
+/// The name of what an alert is about: the package ([`package_name`]), or the
+/// account/project.
 pub(crate) fn subject_name(alert: &Alert, locale: Locale) -> String {
     match (&alert.package, alert.kind) {
-        (Some(p), _) => p.clone(),
+        (Some(_), _) => package_name(alert, locale),
         (None, AlertKind::PollFailed | AlertKind::PollRecovered | AlertKind::ProjectRemoved) => {
             format!("{}/{}", alert.account, project_label(alert, locale))
         }
@@ -328,10 +329,85 @@ pub(crate) fn what_happened(digest: &Digest) -> String {
     )
 }
 
-pub(crate) fn package_name(alert: &Alert, locale: Locale) -> &str {
+/// The name of what an alert is about, as people know it: a CodeArts package by its key
+/// (`codeartsStorageExtension`), a billing resource by its service, name, spec and region
+/// (``ECS `web-01` (c7.large.2.linux, cn-north-4)``, see [`resource_name`]).
+pub(crate) fn package_name(alert: &Alert, locale: Locale) -> String {
+    if let Some(name) = resource_name(alert, locale) {
+        return name;
+    }
     match alert.package.as_deref() {
-        Some(p) => p,
-        None => i18n::text(locale, "package_fallback"),
+        Some(p) => p.to_string(),
+        None => i18n::text(locale, "package_fallback").to_string(),
+    }
+}
+
+/// [`package_name`] with what kind of thing it is, for headlines: `CodeArts package
+/// codeartsStorageExtension`; a billing resource's name already says it.
+pub(crate) fn item_name(alert: &Alert, locale: Locale) -> String {
+    let name = package_name(alert, locale);
+    if alert.source == SourceKind::Subscriptions && alert.package.is_some() {
+        return name;
+    }
+    i18n::fill(locale, "item.package", &[("package", &name)])
+}
+
+/// A billing resource of a subscriptions alert as people know it: its service (short name
+/// when renewd knows one, else the service or resource type the API named, else the resource
+/// type code), its name (else its id), and in brackets its spec and region, each when known.
+/// `None` for anything else (CodeArts packages, alerts about an account).
+fn resource_name(alert: &Alert, locale: Locale) -> Option<String> {
+    if alert.source != SourceKind::Subscriptions {
+        return None;
+    }
+    let facts = &alert.resource;
+    let key = alert.package.as_deref()?;
+    let service = service_short_name(alert.service_type.as_deref(), key)
+        .or(facts.service_type_name.as_deref())
+        .or(facts.resource_type_name.as_deref())
+        .unwrap_or(key);
+    let resource = match facts
+        .resource_name
+        .as_deref()
+        .or(alert.resource_id.as_deref())
+    {
+        Some(name) => i18n::fill(
+            locale,
+            "item.resource",
+            &[("service", &service), ("name", &name)],
+        ),
+        None => service.to_string(),
+    };
+    let details: Vec<&str> = [&facts.resource_spec_code, &facts.region]
+        .into_iter()
+        .filter_map(|v| v.as_deref())
+        .collect();
+    if details.is_empty() {
+        return Some(resource);
+    }
+    Some(i18n::fill(
+        locale,
+        "item.resource_details",
+        &[
+            ("resource", &resource),
+            (
+                "details",
+                &details.join(i18n::text(locale, "part_separator")),
+            ),
+        ],
+    ))
+}
+
+/// The short name Huawei Cloud's console gives a service, for the billing service type codes
+/// (and resource type codes) whose short name is certain; `None` for the rest, which are
+/// shown by the name the API gives them.
+fn service_short_name(service_type: Option<&str>, resource_type: &str) -> Option<&'static str> {
+    match (service_type?, resource_type) {
+        (_, "hws.resource.type.ip") => Some("EIP"),
+        ("hws.service.type.ec2", _) => Some("ECS"),
+        ("hws.service.type.rds", _) => Some("RDS"),
+        ("hws.service.type.ebs", _) => Some("EVS"),
+        _ => None,
     }
 }
 
@@ -345,8 +421,10 @@ pub(crate) fn scope_name(alert: &Alert) -> String {
 /// Headline of a digest with one alert: names the package.
 pub(crate) fn single_headline(alert: &Alert, locale: Locale) -> String {
     let package = package_name(alert, locale);
+    let item = item_name(alert, locale);
     let fill = |key: &str, args: &[(&str, &dyn std::fmt::Display)]| {
-        let mut all: Vec<(&str, &dyn std::fmt::Display)> = vec![("package", &package)];
+        let mut all: Vec<(&str, &dyn std::fmt::Display)> =
+            vec![("package", &package), ("item", &item)];
         all.extend_from_slice(args);
         i18n::fill(locale, key, &all)
     };
@@ -369,9 +447,12 @@ pub(crate) fn single_headline(alert: &Alert, locale: Locale) -> String {
             &[("status", &status_label(alert, locale))],
         ),
         AlertKind::Vanished => fill("headline.vanished", &[]),
-        AlertKind::PollFailed => fill("headline.poll_failed", &[("scope", &scope_name(alert))]),
-        AlertKind::PollRecovered => {
-            fill("headline.poll_recovered", &[("scope", &scope_name(alert))])
+        AlertKind::PollFailed | AlertKind::PollRecovered => {
+            let key = match alert.source {
+                SourceKind::Packages => format!("headline.{}", alert.kind),
+                SourceKind::Subscriptions => format!("headline.{}_subscriptions", alert.kind),
+            };
+            fill(&key, &[("scope", &scope_name(alert))])
         }
         AlertKind::Test => i18n::text(locale, "test_message").into(),
         AlertKind::ProjectRemoved => {
@@ -393,8 +474,12 @@ pub(crate) fn single_headline(alert: &Alert, locale: Locale) -> String {
 /// What an alert says, in `locale`: in English the rules' own `summary` (renewd's wire text,
 /// kept as decided); in another language built from the alert's fields, so that nothing is
 /// translated from English text. An English alert without a summary is worded the same way.
+///
+/// An alert about a billing resource is worded from its fields in English too: the rules'
+/// summary names it by its resource type code, people know it by its name.
 pub(crate) fn message(alert: &Alert, locale: Locale) -> String {
-    if locale == Locale::En && !alert.summary.is_empty() {
+    let named_by_key = alert.source.is_packages() || alert.package.is_none();
+    if locale == Locale::En && !alert.summary.is_empty() && named_by_key {
         return alert.summary.clone();
     }
     let package = package_name(alert, locale);
@@ -593,6 +678,18 @@ pub(crate) fn counted_headline(alerts: &[Alert], locale: Locale) -> String {
         .filter(|(_, _, n)| *n > 0)
         .collect();
     let packages: usize = present.iter().map(|(_, _, n)| n).sum();
+    // What the counted alerts are about: CodeArts packages, subscriptions or both.
+    let sources: BTreeSet<SourceKind> = alerts
+        .iter()
+        .filter(|a| package_kinds.iter().any(|(k, _)| *k == a.kind))
+        .map(|a| a.source)
+        .collect();
+    let things = match sources.into_iter().collect::<Vec<_>>().as_slice() {
+        [SourceKind::Subscriptions] => "subscriptions",
+        [_, _] => "items",
+        _ => "packages",
+    };
+    let key = |what: &str| format!("headline.{things}_{what}");
 
     let mut parts = Vec::new();
     match present.as_slice() {
@@ -606,19 +703,14 @@ pub(crate) fn counted_headline(alerts: &[Alert], locale: Locale) -> String {
             parts.push(match within {
                 Some(days) => i18n::count(
                     locale,
-                    "headline.packages_expire_within",
+                    &key("expire_within"),
                     *n,
                     &[("days", &i18n::days(locale, days.max(0)))],
                 ),
-                None => i18n::count(locale, "headline.packages_expire_soon", *n, &[]),
+                None => i18n::count(locale, &key("expire_soon"), *n, &[]),
             });
         }
-        [(_, word, n)] => parts.push(i18n::count(
-            locale,
-            "headline.packages_word",
-            *n,
-            &[("word", word)],
-        )),
+        [(_, word, n)] => parts.push(i18n::count(locale, &key("word"), *n, &[("word", word)])),
         several => {
             let counts: Vec<String> = several
                 .iter()
@@ -633,7 +725,7 @@ pub(crate) fn counted_headline(alerts: &[Alert], locale: Locale) -> String {
                     ("counts", &counts.join(i18n::text(locale, "part_separator"))),
                     (
                         "packages",
-                        &i18n::count(locale, "headline.packages_noun", packages, &[]),
+                        &i18n::count(locale, &key("noun"), packages, &[]),
                     ),
                 ],
             ));
@@ -673,6 +765,7 @@ pub(crate) mod tests {
             resource_id: Some("r".into()),
             service_type: None,
             package_status: Some(2),
+            resource: Default::default(),
             package_status_name: Some("active".into()),
             remain_days: days,
             threshold: Some(14),
@@ -713,6 +806,144 @@ pub(crate) mod tests {
         assert_eq!(expiry_label(&a), "2026-12-06");
         let none = alert("p", None, Severity::Info);
         assert_eq!(expiry_label(&none), "-");
+    }
+
+    /// An ECS server of the billing API, expiring in 6 days.
+    pub(crate) fn subscription(days: i64) -> Alert {
+        let mut a = alert("hws.resource.type.vm", Some(days), Severity::Warning);
+        a.source = crate::model::SourceKind::Subscriptions;
+        a.service_type = Some("hws.service.type.ec2".into());
+        a.package_status_name = Some("in_use".into());
+        a.resource = crate::model::ResourceFacts {
+            resource_name: Some("web-01".into()),
+            service_type_name: Some("Elastic Cloud Server".into()),
+            resource_type_name: Some("Cloud Server".into()),
+            resource_spec_code: Some("c7.large.2.linux".into()),
+            region: Some("cn-north-4".into()),
+            expire_time: None,
+            auto_renew: Some(false),
+        };
+        a.summary = "hws.resource.type.vm expires in 6 days".into();
+        a
+    }
+
+    #[test]
+    fn a_subscription_is_named_by_its_service_name_spec_and_region() {
+        let a = subscription(6);
+        type Wording = fn(&Alert, Locale) -> String;
+        let cases: [(Wording, Locale, &str); 5] = [
+            (
+                package_name,
+                Locale::En,
+                "ECS `web-01` (c7.large.2.linux, cn-north-4)",
+            ),
+            (
+                package_name,
+                Locale::ZhCn,
+                "ECS「web-01」（c7.large.2.linux，cn-north-4）",
+            ),
+            // The name is the headline's subject, not a "CodeArts package".
+            (
+                single_headline,
+                Locale::En,
+                "ECS `web-01` (c7.large.2.linux, cn-north-4) expires in 6 days",
+            ),
+            (
+                single_headline,
+                Locale::ZhCn,
+                "ECS「web-01」（c7.large.2.linux，cn-north-4） 将在 6 天后到期",
+            ),
+            // In English too the message names it, not the rules' summary with its type code.
+            (
+                message,
+                Locale::En,
+                "ECS `web-01` (c7.large.2.linux, cn-north-4) expires in 6 days",
+            ),
+        ];
+        for (wording, locale, expected) in cases {
+            assert_eq!(wording(&a, locale), expected, "{locale}");
+        }
+        assert_eq!(subject_name(&a, Locale::En), package_name(&a, Locale::En));
+        // A CodeArts package keeps its key and its wording.
+        let p = alert("codeartsStorageExtension", Some(6), Severity::Warning);
+        assert_eq!(package_name(&p, Locale::En), "codeartsStorageExtension");
+        assert_eq!(
+            single_headline(&p, Locale::En),
+            "CodeArts package codeartsStorageExtension expires in 6 days"
+        );
+        assert_eq!(message(&p, Locale::En), "codeartsStorageExtension expires");
+    }
+
+    #[test]
+    fn counted_headlines_say_what_the_alerts_are_about() {
+        let two = vec![subscription(6), subscription(3)];
+        assert_eq!(
+            counted_headline(&two, Locale::En),
+            "2 subscriptions expire within 14 days"
+        );
+        assert_eq!(
+            counted_headline(&two, Locale::ZhCn),
+            "2 个包年/包月资源将在 14 天内到期"
+        );
+        let mixed = vec![subscription(6), alert("p", Some(6), Severity::Warning)];
+        assert_eq!(
+            counted_headline(&mixed, Locale::En),
+            "2 CodeArts packages and subscriptions expire within 14 days"
+        );
+        let mut expired = subscription(-1);
+        expired.kind = AlertKind::Expired;
+        assert_eq!(
+            counted_headline(&[expired, subscription(6)], Locale::En),
+            "1 expired, 1 expiring subscriptions"
+        );
+    }
+
+    #[test]
+    fn a_failed_poll_of_subscriptions_says_so() {
+        let mut poll = subscription(6);
+        poll.kind = AlertKind::PollFailed;
+        poll.package = None;
+        assert_eq!(
+            single_headline(&poll, Locale::En),
+            "cannot check the subscriptions of prod"
+        );
+        poll.kind = AlertKind::PollRecovered;
+        assert_eq!(
+            single_headline(&poll, Locale::ZhCn),
+            "prod 的包年/包月资源已恢复查询"
+        );
+        poll.source = SourceKind::Packages;
+        assert_eq!(
+            single_headline(&poll, Locale::En),
+            "checking the CodeArts packages of prod works again"
+        );
+    }
+
+    #[test]
+    fn a_subscription_missing_facts_is_still_named() {
+        let mut a = subscription(6);
+        // An unknown service: the name the API gives it.
+        a.service_type = Some("hws.service.type.dcs".into());
+        a.resource.region = None;
+        assert_eq!(
+            package_name(&a, Locale::En),
+            "Elastic Cloud Server `web-01` (c7.large.2.linux)"
+        );
+        a.resource.service_type_name = None;
+        a.resource.resource_spec_code = None;
+        assert_eq!(package_name(&a, Locale::En), "Cloud Server `web-01`");
+        // No name: the resource id; no type names: the resource type code.
+        a.resource.resource_type_name = None;
+        a.resource.resource_name = None;
+        assert_eq!(package_name(&a, Locale::En), "hws.resource.type.vm `r`");
+        a.resource_id = None;
+        assert_eq!(package_name(&a, Locale::En), "hws.resource.type.vm");
+        // An EIP is named by its resource type.
+        let mut eip = subscription(6);
+        eip.package = Some("hws.resource.type.ip".into());
+        eip.service_type = Some("hws.service.type.vpc".into());
+        eip.resource.resource_spec_code = None;
+        assert_eq!(package_name(&eip, Locale::En), "EIP `web-01` (cn-north-4)");
     }
 
     #[test]

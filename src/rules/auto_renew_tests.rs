@@ -143,6 +143,87 @@ fn a_term_that_ends_without_moving_is_one_auto_renew_failed_not_expired() {
     );
 }
 
+/// `json` reads back as `alert`, all but its receivers (not part of the wire format).
+fn assert_reads_back(json: serde_json::Value, alert: &Alert) {
+    let back: Alert = serde_json::from_value(json).expect("reads back");
+    assert_eq!(
+        Alert {
+            receivers: alert.receivers.clone(),
+            ..back
+        },
+        *alert
+    );
+}
+
+#[test]
+fn alerts_about_a_billing_resource_carry_its_facts() {
+    let mut sim = Sim::new(&[rule("r", AutoRenewMode::Notify)]);
+    let now = utc("2026-12-02T01:00:00Z");
+    let mut item = resource("r1", END, 0, 2, now);
+    let details = item.details.as_mut().expect("details");
+    details.region = Some("cn-north-4".into());
+    details.service_type_name = Some("Relational Database Service".into());
+    details.resource_type_name = Some("RDS DB instance".into());
+    details.spec = Some("rds.mysql.n1.large.2.ha".into());
+    let alerts = sim.see(&item, now);
+    assert_eq!(kinds(&alerts), [AlertKind::Expiring]);
+    let facts = &alerts[0].resource;
+    assert_eq!(facts.resource_name.as_deref(), Some("db-r1"));
+    assert_eq!(facts.region.as_deref(), Some("cn-north-4"));
+    assert_eq!(
+        facts.service_type_name.as_deref(),
+        Some("Relational Database Service")
+    );
+    assert_eq!(facts.resource_type_name.as_deref(), Some("RDS DB instance"));
+    assert_eq!(
+        facts.resource_spec_code.as_deref(),
+        Some("rds.mysql.n1.large.2.ha")
+    );
+    assert_eq!(facts.expire_time, Some(utc(END)));
+    assert_eq!(facts.auto_renew, Some(false));
+    // In renewd's JSON: flat beside the other fields, and read back as they were.
+    let json = serde_json::to_value(&alerts[0]).expect("serialises");
+    assert_eq!(json["source"], "subscriptions");
+    assert_eq!(json["resource_name"], "db-r1");
+    assert_eq!(json["expire_time"], "2026-12-08T15:59:59Z");
+    assert_eq!(json["auto_renew"], false);
+    assert_reads_back(json, &alerts[0]);
+    // An item that renews itself says so.
+    let mut sim = Sim::new(&[rule("r", AutoRenewMode::Notify)]);
+    let alerts = sim.see(&auto(END, 2, now), now);
+    assert_eq!(alerts[0].resource.auto_renew, Some(true));
+}
+
+#[test]
+fn a_codearts_alert_carries_no_resource_facts() {
+    let mut item = resource("r1", END, 0, 2, utc("2026-12-02T01:00:00Z"));
+    item.scope = Scope::packages("prod", None);
+    item.details = None;
+    let now = utc("2026-12-02T01:00:00Z");
+    let alerts = Sim::new(&[rule("r", AutoRenewMode::Notify)]).see(&item, now);
+    assert_eq!(alerts[0].resource, crate::model::ResourceFacts::default());
+    let json = serde_json::to_value(&alerts[0]).expect("serialises");
+    let keys: Vec<&str> = json
+        .as_object()
+        .expect("an object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    for absent in [
+        "source",
+        "resource_name",
+        "service_type_name",
+        "resource_type_name",
+        "resource_spec_code",
+        "region",
+        "expire_time",
+        "auto_renew",
+    ] {
+        assert!(!keys.contains(&absent), "{absent} in {keys:?}");
+    }
+    assert_reads_back(json, &alerts[0]);
+}
+
 #[test]
 fn the_failure_and_the_status_change_seen_at_once_are_one_alert() {
     let mut sim = Sim::new(&[rule("r", AutoRenewMode::Quiet)]);

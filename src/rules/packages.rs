@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::model::{
-    Alert, AlertKind, AutoRenewMode, DecisionKey, Detail, Item, Lifecycle, Severity,
+    Alert, AlertKind, AutoRenewMode, DecisionKey, Detail, Item, Lifecycle, ResourceFacts, Severity,
 };
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
@@ -321,6 +321,7 @@ impl PackageContext<'_> {
             resource_id: Some(p.resource_id.clone()),
             service_type: p.service_type.clone(),
             package_status: p.status_code(),
+            resource: ResourceFacts::of(p),
             package_status_name: Some(p.status_name().to_string()),
             remain_days: Some(p.remain_days),
             threshold: None,

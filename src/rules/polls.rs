@@ -136,6 +136,7 @@ pub(super) fn scope_alert(
         resource_id: None,
         service_type: None,
         package_status: None,
+        resource: Default::default(),
         package_status_name: None,
         remain_days: None,
         threshold: None,

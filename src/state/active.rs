@@ -185,6 +185,7 @@ mod tests {
             resource_id: key.map(|_| p.resource_id.clone()),
             service_type: None,
             package_status: Some(2),
+            resource: Default::default(),
             package_status_name: None,
             remain_days: Some(5),
             threshold: Some(7),

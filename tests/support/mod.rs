@@ -168,6 +168,7 @@ pub fn example_alert(receiver: &str, package: &str, days: i64) -> renewd::model:
         resource_id: Some("7590809a5c9d42ae92b49b1190e94666".into()),
         service_type: Some("hws.resource.type.codearts.extension.storage".into()),
         package_status: Some(if expired { 5 } else { 2 }),
+        resource: Default::default(),
         package_status_name: Some(if expired { "grace" } else { "active" }.into()),
         remain_days: Some(days),
         threshold: Some(14),

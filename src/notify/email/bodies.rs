@@ -8,7 +8,7 @@
 //! the fuel and size limits of a receiver's templates, as the `write!` code before them did (a
 //! digest of thousands of packages renders in full; these templates cannot loop for ever).
 
-use crate::model::{Alert, Locale};
+use crate::model::{Alert, Locale, SourceKind};
 use crate::notify::i18n;
 use crate::notify::render::{
     escape_html, expiry_label, expiry_phrase, kind_label, kind_name, local_time, message,
@@ -147,6 +147,9 @@ struct Row<'a> {
     account: &'a str,
     project: &'a str,
     package: Option<&'a str>,
+    /// The label of `package`: `Package:` for a CodeArts package, `Type:` for a billing
+    /// resource (whose `package` is its resource type code).
+    package_label: &'static str,
     resource: Option<&'a str>,
     remain_days: Option<i64>,
     /// e.g. `11 days`.
@@ -185,6 +188,13 @@ impl<'a> Row<'a> {
             account: &a.account,
             project: project_label(a, locale),
             package: a.package.as_deref(),
+            package_label: i18n::text(
+                locale,
+                match a.source {
+                    SourceKind::Packages => "label.package",
+                    SourceKind::Subscriptions => "label.type",
+                },
+            ),
             resource: a.resource_id.as_deref(),
             remain_days: a.remain_days,
             remaining: remaining_label(a, locale),

@@ -52,6 +52,8 @@ struct TemplateContext<'a> {
 struct TemplateAlert<'a> {
     #[serde(flatten)]
     alert: &'a Alert,
+    /// What the alert is about as people know it (`render::subject_name`).
+    name: String,
     expiry_date: String,
     renew_link: Option<&'a str>,
     status_label: String,
@@ -146,6 +148,7 @@ impl EmailTemplates {
                 .into_iter()
                 .map(|alert| TemplateAlert {
                     alert,
+                    name: crate::notify::render::subject_name(alert, locale),
                     expiry_date: expiry_label(alert),
                     renew_link: safe_link(alert),
                     status_label: status_label(alert, locale),

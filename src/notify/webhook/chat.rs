@@ -23,7 +23,7 @@ use std::time::Duration;
 /// "renewd" starts the text so a robot secured with the keyword "renewd" accepts it.
 pub(crate) const BUILT_IN_TEMPLATE: &str = r#"{{ bold("renewd: " ~ summary) }}
 {% for a in alerts %}
-- {{ bold(a.severity_word) }} {{ a.kind_name }}{{ labels.colon }}{% if a.package %}{{ bold(a.package) }}{% if a.expiry %} {{ a.expiry }}{% endif %} · {{ a.status_label }}{% else %}{{ a.message }}{% endif %} · {{ a.account }}/{{ a.project }}{% if a.next_action_url %} · {% endif %}{{ link(a.next_action_url, labels.renew) }}
+- {{ bold(a.severity_word) }} {{ a.kind_name }}{{ labels.colon }}{% if a.package %}{{ bold(a.name) }}{% if a.expiry %} {{ a.expiry }}{% endif %} · {{ a.status_label }}{% else %}{{ a.message }}{% endif %} · {{ a.account }}/{{ a.project }}{% if a.next_action_url %} · {% endif %}{{ link(a.next_action_url, labels.renew) }}
 {% endfor %}
 {% if omitted %}
 {{ more }}
@@ -49,15 +49,16 @@ const MAX_BUTTON_TITLE_CHARS: usize = 40;
 /// Alerts without a package (poll alerts) get none, and no other link ever becomes a button.
 pub fn renew_buttons(digest: &Digest, shown: usize) -> Vec<(String, &str)> {
     let locale = digest.locale;
-    let listed: Vec<(&str, &str)> = render::sorted_by_urgency(&digest.alerts)
+    let mut listed: Vec<(String, &str)> = render::sorted_by_urgency(&digest.alerts)
         .into_iter()
         .take(shown)
-        .filter_map(|a| Some((a.package.as_deref()?, render::safe_link(a)?)))
+        .filter(|a| a.package.is_some())
+        .filter_map(|a| Some((render::package_name(a, locale), render::safe_link(a)?)))
         .collect();
     let title =
         |text: String| render::truncate(&render::single_line(&text), MAX_BUTTON_TITLE_CHARS);
     if listed.len() > MAX_BUTTONS {
-        let (package, url) = listed[0];
+        let (package, url) = listed.swap_remove(0);
         let text = i18n::fill(locale, "label.renew_most_urgent", &[("package", &package)]);
         return vec![(title(text), url)];
     }
@@ -172,6 +173,9 @@ struct ChatContext<'a> {
 struct ChatAlert<'a> {
     #[serde(flatten)]
     alert: &'a Alert,
+    /// What the alert is about as people know it (`render::subject_name`): a package's key,
+    /// a billing resource's service, name, spec and region.
+    name: String,
     expiry_date: String,
     /// Set only for `https://` links.
     renew_link: Option<&'a str>,
@@ -296,6 +300,7 @@ impl ChatTemplate {
                 .take(shown)
                 .map(|alert| ChatAlert {
                     alert,
+                    name: render::subject_name(alert, locale),
                     expiry_date: render::expiry_label(alert),
                     renew_link: render::safe_link(alert),
                     status_label: render::status_label(alert, locale),

@@ -1,6 +1,6 @@
 //! `format = "json"`: renewd's own JSON (docs/design.md):
 //! `{"version":"1","source":"renewd","sent_at","receiver","alerts"}`, alerts most urgent first,
-//! and `silences_ending` (`[{"id","matchers","ends_at","created_by","reason"}]`, the silences
+//! each with its `source` (`packages` | `subscriptions`), and `silences_ending` (`[{"id","matchers","ends_at","created_by","reason"}]`, the silences
 //! in force that end within a day) when there are some.
 //!
 //! Signing: with a `secret`, the [`SIGNATURE_HEADER`] carries
@@ -10,7 +10,7 @@
 
 use super::format::{hmac_sha256, ReceiverSetup, RenderedRequest, WebhookFormat};
 use crate::config::Secret;
-use crate::model::Alert;
+use crate::model::{Alert, SourceKind};
 use crate::notify::{render, Digest};
 use chrono::{DateTime, SecondsFormat, Utc};
 use reqwest::header::{HeaderName, HeaderValue};
@@ -27,10 +27,31 @@ struct JsonBody<'a> {
     source: &'static str,
     sent_at: String,
     receiver: &'a str,
-    alerts: Vec<&'a Alert>,
+    alerts: Vec<JsonAlert<'a>>,
     /// Silences in force that end within a day: present only when there are some.
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     silences_ending: &'a [crate::notify::SilenceEnding],
+}
+
+/// An alert as this format sends it: its own form, plus `source` always. The alert's own form
+/// (what the state store keeps, `once --json`) writes `source` only when it is not
+/// `packages`, so that a stored CodeArts decision reads as it always did; here it is added,
+/// after the alert's other fields, when the alert left it out.
+#[derive(Serialize)]
+struct JsonAlert<'a> {
+    #[serde(flatten)]
+    alert: &'a Alert,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source: Option<SourceKind>,
+}
+
+impl<'a> JsonAlert<'a> {
+    fn new(alert: &'a Alert) -> JsonAlert<'a> {
+        JsonAlert {
+            alert,
+            source: alert.source.is_packages().then_some(alert.source),
+        }
+    }
 }
 
 /// The body bytes, alerts most urgent first.
@@ -40,7 +61,10 @@ pub(crate) fn body(digest: &Digest) -> Result<Vec<u8>, String> {
         source: "renewd",
         sent_at: digest.sent_at.to_rfc3339_opts(SecondsFormat::Secs, true),
         receiver: &digest.receiver,
-        alerts: render::sorted_by_urgency(&digest.alerts),
+        alerts: render::sorted_by_urgency(&digest.alerts)
+            .into_iter()
+            .map(JsonAlert::new)
+            .collect(),
         silences_ending: &digest.silences_ending,
     };
     serde_json::to_vec(&body).map_err(|e| format!("cannot encode the JSON body: {e}"))
@@ -110,6 +134,26 @@ mod tests {
         assert_eq!(body["receiver"], "ops");
         assert_eq!(body["alerts"][0]["package"], "soon");
         assert_eq!(body["alerts"][1]["package"], "later");
+    }
+
+    #[test]
+    fn every_alert_says_its_source_once() {
+        let mut subscription = alert("hws.resource.type.vm", Some(6), Severity::Warning);
+        subscription.source = SourceKind::Subscriptions;
+        let digest = Digest::new(
+            "ops",
+            vec![alert("codeartsStorageExtension", Some(6), Severity::Info), subscription],
+            DateTime::parse_from_rfc3339("2026-11-26T01:00:00Z")
+                .unwrap()
+                .with_timezone(&Utc),
+            chrono_tz::UTC,
+        );
+        let text = String::from_utf8(body(&digest).unwrap()).unwrap();
+        assert_eq!(text.matches(r#""source":"subscriptions""#).count(), 1);
+        assert_eq!(text.matches(r#""source":"packages""#).count(), 1);
+        let body: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(body["alerts"][0]["source"], "subscriptions");
+        assert_eq!(body["alerts"][1]["source"], "packages");
     }
 
     #[test]
