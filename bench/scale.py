@@ -19,6 +19,9 @@ Figures:
                           max_requests_per_second = 100, 2,000 projects, no latency
   throttled_429s, throttled_projects_lost
                           a stand-in answering 429 (Retry-After: 1) above 50 requests/s
+  subscriptions_cycle_ms, subscriptions_cpu_ms, subscriptions_requests, subscriptions_items
+                          one account's billing subscriptions: 10,000 resources, 300 expiring
+                          within the rules' window (bench/billing_standin.py); one `renewd once`
 """
 import json
 import os
@@ -194,7 +197,54 @@ def throttled_run():
     print(f"throttled_wall_s {wall:.1f}")
 
 
+def subscriptions_run():
+    """An account's billing subscriptions: 10,000 resources, 300 expiring within the window the
+    rules need; a cycle lists the window's pages only (bench/billing_standin.py)."""
+    n, in_window = 10_000, 300
+    standin = Standin.__new__(Standin)
+    standin.proc = subprocess.Popen(
+        [sys.executable, os.path.join(REPO, "bench", "billing_standin.py"),
+         "--resources", str(n), "--in-window", str(in_window), "--token", TOKEN],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    standin.url = f"http://127.0.0.1:{int(standin.proc.stdout.readline())}"
+    with tempfile.TemporaryDirectory() as work:
+        text = f"""
+[daemon]
+state_path = "{os.path.join(work, 'state.db')}"
+
+[log]
+format = "json"
+level = "info"
+
+[[accounts]]
+name = "bench"
+region = "cn-north-4"
+packages = false
+auth = {{ method = "token", token = "{TOKEN}" }}
+
+[accounts.subscriptions]
+endpoint = "{standin.url}"
+
+[[rules]]
+name = "default"
+thresholds = [30, 14, 7, 3, 1, 0]
+receivers = ["journal"]
+
+[receivers.journal]
+type = "log"
+"""
+        wall, cpu, rss, code = once(text, work)
+        stats = standin.finish()
+        check(code, work, 1, stats)
+        polled = events(work, "poll.succeeded")
+    print(f"subscriptions_cycle_ms {wall * 1000:.0f}")
+    print(f"subscriptions_cpu_ms {cpu * 1000:.0f}")
+    print(f"subscriptions_requests {stats['requests']}")
+    print(f"subscriptions_items {polled[-1].get('packages') if polled else 0}")
+
+
 scale_run()
 aksk_run()
 rate_limit_run()
 throttled_run()
+subscriptions_run()
