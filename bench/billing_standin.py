@@ -13,7 +13,11 @@ import asyncio
 import datetime
 import json
 import resource
+import os
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import standin  # noqa: E402  (the HTTP loop is shared)
 
 PATH = "/v2/orders/suscriptions/resources/query"
 
@@ -65,36 +69,16 @@ class Standin:
         self.requests = 0
         self.rejected = 0
 
-    async def handle(self, reader, writer):
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                lines = head.decode("latin-1").split("\r\n")
-                method, target, _ = lines[0].split(" ", 2)
-                headers = {}
-                for line in lines[1:]:
-                    if line:
-                        name, value = line.split(":", 1)
-                        headers[name.strip().lower()] = value.strip()
-                length = int(headers.get("content-length", "0"))
-                body = await reader.readexactly(length) if length else b""
-                status, payload = self.answer(method, target, headers, body)
-                writer.write((
-                    f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\n"
-                    f"Content-Length: {len(payload)}\r\n\r\n").encode() + payload)
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
+    # The HTTP/1.1 loop of the CodeArts stand-in, with this API's answers.
+    handle = standin.Standin.handle
 
-    def answer(self, method, target, headers, body):
+    async def answer(self, method, target, headers, body):
         self.requests += 1
         if method != "POST" or target.partition("?")[0] != PATH:
-            return "404 Not Found", b'{"error_code":"APIG.0101","error_msg":"not found"}'
+            return "404 Not Found", b'{"error_code":"APIG.0101","error_msg":"not found"}', ""
         if headers.get("x-auth-token") != self.token:
             self.rejected += 1
-            return "401 Unauthorized", b'{"error_code":"APIG.0301","error_msg":"bad credentials"}'
+            return "401 Unauthorized", b'{"error_code":"APIG.0301","error_msg":"bad credentials"}', ""
         query = json.loads(body or b"{}")
         chosen = self.resources
         if query.get("resource_ids"):
@@ -103,7 +87,7 @@ class Standin:
             chosen = [r for r in chosen if r["expire_time"] <= query["expire_time_end"]]
         offset, limit = int(query.get("offset", 0)), int(query.get("limit", 10))
         page = chosen[offset:offset + limit]
-        return "200 OK", json.dumps({"total_count": len(chosen), "data": page}).encode()
+        return "200 OK", json.dumps({"total_count": len(chosen), "data": page}).encode(), ""
 
     def stats(self):
         usage = resource.getrusage(resource.RUSAGE_SELF)

@@ -199,4 +199,5 @@ async def main():
     print(json.dumps(standin.stats()), flush=True)
 
 
-asyncio.run(main())
+if __name__ == "__main__":
+    asyncio.run(main())
