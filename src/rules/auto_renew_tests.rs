@@ -21,19 +21,8 @@ const END: &str = "2026-12-08T15:59:59Z";
 
 fn rule(name: &str, mode: AutoRenewMode) -> RuleDefinition {
     RuleDefinition {
-        name: name.to_string(),
-        accounts: vec![],
-        projects: vec![],
-        packages: vec![],
-        thresholds: vec![30, 14, 7, 3, 1, 0],
-        receivers: vec![format!("{name}-receiver")],
-        repeat_below: None,
-        repeat_every: None,
-        repeat_expired_every: None,
-        notify_renewed: true,
-        severity: None,
-        sources: vec![],
         auto_renew: mode,
+        ..super::tests::rule(name, &[30, 14, 7, 3, 1, 0])
     }
 }
 

@@ -108,19 +108,8 @@ mod tests {
 
     fn rule(name: &str, projects: &[&str]) -> RuleDefinition {
         RuleDefinition {
-            name: name.into(),
-            accounts: vec![],
             projects: projects.iter().map(|p| p.to_string()).collect(),
-            packages: vec![],
-            thresholds: vec![30, 7],
-            receivers: vec![format!("{name}-receiver")],
-            repeat_below: None,
-            repeat_every: None,
-            repeat_expired_every: None,
-            notify_renewed: true,
-            severity: None,
-            sources: vec![],
-            auto_renew: Default::default(),
+            ..crate::rules::tests::rule(name, &[30, 7])
         }
     }
 

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 const PROJECT: &str = "666666af0f00445f85dec483fbc97c78";
 
-fn rule(name: &str, thresholds: &[i64]) -> RuleDefinition {
+/// A rule matching everything, to `<name>-receiver` (the other rules test modules build on it).
+pub(super) fn rule(name: &str, thresholds: &[i64]) -> RuleDefinition {
     RuleDefinition {
         name: name.to_string(),
         accounts: vec![],
