@@ -145,7 +145,7 @@ impl BillingSite {
                 "https://account-intl.huaweicloud.com/usercenter/#/userindex/renewalManagement"
             }
             BillingSite::Eu => {
-                "https://account.huaweicloud.eu/usercenter/#/userindex/renewalManagement"
+                "https://account.eu.huaweicloud.com/usercenter/#/userindex/renewalManagement"
             }
         }
     }
@@ -256,17 +256,17 @@ impl AccountConfig {
     }
 
     /// The ProjectMan base URL (project discovery): `projectman_endpoint` when given, else
-    /// `https://projectman-ext.<region>.myhuaweicloud.com`.
+    /// `https://projectman-ext.<region>.<api_domain>`.
     pub(crate) fn projectman_base(&self) -> Option<String> {
         if let Some(endpoint) = &self.projectman_endpoint {
             return Some(endpoint.trim_end_matches('/').to_string());
         }
         self.region
             .as_ref()
-            .map(|r| format!("https://projectman-ext.{r}.myhuaweicloud.com"))
+            .map(|r| format!("https://projectman-ext.{r}.{}", api_domain(r)))
     }
 
-    /// The IAM base URL: `iam_endpoint` when given, else `https://iam.<region>.myhuaweicloud.com`.
+    /// The IAM base URL: `iam_endpoint` when given, else `https://iam.<region>.<api_domain>`.
     pub(crate) fn iam_base(&self) -> Option<String> {
         if let AuthConfig::Password {
             iam_endpoint: Some(e),
@@ -281,7 +281,18 @@ impl AccountConfig {
         }
         self.region
             .as_ref()
-            .map(|r| format!("https://iam.{r}.myhuaweicloud.com"))
+            .map(|r| format!("https://iam.{r}.{}", api_domain(r)))
+    }
+}
+
+/// The domain of a region's API hosts: Huawei Cloud Europe's region (`eu-west-101`, Dublin)
+/// is served under `myhuaweicloud.eu` (the official SDK's IAM and billing region tables),
+/// every other region under `myhuaweicloud.com`.
+pub(crate) fn api_domain(region: &str) -> &'static str {
+    if region == "eu-west-101" {
+        "myhuaweicloud.eu"
+    } else {
+        "myhuaweicloud.com"
     }
 }
 

@@ -195,3 +195,37 @@ fn projects_are_a_list_or_all() {
         Some("https://pm.example.com")
     );
 }
+
+#[test]
+fn the_european_region_is_served_under_its_own_domain() {
+    let eu = MINIMAL
+        .replace(
+            "region = \"cn-north-4\"",
+            "region = \"eu-west-101\"\npackages = false",
+        )
+        .replace(
+            "\n\n[[rules]]",
+            "\n\n[accounts.subscriptions]\nsite = \"eu\"\n\n[[rules]]",
+        );
+    let c = load(&eu, &[]).unwrap();
+    let account = &c.accounts[0];
+    assert_eq!(
+        account.iam_base().as_deref(),
+        Some("https://iam.eu-west-101.myhuaweicloud.eu")
+    );
+    let subscriptions = account.subscriptions.as_ref().unwrap();
+    assert_eq!(subscriptions.billing_base(), "https://bss.myhuaweicloud.eu");
+    assert_eq!(
+        subscriptions.site.renewal_page(),
+        "https://account.eu.huaweicloud.com/usercenter/#/userindex/renewalManagement"
+    );
+    // Paris (eu-west-0) belongs to the international site, under .com.
+    let paris = eu
+        .replace("eu-west-101", "eu-west-0")
+        .replace("site = \"eu\"", "site = \"intl\"");
+    let c = load(&paris, &[]).unwrap_or_else(|p| panic!("{p:?}"));
+    assert_eq!(
+        c.accounts[0].iam_base().as_deref(),
+        Some("https://iam.eu-west-0.myhuaweicloud.com")
+    );
+}
