@@ -47,12 +47,17 @@ pub fn billing_expiry(read_at: DateTime<Utc>, remain_days: i64) -> Option<DateTi
     )
 }
 
-/// The days left until `expire_time` as Huawei counts them: the calendar day of
-/// `expire_time` in GMT+08:00 (the billing day) minus the calendar day of `now` there. The
-/// same count the CodeArts API reports as `remainDays`: 0 on the last day, negative after.
-pub fn remain_days_until(expire_time: DateTime<Utc>, now: DateTime<Utc>) -> Option<i64> {
+/// The billing day of an instant: its calendar day in GMT+08:00.
+pub fn billing_day(t: DateTime<Utc>) -> Option<NaiveDate> {
     let billing = chrono::FixedOffset::east_opt(BILLING_OFFSET_SECONDS)?;
-    let last = expire_time.with_timezone(&billing).date_naive();
-    let today = now.with_timezone(&billing).date_naive();
+    Some(t.with_timezone(&billing).date_naive())
+}
+
+/// The days left until `expire_time` as Huawei counts them: the [`billing_day`] of
+/// `expire_time` minus that of `now`. The same count the CodeArts API reports as
+/// `remainDays`: 0 on the last day, negative after.
+pub fn remain_days_until(expire_time: DateTime<Utc>, now: DateTime<Utc>) -> Option<i64> {
+    let last = billing_day(expire_time)?;
+    let today = billing_day(now)?;
     Some(last.signed_duration_since(today).num_days())
 }

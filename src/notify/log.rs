@@ -3,7 +3,7 @@
 
 use super::{Digest, Notifier, NotifyError, Preview, PreviewFormat, Receipt};
 use crate::config::LogLevel;
-use crate::model::{Alert, Severity};
+use crate::model::{Alert, Locale, Severity};
 
 pub(crate) struct LogNotifier {
     name: String,
@@ -24,10 +24,13 @@ impl LogNotifier {
     }
 }
 
-/// Emits one alert at the given level with the fields of renewd's JSON format.
+/// Emits one alert at the given level with the fields of renewd's JSON format. The message
+/// is what the alert says in English as every receiver words it (a billing resource by its
+/// name, not its type code).
 macro_rules! alert_event {
     ($level:ident, $receiver:expr, $alert:expr) => {{
         let a: &Alert = $alert;
+        let summary = super::render::message(a, Locale::En);
         tracing::$level!(
             event = "alert.log",
             receiver = %$receiver,
@@ -45,9 +48,9 @@ macro_rules! alert_event {
             threshold = a.threshold,
             next_action_url = a.next_action_url.as_deref(),
             reminder = a.reminder,
-            summary = %a.summary,
+            summary = %summary,
             "{}",
-            a.summary
+            summary
         )
     }};
 }

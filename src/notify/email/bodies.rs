@@ -11,10 +11,10 @@
 use crate::model::{Alert, Locale, SourceKind};
 use crate::notify::i18n;
 use crate::notify::render::{
-    escape_html, expiry_label, expiry_phrase, kind_label, kind_name, local_time, message,
-    poll_error_text, previous_status_label, project_label, remaining_label, safe_link,
-    severity_word, silence_lines, silences_heading, single_line, sorted_by_urgency, status_label,
-    subject, subject_name, summary_line, what_happened,
+    escape_html, expiry_is_exact, expiry_label, expiry_note, expiry_phrase, kind_label, kind_name,
+    local_time, message, poll_error_text, previous_status_label, project_label, remaining_label,
+    safe_link, severity_word, silence_lines, silences_heading, single_line, sorted_by_urgency,
+    status_label, subject, subject_name, summary_line, what_happened,
 };
 use crate::notify::Digest;
 use minijinja::{AutoEscape, Environment, Output, State, UndefinedBehavior, Value};
@@ -125,6 +125,8 @@ struct BodyContext<'a> {
     silences_heading: &'static str,
     /// Silences that end within a day, one line each (none most days).
     silences: Vec<String>,
+    /// What the dates are: estimated (CodeArts) or the billing API's own.
+    footer: String,
 }
 
 /// Facts shown for one alert, as render.rs words them, in both parts of the message.
@@ -209,7 +211,11 @@ impl<'a> Row<'a> {
                 })
                 .unwrap_or_default(),
             expired: a.remain_days.is_some_and(|d| d < 0),
-            expiry_date: i18n::fill(locale, "label.estimated", &[("date", &expiry_label(a))]),
+            expiry_date: if expiry_is_exact(a) {
+                expiry_label(a)
+            } else {
+                i18n::fill(locale, "label.estimated", &[("date", &expiry_label(a))])
+            },
             status: (a.package_status.is_some() || a.package_status_name.is_some())
                 .then(|| status_label(a, locale)),
             previous_status: previous_status_label(a, locale)
@@ -251,6 +257,7 @@ fn render(name: &str, digest: &Digest) -> Result<String, minijinja::Error> {
         alerts: &rows,
         silences_heading: silences_heading(locale),
         silences: silence_lines(digest),
+        footer: expiry_note(&digest.alerts, locale),
     };
     BUILT_IN.get_template(name)?.render(&context)
 }

@@ -26,11 +26,37 @@ pub(crate) fn local_time(sent_at: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
         .to_string()
 }
 
-/// The estimated last day of the package: the day (in GMT+08:00, Huawei's billing day) on
-/// which the remaining days were read, plus those days. Counted from the poll, not from when
-/// the message goes out, so a message retried days later still names the same day.
+/// The last day of the item, in GMT+08:00 (Huawei's billing day). A billing resource's is its
+/// `expire_time`'s day there, as the billing API said it ([`expiry_is_exact`]). A CodeArts
+/// package's is estimated: the day on which the remaining days were read, plus those days;
+/// counted from the poll, not from when the message goes out, so a message retried days later
+/// still names the same day.
 pub(crate) fn estimated_expiry(alert: &Alert) -> Option<NaiveDate> {
+    if let Some(expire_time) = alert.resource.expire_time {
+        return crate::model::billing_day(expire_time);
+    }
     crate::model::billing_last_day(alert.raised_at, alert.remain_days?)
+}
+
+/// Whether [`estimated_expiry`] is the source's own date rather than an estimate.
+pub(crate) fn expiry_is_exact(alert: &Alert) -> bool {
+    alert.resource.expire_time.is_some()
+}
+
+/// What the footer of a message says about its dates: that CodeArts packages' are estimated
+/// (the catalogue's `label.footer`, as always), that billing resources' are the billing
+/// API's own, or both.
+pub(crate) fn expiry_note(alerts: &[Alert], locale: Locale) -> String {
+    let exact = alerts.iter().any(expiry_is_exact);
+    let estimated = !exact || alerts.iter().any(|a| !expiry_is_exact(a));
+    let mut notes = Vec::new();
+    if estimated {
+        notes.push(i18n::text(locale, "label.footer"));
+    }
+    if exact {
+        notes.push(i18n::text(locale, "label.footer_exact"));
+    }
+    notes.join(" ")
 }
 
 /// [`estimated_expiry`] as `YYYY-MM-DD`, or `-` when the alert has no remaining days.
