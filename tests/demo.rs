@@ -44,8 +44,39 @@ fn demo_runs_two_cycles_the_first_alerts_the_second_is_quiet() {
         let days = first_cycle.split(' ').next().unwrap();
         assert_eq!(decided(second, package), format!("{days} -"), "{stdout}");
     }
+    // The billing resources of the same account: by name, with their resource type; the
+    // auto-renewing RDS says nothing of its own (auto_renew = "quiet"), the account's funds do.
+    let subscription = |table: &str, name: &str| -> String {
+        let row = table
+            .lines()
+            .find(|l| l.contains(&format!(" {name} (hws.resource.type.")))
+            .unwrap_or_else(|| panic!("no row for {name} in {table}"));
+        let cells: Vec<&str> = row.split_whitespace().collect();
+        format!("{} {}", cells[4], cells[cells.len() - 1])
+    };
+    for (name, first_cycle) in [
+        ("web-01", "6 expiring"),
+        ("shop.example.com", "13 expiring"),
+        ("db-main", "4 -"),
+    ] {
+        assert_eq!(subscription(first, name), first_cycle, "{stdout}");
+        let days = first_cycle.split(' ').next().unwrap();
+        assert_eq!(subscription(second, name), format!("{days} -"), "{stdout}");
+    }
+    // The attached disk is counted into its server, the bandwidth is outside the window.
     assert!(
-        first.contains("4 alert(s); deliveries: 1 delivered"),
+        !first.contains("web-01-sys") && !first.contains("bandwidth-web"),
+        "{stdout}"
+    );
+    assert!(
+        first.contains(
+            "auto-renewal at risk in demo: the balance of 128.45 CNY does not cover the 532.00 CNY"
+        ),
+        "{stdout}"
+    );
+    assert!(!second.contains("auto-renewal at risk"), "{stdout}");
+    assert!(
+        first.contains("7 alert(s); deliveries: 1 delivered"),
         "{stdout}"
     );
     assert!(
@@ -59,7 +90,7 @@ fn demo_runs_two_cycles_the_first_alerts_the_second_is_quiet() {
         .lines()
         .filter(|l| l.contains("event=\"alert.log\""))
         .collect();
-    assert_eq!(alerts.len(), 4, "{stderr}");
+    assert_eq!(alerts.len(), 7, "{stderr}");
     assert!(
         alerts
             .iter()
@@ -95,39 +126,63 @@ fn demo_runs_two_cycles_the_first_alerts_the_second_is_quiet() {
     );
     let text = read("mail.txt");
     assert!(
-        text.starts_with("Subject: [renewd] 1 expired, 3 expiring"),
+        text.starts_with(
+            "Subject: [renewd] 1 expired, 5 expiring CodeArts packages and subscriptions; \
+             auto-renewals at risk in 1 account (demo)"
+        ),
+        "{text}"
+    );
+    // A subscription by its service, name, spec and region, with its exact expiry date.
+    assert!(
+        text.contains("] ECS `web-01` (c7.large.2.linux, cn-north-4) expires in 6 days"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Expiry dates of subscriptions are the billing API's own"),
         "{text}"
     );
     let json: Value = serde_json::from_str(&read("renewd.json")).expect("renewd.json is JSON");
     assert_eq!(json["source"], "renewd");
-    let mut packages: Vec<&str> = json["alerts"]
-        .as_array()
-        .expect("alerts")
-        .iter()
-        .map(|a| a["package"].as_str().unwrap())
-        .collect();
-    // Most urgent first: the expired one, then 6 days, then the two at 11 days.
+    let alerts = json["alerts"].as_array().expect("alerts");
+    let named = |a: &Value| {
+        a["resource_name"]
+            .as_str()
+            .or(a["package"].as_str())
+            .unwrap_or(a["kind"].as_str().unwrap())
+            .to_string()
+    };
+    // Most urgent first: the expired one, then the funds at risk (4 days).
     assert_eq!(
-        packages[..2],
-        ["codeartsBuildExtension", "codeartsPipelineExtension"]
+        alerts[..2].iter().map(named).collect::<Vec<_>>(),
+        ["codeartsBuildExtension", "auto_renew_at_risk"]
     );
-    packages.sort_unstable();
+    let mut names: Vec<String> = alerts.iter().map(named).collect();
+    names.sort_unstable();
     assert_eq!(
-        packages,
+        names,
         [
+            "auto_renew_at_risk",
             "codeartsBuildExtension",
             "codeartsPipelineExtension",
             "codeartsStorageExtension",
-            "codeartsTrafficExtension"
+            "codeartsTrafficExtension",
+            "shop.example.com",
+            "web-01"
         ]
     );
+    let web = alerts
+        .iter()
+        .find(|a| a["resource_name"] == "web-01")
+        .unwrap();
+    assert_eq!(web["source"], "subscriptions", "{web:#}");
+    assert_eq!(web["region"], "cn-north-4", "{web:#}");
     let dingtalk: Value =
         serde_json::from_str(&read("dingtalk.json")).expect("dingtalk.json is JSON");
     // An ActionCard: the digest's text with a Renew link per package, and a button each.
     assert_eq!(dingtalk["msgtype"], "actionCard");
     assert_eq!(
         dingtalk["actionCard"]["btns"].as_array().map(Vec::len),
-        Some(4),
+        Some(6),
         "{dingtalk:#}"
     );
     assert!(dingtalk["actionCard"]["text"]

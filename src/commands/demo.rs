@@ -9,6 +9,7 @@ use crate::app::BuildError;
 use crate::config::Config;
 use crate::cycle;
 use crate::cycle::CycleOptions;
+use crate::model::Alert;
 use crate::notify::Digest;
 use crate::state::StateStore;
 use chrono::Utc;
@@ -40,13 +41,17 @@ pub async fn demo(out: &mut dyn Write) -> Result<u8, CommandError> {
     })?;
     writeln!(
         out,
-        "renewd demo: a simulated CodeArts endpoint at {} serving 5 packages (the documented example: 11 and 11 days; and 45, 6 and 0 days),\n\
-         state in {}, alerts to the log receiver (on stderr).\n",
+        "renewd demo: a simulated Huawei Cloud account at {}:\n\
+         - CodeArts: 5 packages (the documented example: 11 and 11 days; and 45, 6 and 0 days);\n\
+         - billing: 5 subscriptions (ECS web-01 and its disk at 6 days, a certificate at 13 days, a bandwidth at\n  \
+         120 days, and RDS db-main at 4 days renewing itself for 532.00 CNY against a balance of 128.45 CNY).\n\
+         State in {}, alerts to the log receiver (on stderr).\n",
         endpoint.url(),
         dir.path().display()
     )?;
     let mut store = StateStore::open(&state_path)?;
     let mut code = EXIT_OK;
+    let mut first_alerts = Vec::new();
     for n in 1..=2 {
         writeln!(out, "== cycle {n} ==")?;
         out.flush()?;
@@ -59,9 +64,12 @@ pub async fn demo(out: &mut dyn Write) -> Result<u8, CommandError> {
         if report.failed_polls() > 0 {
             code = EXIT_FAILURE;
         }
+        if n == 1 {
+            first_alerts = report.alerts;
+        }
         writeln!(out)?;
     }
-    write_previews(&app, &store, dir.path(), out)?;
+    write_previews(&app, first_alerts, dir.path(), out)?;
     // Kept, so that the previews can be opened.
     let dir = dir.keep();
     writeln!(
@@ -73,17 +81,16 @@ pub async fn demo(out: &mut dyn Write) -> Result<u8, CommandError> {
 }
 
 /// Writes [`crate::demo::PREVIEWS`]: what each kind of receiver would have received for the
-/// alerts that hold after the cycles, and lists them on `out`.
+/// first cycle's alerts, and lists them on `out`.
 fn write_previews(
     app: &App,
-    store: &StateStore,
+    alerts: Vec<Alert>,
     dir: &Path,
     out: &mut dyn Write,
 ) -> Result<(), CommandError> {
-    let alerts = store.active_alerts(crate::demo::DEMO_RECEIVER)?;
     writeln!(
         out,
-        "What each kind of receiver would have received for these {} alert(s) (`renewd preview` shows it for yours):",
+        "What each kind of receiver would have received for the first cycle's {} alert(s) (`renewd preview` shows it for yours):",
         alerts.len()
     )?;
     let width = crate::demo::PREVIEWS

@@ -18,7 +18,7 @@ pub(crate) use once::print_report;
 pub use preview::preview;
 pub use silence::{silence_add, silence_expire, silence_list};
 pub use status::status;
-pub(crate) use table::write_table;
+pub(crate) use table::{item_cell, write_table};
 pub use test_notify::{test_heartbeat, test_notify};
 
 use crate::app::{App, BuildError};

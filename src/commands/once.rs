@@ -10,6 +10,7 @@ use crate::cycle::CycleOptions;
 use crate::cycle::CycleReport;
 use crate::cycle::PackageRow;
 use crate::cycle::SilenceNote;
+use crate::model::AlertKind;
 use crate::notify::outbox;
 use crate::notify::outbox::Selection;
 use crate::state::StateStore;
@@ -128,6 +129,14 @@ pub(crate) fn print_report(
             writeln!(out, "bad project entry from {}: {bad}", d.account)?;
         }
     }
+    // An account's alert about its funds belongs to no row of the table.
+    for alert in report
+        .alerts
+        .iter()
+        .filter(|a| a.kind == AlertKind::AutoRenewAtRisk)
+    {
+        writeln!(out, "{} ({})", alert.summary, alert.severity)?;
+    }
     for poll in report.polls.iter().filter(|p| !p.ok) {
         writeln!(
             out,
@@ -196,7 +205,7 @@ fn print_packages(rows: &[PackageRow], out: &mut dyn Write) -> std::io::Result<(
         table.push(vec![
             r.account.clone(),
             r.project_id.clone().unwrap_or_else(|| "-".into()),
-            r.package.clone(),
+            super::item_cell(&r.package, r.resource.as_ref()),
             r.remain_days.to_string(),
             format!(
                 "{} ({})",

@@ -5,7 +5,7 @@ use super::CommandError;
 use super::EXIT_OK;
 use crate::app::App;
 use crate::cycle::{self, SilenceNote};
-use crate::model::{Alert, PollErrorInfo};
+use crate::model::{Alert, ItemDetails, PollErrorInfo, SourceKind};
 use crate::state::StateStore;
 use crate::state::{Delivery, DeliveryId, OutboxCounts, PackageRecord};
 use chrono::{DateTime, Utc};
@@ -24,6 +24,8 @@ struct StatusDoc<'a> {
 #[derive(Serialize)]
 struct PackageEntry<'a> {
     account: &'a str,
+    /// Which source listed it (`packages` or `subscriptions`).
+    source: SourceKind,
     project_id: Option<&'a str>,
     package: &'a str,
     resource_id: &'a str,
@@ -32,6 +34,9 @@ struct PackageEntry<'a> {
     package_status_name: &'static str,
     remain_days: i64,
     next_action_url: Option<&'a str>,
+    /// A billing resource's name, region, types, `expire_time`, … (absent for CodeArts).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resource: Option<&'a ItemDetails>,
     last_seen: DateTime<Utc>,
     vanished: bool,
     last_alert: Option<&'a Alert>,
@@ -45,6 +50,7 @@ impl<'a> From<&'a PackageRecord> for PackageEntry<'a> {
         let last = &p.state.last;
         PackageEntry {
             account: &last.scope.account,
+            source: last.scope.source,
             project_id: last.scope.project_id.as_deref(),
             package: &last.key,
             resource_id: &last.resource_id,
@@ -53,6 +59,7 @@ impl<'a> From<&'a PackageRecord> for PackageEntry<'a> {
             package_status_name: last.status_name(),
             remain_days: last.remain_days,
             next_action_url: last.next_action_url.as_deref(),
+            resource: last.details.as_deref(),
             last_seen: p.state.last_seen,
             vanished: p.state.vanished,
             last_alert: p.last_alert.as_ref(),
@@ -165,7 +172,7 @@ pub fn status(app: &App, json: bool, out: &mut dyn Write) -> Result<u8, CommandE
         table.push(vec![
             last.scope.account.clone(),
             last.scope.project_id.clone().unwrap_or_else(|| "-".into()),
-            last.key.clone(),
+            super::item_cell(&last.key, last.details.as_deref()),
             last.remain_days.to_string(),
             format!(
                 "{} ({}){}",

@@ -1,6 +1,16 @@
 //! The plain-text tables `once`, `demo` and `status` print.
 
+use crate::model::ItemDetails;
 use std::io::Write;
+
+/// The PACKAGE cell of an item: a CodeArts package's key; a billing resource's name with its
+/// resource type code, e.g. `web-01 (hws.resource.type.vm)`.
+pub(crate) fn item_cell(key: &str, details: Option<&ItemDetails>) -> String {
+    match details.and_then(|d| d.name.as_deref()) {
+        Some(name) => format!("{name} ({key})"),
+        None => key.to_string(),
+    }
+}
 
 /// Left-aligned columns separated by two spaces.
 pub(crate) fn write_table(rows: &[Vec<String>], out: &mut dyn Write) -> std::io::Result<()> {

@@ -486,6 +486,7 @@ fn evaluate_scope(
 fn row(package: &Item, alerts: &[Alert], vanished: bool) -> PackageRow {
     PackageRow {
         account: package.scope.account.clone(),
+        source: package.scope.source,
         project_id: package.scope.project_id.clone(),
         package: package.key.clone(),
         resource_id: package.resource_id.clone(),
@@ -494,6 +495,7 @@ fn row(package: &Item, alerts: &[Alert], vanished: bool) -> PackageRow {
         package_status_name: package.status_name().to_string(),
         remain_days: package.remain_days,
         next_action_url: package.next_action_url.clone(),
+        resource: package.details.as_deref().cloned(),
         decisions: alerts.iter().map(|a| a.kind.to_string()).collect(),
         vanished,
         silenced: None,

@@ -2,11 +2,14 @@
 //! prints and the daemon logs and turns into metrics.
 
 use super::*;
+use crate::model::{ItemDetails, SourceKind};
 
 /// One row of the `once` table and of `once --json`: a package and what was decided about it.
 #[derive(Debug, Clone, Serialize)]
 pub struct PackageRow {
     pub(crate) account: String,
+    /// Which source listed it (`packages` or `subscriptions`).
+    pub(crate) source: SourceKind,
     pub(crate) project_id: Option<String>,
     pub package: String,
     pub(crate) resource_id: String,
@@ -15,6 +18,11 @@ pub struct PackageRow {
     pub(crate) package_status_name: String,
     pub(crate) remain_days: i64,
     pub(crate) next_action_url: Option<String>,
+    /// What the source said beyond the above (a billing resource's name, region, types,
+    /// `expire_time`, `expire_policy`, enterprise project, attached resources); absent for
+    /// CodeArts packages.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) resource: Option<ItemDetails>,
     /// Kinds of the alerts raised for this package in this cycle.
     pub(crate) decisions: Vec<String>,
     /// True when the package is no longer reported by the API.

@@ -1,13 +1,13 @@
-//! `renewd demo`: the whole pipeline against a simulated CodeArts endpoint on 127.0.0.1, with a
-//! temporary state store and the log receiver. No account, network or config file needed.
+//! `renewd demo`: the whole pipeline against a simulated Huawei Cloud on 127.0.0.1 — the
+//! CodeArts package API and the billing API of one account — with a temporary state store and
+//! the log receiver. No account, network or config file needed.
 
-use axum::extract::{Query, State};
+mod billing;
+mod codearts;
+
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
-use serde_json::{json, Value};
-use std::collections::HashMap;
+use serde_json::json;
 use std::net::SocketAddr;
 
 /// What `renewd demo` writes into its directory after its cycles: for each file, the receiver
@@ -45,56 +45,13 @@ pub(crate) const DEMO_TOKEN: &str = "demo-token";
 /// The project the simulated endpoint serves.
 pub(crate) const DEMO_PROJECT: &str = "666666af0f00445f85dec483fbc97c78";
 
-/// Packages served: the documented example as it is (two packages at 11 days) plus one far
-/// from expiry, one close and one expired in its grace period.
-pub(crate) fn demo_packages() -> Value {
-    json!({
-        "codeartsStorageExtension": {
-            "resourceId": "7590809a5c9d42ae92b49b1190e94666",
-            "serviceType": "hws.resource.type.codearts.extension.storage",
-            "packageStatus": 2,
-            "remainDays": 11,
-            "nextActionUrl": "https://localhost.com/usercenter/?region=region&locale=zh-cn#/renewal?subscriptionId=01154-618666699-0&orderId=CS24066664337FWPY&isFrom=expense"
-        },
-        "codeartsTrafficExtension": {
-            "resourceId": "37c9064954924750b2350e2d03e66666",
-            "serviceType": "hws.resource.type.codearts.extension.flow",
-            "packageStatus": 2,
-            "remainDays": 11,
-            "nextActionUrl": "https://localhost.com/usercenter/?region=region&locale=zh-cn#/renewal?subscriptionId=01154-618366663-0&orderId=CS24052666637LJS1&isFrom=expense"
-        },
-        "codeartsDeployExtension": {
-            "resourceId": "2e4c6a8b0d1f3e5a7c9b2d4f6a8c0e1b",
-            "serviceType": "hws.resource.type.codearts.extension.deploy",
-            "packageStatus": 2,
-            "remainDays": 45,
-            "nextActionUrl": "https://localhost.com/usercenter/?region=region&locale=zh-cn#/renewal?subscriptionId=01154-618366662-0&orderId=CS24052666636LJS0&isFrom=expense"
-        },
-        "codeartsPipelineExtension": {
-            "resourceId": "5b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e",
-            "serviceType": "hws.resource.type.codearts.extension.pipeline",
-            "packageStatus": 2,
-            "remainDays": 6,
-            "nextActionUrl": "https://localhost.com/usercenter/?region=region&locale=zh-cn#/renewal?subscriptionId=01154-618366664-0&orderId=CS24052666638LJS2&isFrom=expense"
-        },
-        "codeartsBuildExtension": {
-            "resourceId": "9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d",
-            "serviceType": "hws.resource.type.codearts.extension.build",
-            "packageStatus": 5,
-            "remainDays": 0,
-            "nextActionUrl": "https://localhost.com/usercenter/?region=region&locale=zh-cn#/renewal?subscriptionId=01154-618366665-0&orderId=CS24052666639LJS3&isFrom=expense"
-        }
-    })
-}
-
-async fn package_info(
-    State(packages): State<Value>,
-    headers: HeaderMap,
-    Query(query): Query<HashMap<String, String>>,
-) -> Response {
-    let token = headers.get("x-auth-token").and_then(|v| v.to_str().ok());
-    if token != Some(DEMO_TOKEN) {
-        return (
+/// The API gateway's refusal of a request without the demo's token; `None` when it has it.
+fn refusal(headers: &HeaderMap, token: &str) -> Option<Response> {
+    if headers.get("x-auth-token").and_then(|v| v.to_str().ok()) == Some(token) {
+        return None;
+    }
+    Some(
+        (
             StatusCode::UNAUTHORIZED,
             axum::Json(json!({
                 "error_code": "APIG.0301",
@@ -102,26 +59,11 @@ async fn package_info(
                 "request_id": "demo-unauthorized"
             })),
         )
-            .into_response();
-    }
-    if query.get("project_id").map(String::as_str) != Some(DEMO_PROJECT) {
-        return (
-            StatusCode::FORBIDDEN,
-            axum::Json(
-                json!({"error_code": "CR.4102", "error_msg": "no permission on this project"}),
-            ),
-        )
-            .into_response();
-    }
-    axum::Json(json!({
-        "status": "success",
-        "trace_id": "demo-trace-0001",
-        "result": packages
-    }))
-    .into_response()
+            .into_response(),
+    )
 }
 
-/// A running simulated endpoint; it stops when dropped.
+/// A running simulated endpoint (both APIs on one port); it stops when dropped.
 pub(crate) struct SimulatedEndpoint {
     pub(crate) addr: SocketAddr,
     task: tokio::task::JoinHandle<()>,
@@ -131,9 +73,7 @@ impl SimulatedEndpoint {
     pub(crate) async fn start() -> std::io::Result<SimulatedEndpoint> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
-        let app = Router::new()
-            .route("/devreposerver/v5/data/package/info", get(package_info))
-            .with_state(demo_packages());
+        let app = codearts::router().merge(billing::router(chrono::Utc::now()));
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
@@ -165,6 +105,10 @@ name = "demo"
 endpoint = "{endpoint}"
 projects = ["{DEMO_PROJECT}"]
 auth = {{ method = "token", token = "{DEMO_TOKEN}" }}
+
+# The account's yearly/monthly subscriptions too, from the simulated billing API.
+[accounts.subscriptions]
+endpoint = "{endpoint}"
 
 [[rules]]
 name = "default"
