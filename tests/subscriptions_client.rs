@@ -406,3 +406,62 @@ async fn unpriced_resources_are_named_and_failures_are_errors() {
     assert_eq!(error.http_status, Some(500));
     assert_eq!(error.code.as_deref(), Some("CBC.0999"));
 }
+
+/// `once --json` and `status --json` of the real binary: every row says which source listed
+/// it, and a subscription's row carries what the billing API said of the resource.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_rows_carry_their_source_and_the_resource() {
+    use support::harness::{daemon_section, rule, Workspace};
+
+    let fake = keyed_fake();
+    fake.set_billing_resources(resources(2, 10));
+    let ws = Workspace::new();
+    let url = fake.url();
+    ws.write_config(&format!(
+        "{}[[accounts]]\nname = \"prod\"\nregion = \"cn-north-4\"\nendpoint = \"{url}\"\n\
+         auth = {{ method = \"aksk\", ak = \"{AK}\", sk = \"{SK}\", iam_endpoint = \"{url}\" }}\n\
+         [accounts.subscriptions]\nendpoint = \"{url}\"\n\n{}[receivers.journal]\ntype = \"log\"\n",
+        daemon_section(&ws, ""),
+        rule("default", &[30, 7], &["journal"]),
+    ));
+    let check_rows = |rows: &[Value], what: &str| {
+        let billing: Vec<&Value> = rows
+            .iter()
+            .filter(|r| r["source"] == "subscriptions")
+            .collect();
+        assert_eq!(billing.len(), 2, "{what}: {rows:#?}");
+        let r = billing
+            .iter()
+            .find(|r| r["resource_id"] == "r00001")
+            .unwrap_or_else(|| panic!("{what}: {rows:#?}"));
+        assert_eq!(r["package"], "hws.resource.type.vm", "{what}");
+        assert_eq!(r["resource"]["name"], "vm-r00001", "{what}");
+        assert_eq!(r["resource"]["region"], "cn-north-4", "{what}");
+        assert_eq!(r["resource"]["service_type_name"], "Elastic Cloud Server");
+        assert_eq!(r["resource"]["expire_policy"], 0, "{what}");
+        assert_eq!(r["resource"]["enterprise_project"], "default", "{what}");
+        assert!(r["resource"]["expire_time"].is_string(), "{what}: {r:#}");
+        let codearts: Vec<&Value> = rows.iter().filter(|r| r["source"] == "packages").collect();
+        assert_eq!(codearts.len(), 2, "{what}: {rows:#?}");
+        // A CodeArts row is as it was, plus its source.
+        assert!(
+            codearts.iter().all(|r| r.get("resource").is_none()),
+            "{what}"
+        );
+    };
+    let once = ws.run(&["once", "--json"]).await;
+    once.expect_code(0);
+    let report = once.json();
+    check_rows(report["packages"].as_array().expect("packages"), "once");
+    let status = ws.run(&["status", "--json"]).await;
+    status.expect_code(0);
+    let doc = status.json();
+    check_rows(doc["packages"].as_array().expect("packages"), "status");
+    // The tables name a subscription by its name and type.
+    let table = ws.run(&["status"]).await;
+    assert!(
+        table.stdout.contains("vm-r00001 (hws.resource.type.vm)"),
+        "{}",
+        table.output()
+    );
+}
