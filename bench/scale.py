@@ -243,8 +243,9 @@ type = "log"
     print(f"subscriptions_items {polled[-1].get('packages') if polled else 0}")
 
 
-scale_run()
-aksk_run()
-rate_limit_run()
-throttled_run()
-subscriptions_run()
+if __name__ == "__main__":
+    scale_run()
+    aksk_run()
+    rate_limit_run()
+    throttled_run()
+    subscriptions_run()

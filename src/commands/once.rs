@@ -205,7 +205,7 @@ fn print_packages(rows: &[PackageRow], out: &mut dyn Write) -> std::io::Result<(
         table.push(vec![
             r.account.clone(),
             r.project_id.clone().unwrap_or_else(|| "-".into()),
-            super::item_cell(&r.package, r.resource.as_ref()),
+            super::item_cell(&r.package, r.resource.as_deref()),
             r.remain_days.to_string(),
             format!(
                 "{} ({})",

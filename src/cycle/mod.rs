@@ -164,16 +164,26 @@ pub async fn run_cycle(
         }
     }
     drop(results);
-    report
-        .polls
-        .sort_by(|a, b| (&a.account, &a.project_id).cmp(&(&b.account, &b.project_id)));
-    report.packages.sort_by(|a, b| {
-        (&a.account, &a.project_id, &a.package, &a.resource_id).cmp(&(
-            &b.account,
-            &b.project_id,
-            &b.package,
-            &b.resource_id,
-        ))
+    // Unstable sorts, whose order is still fixed: no two polls share a scope, no two rows an
+    // identity (source included).
+    report.polls.sort_unstable_by(|a, b| {
+        (&a.account, &a.project_id, a.source).cmp(&(&b.account, &b.project_id, b.source))
+    });
+    report.packages.sort_unstable_by(|a, b| {
+        (
+            &a.account,
+            &a.project_id,
+            a.source,
+            &a.package,
+            &a.resource_id,
+        )
+            .cmp(&(
+                &b.account,
+                &b.project_id,
+                b.source,
+                &b.package,
+                &b.resource_id,
+            ))
     });
 
     if options.list_packages {
@@ -337,6 +347,7 @@ fn evaluate_poll_result(
             log_poll_success(&poll);
             report.polls.push(PollReport {
                 account: scope.account.clone(),
+                source: scope.source,
                 project_id: scope.project_id.clone(),
                 ok: true,
                 packages: poll.packages.len(),
@@ -364,6 +375,7 @@ fn evaluate_poll_result(
             );
             report.polls.push(PollReport {
                 account: scope.account.clone(),
+                source: scope.source,
                 project_id: scope.project_id.clone(),
                 ok: false,
                 packages: 0,
@@ -495,7 +507,7 @@ fn row(package: &Item, alerts: &[Alert], vanished: bool) -> PackageRow {
         package_status_name: package.status_name().to_string(),
         remain_days: package.remain_days,
         next_action_url: package.next_action_url.clone(),
-        resource: package.details.as_deref().cloned(),
+        resource: package.details.clone(),
         decisions: alerts.iter().map(|a| a.kind.to_string()).collect(),
         vanished,
         silenced: None,

@@ -22,7 +22,7 @@ pub struct PackageRow {
     /// `expire_time`, `expire_policy`, enterprise project, attached resources); absent for
     /// CodeArts packages.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) resource: Option<ItemDetails>,
+    pub(crate) resource: Option<Box<ItemDetails>>,
     /// Kinds of the alerts raised for this package in this cycle.
     pub(crate) decisions: Vec<String>,
     /// True when the package is no longer reported by the API.
@@ -69,6 +69,8 @@ impl SilenceNote {
 #[derive(Debug, Clone, Serialize)]
 pub struct PollReport {
     pub(crate) account: String,
+    /// Which source was asked (`packages` or `subscriptions`).
+    pub(crate) source: SourceKind,
     pub(crate) project_id: Option<String>,
     pub(crate) ok: bool,
     pub(crate) packages: usize,
