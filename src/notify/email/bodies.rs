@@ -147,6 +147,9 @@ struct Row<'a> {
     /// What the alert says: the rules' summary in English, worded from its fields otherwise.
     summary: String,
     account: &'a str,
+    /// Where it is: `Project:` and the CodeArts project (or `(account)`); for a billing
+    /// resource, which has no project, `Region:` and its region.
+    place_label: &'static str,
     project: &'a str,
     package: Option<&'a str>,
     /// The label of `package`: `Package:` for a CodeArts package, `Type:` for a billing
@@ -188,7 +191,17 @@ impl<'a> Row<'a> {
             expiry: expiry_phrase(a, locale),
             summary: message(a, locale),
             account: &a.account,
-            project: project_label(a, locale),
+            place_label: i18n::text(
+                locale,
+                match (a.source, &a.resource.region) {
+                    (SourceKind::Subscriptions, Some(_)) => "label.region",
+                    _ => "label.project",
+                },
+            ),
+            project: match (a.source, &a.resource.region) {
+                (SourceKind::Subscriptions, Some(region)) => region,
+                _ => project_label(a, locale),
+            },
             package: a.package.as_deref(),
             package_label: i18n::text(
                 locale,

@@ -19,11 +19,12 @@ use std::time::Duration;
 
 /// The template every chat format uses unless the receiver configures `text_template`: the
 /// digest's summary line, then one line per alert — severity in words, kind, the package and
-/// when it expires (or what a poll alert says), status, account/project and the Renew link.
+/// when it expires (or what a poll alert says), status, account/project (a subscription's name
+/// already says its region) and the Renew link.
 /// "renewd" starts the text so a robot secured with the keyword "renewd" accepts it.
 pub(crate) const BUILT_IN_TEMPLATE: &str = r#"{{ bold("renewd: " ~ summary) }}
 {% for a in alerts %}
-- {{ bold(a.severity_word) }} {{ a.kind_name }}{{ labels.colon }}{% if a.package %}{{ bold(a.name) }}{% if a.expiry %} {{ a.expiry }}{% endif %} · {{ a.status_label }}{% else %}{{ a.message }}{% endif %} · {{ a.account }}/{{ a.project }}{% if a.next_action_url %} · {% endif %}{{ link(a.next_action_url, labels.renew) }}
+- {{ bold(a.severity_word) }} {{ a.kind_name }}{{ labels.colon }}{% if a.package %}{{ bold(a.name) }}{% if a.expiry %} {{ a.expiry }}{% endif %} · {{ a.status_label }}{% else %}{{ a.message }}{% endif %} · {{ a.account }}{% if a.source is not defined or a.source != "subscriptions" %}/{{ a.project }}{% endif %}{% if a.next_action_url %} · {% endif %}{{ link(a.next_action_url, labels.renew) }}
 {% endfor %}
 {% if omitted %}
 {{ more }}
