@@ -198,7 +198,12 @@ fn print_packages(rows: &[PackageRow], out: &mut dyn Write) -> std::io::Result<(
         (a.remain_days, &a.account, &a.package).cmp(&(b.remain_days, &b.account, &b.package))
     });
     for r in rows {
-        let mut decided = r.decisions.join(", ");
+        let mut decided = r
+            .decisions
+            .iter()
+            .map(|kind| kind.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
         if decided.is_empty() {
             decided = "-".into();
         }
@@ -221,7 +226,7 @@ fn print_packages(rows: &[PackageRow], out: &mut dyn Write) -> std::io::Result<(
             },
         ]);
         if any_silenced {
-            let note = r.silenced.as_ref().map(SilenceNote::describe);
+            let note = r.silenced.as_deref().map(SilenceNote::describe);
             if let Some(row) = table.last_mut() {
                 row.push(note.unwrap_or_else(|| "-".into()));
             }

@@ -195,7 +195,7 @@ pub async fn run_cycle(
                     Some(&row.package),
                     Some(&row.resource_id),
                 )
-                .map(SilenceNote::from);
+                .map(|silence| Box::new(SilenceNote::from(silence)));
         }
     }
 
@@ -504,11 +504,11 @@ fn row(package: &Item, alerts: &[Alert], vanished: bool) -> PackageRow {
         resource_id: package.resource_id.clone(),
         service_type: package.service_type.clone(),
         package_status: package.status_code(),
-        package_status_name: package.status_name().to_string(),
+        package_status_name: package.status_name(),
         remain_days: package.remain_days,
         next_action_url: package.next_action_url.clone(),
         resource: package.details.clone(),
-        decisions: alerts.iter().map(|a| a.kind.to_string()).collect(),
+        decisions: alerts.iter().map(|a| a.kind).collect(),
         vanished,
         silenced: None,
     }

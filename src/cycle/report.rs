@@ -2,7 +2,7 @@
 //! prints and the daemon logs and turns into metrics.
 
 use super::*;
-use crate::model::{ItemDetails, SourceKind};
+use crate::model::{AlertKind, ItemDetails, SourceKind};
 
 /// One row of the `once` table and of `once --json`: a package and what was decided about it.
 #[derive(Debug, Clone, Serialize)]
@@ -15,7 +15,7 @@ pub struct PackageRow {
     pub(crate) resource_id: String,
     pub(crate) service_type: Option<String>,
     pub(crate) package_status: Option<i64>,
-    pub(crate) package_status_name: String,
+    pub(crate) package_status_name: &'static str,
     pub(crate) remain_days: i64,
     pub(crate) next_action_url: Option<String>,
     /// What the source said beyond the above (a billing resource's name, region, types,
@@ -24,13 +24,13 @@ pub struct PackageRow {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) resource: Option<Box<ItemDetails>>,
     /// Kinds of the alerts raised for this package in this cycle.
-    pub(crate) decisions: Vec<String>,
+    pub(crate) decisions: Vec<AlertKind>,
     /// True when the package is no longer reported by the API.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub(crate) vanished: bool,
     /// The silence in force that holds back what is decided about this package.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub silenced: Option<SilenceNote>,
+    pub silenced: Option<Box<SilenceNote>>,
 }
 
 /// A silence as `once` and `status` show it beside a package: who, until when, why.
