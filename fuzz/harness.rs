@@ -124,7 +124,7 @@ fn check_body(body: &[u8]) {
             assert_eq!(error.request_id, text("request_id"));
             assert_eq!(error.trace_id, text("trace_id"));
         }
-        Body::Success(list) => {
+        Body::Read(list) => {
             assert!(status.is_none_or(|s| s == "success"));
             assert!(!(status.is_none() && error_code));
             let result = object["result"]

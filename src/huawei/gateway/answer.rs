@@ -14,6 +14,39 @@ pub struct ErrorBody {
     pub trace_id: Option<String>,
 }
 
+/// The reading of an answer: what its reader looks for (`Read`), or how the answer is not it.
+/// Every reader of a Huawei API answers this way, and [`Gateway::read`] turns the ways it
+/// is not into errors.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer<T> {
+    Read(T),
+    /// An error shape (`status: error`, or an `error_code` at the top level).
+    Error(ErrorBody),
+    /// Valid JSON not in the documented shape.
+    Unexpected {
+        reason: String,
+    },
+    /// Not JSON; a short, sanitized start of the body.
+    NotJson {
+        prefix: String,
+    },
+}
+
+/// What every reader starts from: the answer's JSON object when it carries no error, or the
+/// reading of an answer that is not one or that does.
+pub(crate) fn answer_object<T>(body: &[u8]) -> Result<Map<String, Value>, Answer<T>> {
+    match json_object(body) {
+        Ok(object) => match error_of(&object) {
+            Some(error) => Err(Answer::Error(error)),
+            None => Ok(object),
+        },
+        Err(NotObject::NotJson(prefix)) => Err(Answer::NotJson { prefix }),
+        Err(NotObject::Other(kind)) => Err(Answer::Unexpected {
+            reason: format!("expected a JSON object, got {kind}"),
+        }),
+    }
+}
+
 /// An answer that is not a JSON object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum NotObject {

@@ -454,28 +454,30 @@ impl Gateway {
         }
     }
 
-    /// A 2xx answer of valid JSON in no shape its API documents.
-    pub(crate) fn unexpected(
+    /// What the reader of a 2xx answer found, or the error the answer is: the error body it
+    /// carries, valid JSON in no shape its API documents, or no JSON at all.
+    // `ApiError`'s fields are the public contract; an error is built once per failed call.
+    #[allow(clippy::result_large_err)]
+    pub(crate) fn read<T>(
         &self,
         scope: &Scope,
         response: &RawResponse,
-        reason: &str,
-    ) -> ApiError {
-        self.parse_error(scope, response, format!("unexpected response: {reason}"))
-    }
-
-    /// A 2xx answer that is not JSON (`prefix`: its sanitized start).
-    pub(crate) fn not_json(&self, scope: &Scope, response: &RawResponse, prefix: &str) -> ApiError {
-        self.parse_error(scope, response, not_json_message(prefix))
+        answer: Answer<T>,
+    ) -> Result<T, ApiError> {
+        match answer {
+            Answer::Read(value) => Ok(value),
+            Answer::Error(body) => Err(self.answered_error(scope, response, body)),
+            Answer::Unexpected { reason } => {
+                Err(self.parse_error(scope, response, format!("unexpected response: {reason}")))
+            }
+            Answer::NotJson { prefix } => {
+                Err(self.parse_error(scope, response, not_json_message(&prefix)))
+            }
+        }
     }
 
     /// A 2xx answer that carries an error body.
-    pub(crate) fn answered_error(
-        &self,
-        scope: &Scope,
-        response: &RawResponse,
-        body: ErrorBody,
-    ) -> ApiError {
+    fn answered_error(&self, scope: &Scope, response: &RawResponse, body: ErrorBody) -> ApiError {
         let kind = if is_auth_code(body.code.as_deref()) {
             ApiErrorKind::Auth
         } else {

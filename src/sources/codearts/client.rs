@@ -2,7 +2,7 @@
 //! retries of transient failures and the account's authentication applied to every request
 //! (both by [`Gateway`]).
 
-use super::models::{self, Body};
+use super::models;
 use super::projects::{self, PROJECTS_PATH};
 use crate::config::{AccountConfig, Projects};
 use crate::huawei::auth::{check_base_url, Authenticator};
@@ -240,16 +240,8 @@ impl CodeArtsClient {
         let mut url = url.clone();
         url.set_query(Some(&format!("offset={offset}&limit={limit}")));
         let response = get(&self.gateway, scope, &url).await?;
-        match projects::read_body(&response.body) {
-            projects::Body::Page(page) => Ok(page),
-            projects::Body::Error(body) => Err(self.gateway.answered_error(scope, &response, body)),
-            projects::Body::Unexpected { reason } => {
-                Err(self.gateway.unexpected(scope, &response, &reason))
-            }
-            projects::Body::NotJson { prefix } => {
-                Err(self.gateway.not_json(scope, &response, &prefix))
-            }
-        }
+        self.gateway
+            .read(scope, &response, projects::read_body(&response.body))
     }
 
     /// The URL asked for `scope`.
@@ -273,17 +265,15 @@ impl CodeArtsClient {
     // `ApiError`'s fields are the public contract; an error is built once per failed poll.
     #[allow(clippy::result_large_err)]
     fn read_success(&self, scope: &Scope, response: &RawResponse) -> Result<PollResult, ApiError> {
-        match models::read_body(scope, &response.body) {
-            Body::Success(list) => Ok(PollResult {
-                scope: scope.clone(),
-                packages: list.packages,
-                bad_entries: list.bad_entries,
-                trace_id: list.trace_id,
-            }),
-            Body::Error(body) => Err(self.gateway.answered_error(scope, response, body)),
-            Body::Unexpected { reason } => Err(self.gateway.unexpected(scope, response, &reason)),
-            Body::NotJson { prefix } => Err(self.gateway.not_json(scope, response, &prefix)),
-        }
+        let list = self
+            .gateway
+            .read(scope, response, models::read_body(scope, &response.body))?;
+        Ok(PollResult {
+            scope: scope.clone(),
+            packages: list.packages,
+            bad_entries: list.bad_entries,
+            trace_id: list.trace_id,
+        })
     }
 }
 

@@ -2,8 +2,8 @@
 //! the success map of packages and the three documented error shapes (docs/design.md,
 //! "The CodeArts API"). Pure functions, no I/O.
 
-pub use crate::huawei::gateway::ErrorBody;
-use crate::huawei::gateway::{error_of, json_object, json_type, string_field, NotObject};
+pub use crate::huawei::gateway::Answer;
+use crate::huawei::gateway::{answer_object, json_type, string_field};
 use crate::model::{Item, PackageStatus, Scope};
 use crate::sources::BadEntry;
 use serde_json::{Map, Value};
@@ -16,34 +16,16 @@ pub struct PackageList {
     pub trace_id: Option<String>,
 }
 
-/// The reading of a response body.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Body {
-    /// `status: success` with a `result` map.
-    Success(PackageList),
-    /// An error shape (`status: error`, or an `error_code` at the top level).
-    Error(ErrorBody),
-    /// Valid JSON that has neither shape.
-    Unexpected { reason: String },
-    /// Not JSON at all; `prefix` is a short, sanitized start of the body.
-    NotJson { prefix: String },
-}
+/// The reading of a response body: `Read` for `status: success` with a `result` map.
+pub type Body = Answer<PackageList>;
 
 /// Reads a response body (of any HTTP status).
 pub fn read_body(scope: &Scope, body: &[u8]) -> Body {
-    let object = match json_object(body) {
+    let object = match answer_object(body) {
         Ok(object) => object,
-        Err(NotObject::NotJson(prefix)) => return Body::NotJson { prefix },
-        Err(NotObject::Other(kind)) => {
-            return Body::Unexpected {
-                reason: format!("expected a JSON object, got {kind}"),
-            }
-        }
+        Err(answer) => return answer,
     };
     let object = &object;
-    if let Some(error) = error_of(object) {
-        return Body::Error(error);
-    }
     let status = object.get("status").and_then(Value::as_str);
     if status.is_some_and(|s| s != "success") {
         return Body::Unexpected {
@@ -51,7 +33,7 @@ pub fn read_body(scope: &Scope, body: &[u8]) -> Body {
         };
     }
     match object.get("result") {
-        Some(Value::Object(result)) => Body::Success(package_list(
+        Some(Value::Object(result)) => Body::Read(package_list(
             scope,
             result,
             string_field(object, "trace_id"),
@@ -168,7 +150,7 @@ mod tests {
 
     #[test]
     fn documented_example_gives_two_packages() {
-        let Body::Success(list) = read_body(&scope(), &fixture("package_info_example.json")) else {
+        let Body::Read(list) = read_body(&scope(), &fixture("package_info_example.json")) else {
             panic!("not a success");
         };
         assert_eq!(list.trace_id.as_deref(), Some("76629-1718767405716-27335"));
@@ -231,7 +213,7 @@ mod tests {
                 "notObject": 42
             }
         });
-        let Body::Success(list) = read_body(&scope(), body.to_string().as_bytes()) else {
+        let Body::Read(list) = read_body(&scope(), body.to_string().as_bytes()) else {
             panic!("not a success");
         };
         let mut good: Vec<_> = list.packages.iter().map(|p| p.key.as_str()).collect();

@@ -2,8 +2,8 @@
 //! `huaweicloudsdkprojectman`): `{"projects": [{"project_id", "project_name", …}], "total"}`,
 //! paged by `offset` (a multiple of `limit`) and `limit` (1 to 1000). Pure functions, no I/O.
 
-pub use crate::huawei::gateway::ErrorBody;
-use crate::huawei::gateway::{error_of, json_object, json_type, string_field, NotObject};
+use crate::huawei::gateway::Answer;
+use crate::huawei::gateway::{answer_object, json_type, string_field};
 use crate::sources::BadEntry;
 use serde_json::Value;
 
@@ -30,29 +30,15 @@ pub struct Page {
     pub total: u64,
 }
 
-/// The reading of a response body.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Body {
-    Page(Page),
-    Error(ErrorBody),
-    Unexpected { reason: String },
-    NotJson { prefix: String },
-}
+/// The reading of a response body: `Read` for a page.
+pub type Body = Answer<Page>;
 
 /// Reads a response body (of any HTTP status).
 pub fn read_body(body: &[u8]) -> Body {
-    let object = match json_object(body) {
+    let object = match answer_object(body) {
         Ok(object) => object,
-        Err(NotObject::NotJson(prefix)) => return Body::NotJson { prefix },
-        Err(NotObject::Other(kind)) => {
-            return Body::Unexpected {
-                reason: format!("expected a JSON object, got {kind}"),
-            }
-        }
+        Err(answer) => return answer,
     };
-    if let Some(error) = error_of(&object) {
-        return Body::Error(error);
-    }
     let total = match object.get("total") {
         Some(Value::Number(n)) if n.as_u64().is_some() => n.as_u64().unwrap_or_default(),
         Some(other) => {
@@ -103,7 +89,7 @@ pub fn read_body(body: &[u8]) -> Body {
             }),
         }
     }
-    Body::Page(Page {
+    Body::Read(Page {
         projects,
         bad_entries,
         entries: entries.len(),
@@ -124,7 +110,7 @@ mod tests {
             {"project_name": "no id"},
             7
         ], "total": 2345}"#;
-        let Body::Page(page) = read_body(body) else {
+        let Body::Read(page) = read_body(body) else {
             panic!("not a page")
         };
         assert_eq!(page.total, 2345);
@@ -157,7 +143,7 @@ mod tests {
         ));
         assert!(matches!(
             read_body(br#"{"total": 0}"#),
-            Body::Page(Page { entries: 0, .. })
+            Body::Read(Page { entries: 0, .. })
         ));
     }
 }

@@ -13,8 +13,8 @@
 //! reported with its new expiry (a renewal, not a disappearance); gone, it is not in that
 //! answer either and is reported vanished.
 
-use super::funds::{self, Answer, RenewRateBody};
-use super::models::{self, Body, ItemsOf, QueryBody, Resource};
+use super::funds::{self, RenewRateBody};
+use super::models::{self, ItemsOf, QueryBody, Resource};
 use crate::config::{AccountConfig, SubscriptionsConfig};
 use crate::huawei::auth::{check_base_url, Authenticator, ServiceScope};
 use crate::huawei::gateway::{Call, Events, Gateway, RawResponse};
@@ -347,7 +347,8 @@ impl SubscriptionsClient {
             };
             let response = self.gateway.call(scope, &call).await?;
             let quote =
-                self.read_answer(scope, &response, funds::read_renew_rate(&response.body))?;
+                self.gateway
+                    .read(scope, &response, funds::read_renew_rate(&response.body))?;
             same_currency(&mut currency, &quote.currency, "a renewal price")
                 .map_err(|m| self.gateway.error(scope, ApiErrorKind::Parse, m))?;
             let failed: HashSet<&str> = quote.failed.iter().map(|(id, _)| id.as_str()).collect();
@@ -401,27 +402,14 @@ impl SubscriptionsClient {
             content_type: None,
         };
         let response = self.gateway.call(scope, &call).await?;
-        let balance = self.read_answer(scope, &response, funds::read_balances(&response.body))?;
+        let balance = self
+            .gateway
+            .read(scope, &response, funds::read_balances(&response.body))?;
         same_currency(&mut currency, &balance.currency, "the balance")
             .map_err(|m| self.gateway.error(scope, ApiErrorKind::Parse, m))?;
         result.currency = balance.currency.clone();
         result.balance = balance.available();
         Ok(result)
-    }
-
-    #[allow(clippy::result_large_err)]
-    fn read_answer<T>(
-        &self,
-        scope: &Scope,
-        response: &RawResponse,
-        answer: Answer<T>,
-    ) -> Result<T, ApiError> {
-        match answer {
-            Answer::Read(value) => Ok(value),
-            Answer::Error(body) => Err(self.gateway.answered_error(scope, response, body)),
-            Answer::Unexpected { reason } => Err(self.gateway.unexpected(scope, response, &reason)),
-            Answer::NotJson { prefix } => Err(self.gateway.not_json(scope, response, &prefix)),
-        }
     }
 
     /// One page.
@@ -445,12 +433,8 @@ impl SubscriptionsClient {
 
     #[allow(clippy::result_large_err)]
     fn read_page(&self, scope: &Scope, response: &RawResponse) -> Result<models::Page, ApiError> {
-        match models::read_body(&response.body) {
-            Body::Page(page) => Ok(page),
-            Body::Error(body) => Err(self.gateway.answered_error(scope, response, body)),
-            Body::Unexpected { reason } => Err(self.gateway.unexpected(scope, response, &reason)),
-            Body::NotJson { prefix } => Err(self.gateway.not_json(scope, response, &prefix)),
-        }
+        self.gateway
+            .read(scope, response, models::read_body(&response.body))
     }
 }
 

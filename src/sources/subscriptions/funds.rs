@@ -7,7 +7,8 @@
 //! as a string (`"532.00"`, the price) or as a JSON number (`128.45`, the balance): never
 //! through a floating-point number.
 
-use crate::huawei::gateway::{error_of, json_object, ErrorBody, NotObject};
+use crate::huawei::gateway::answer_object;
+use crate::huawei::gateway::Answer;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -77,22 +78,6 @@ impl Balance {
     pub fn available(&self) -> Decimal {
         self.cash_and_credit - self.debt.max(Decimal::ZERO)
     }
-}
-
-/// The reading of a 2xx answer.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Answer<T> {
-    Read(T),
-    /// An error shape (`error_code`/`error_msg`).
-    Error(ErrorBody),
-    /// Valid JSON not in the documented shape.
-    Unexpected {
-        reason: String,
-    },
-    /// Not JSON; a short, sanitized start of the body.
-    NotJson {
-        prefix: String,
-    },
 }
 
 #[derive(Deserialize)]
@@ -204,20 +189,6 @@ pub fn read_amount(
     Ok(Some(amount * scale))
 }
 
-/// The object of a 2xx answer, or how it is not one.
-fn object_of<T>(body: &[u8]) -> Result<(), Answer<T>> {
-    match json_object(body) {
-        Ok(object) => match error_of(&object) {
-            Some(error) => Err(Answer::Error(error)),
-            None => Ok(()),
-        },
-        Err(NotObject::NotJson(prefix)) => Err(Answer::NotJson { prefix }),
-        Err(NotObject::Other(kind)) => Err(Answer::Unexpected {
-            reason: format!("expected a JSON object, got {kind}"),
-        }),
-    }
-}
-
 fn currency_of(text: Option<&str>) -> String {
     match text.map(str::trim) {
         Some(c) if !c.is_empty() => c.to_ascii_uppercase(),
@@ -232,7 +203,7 @@ fn read<'a, W: Deserialize<'a>, T>(
     what: &str,
     convert: impl FnOnce(W) -> Result<T, String>,
 ) -> Answer<T> {
-    if let Err(answer) = object_of(body) {
+    if let Err(answer) = answer_object(body) {
         return answer;
     }
     match serde_json::from_slice(body)

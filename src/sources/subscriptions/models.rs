@@ -3,7 +3,8 @@
 //! body renewd sends, and how an answer's resources become items. Pure functions, no I/O.
 //! Fields as the official SDK's `QueryResourcesReq` and `OrderInstanceV2` (`huaweicloudsdkbss`).
 
-use crate::huawei::gateway::{error_of, json_object, ErrorBody, NotObject};
+use crate::huawei::gateway::answer_object;
+use crate::huawei::gateway::Answer;
 use crate::model::{remain_days_until, Item, ItemDetails, PackageStatus, Scope};
 use crate::sources::BadEntry;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -84,37 +85,16 @@ pub struct Page {
     pub entries: Vec<Result<Resource, BadEntry>>,
 }
 
-/// The reading of a response body.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Body {
-    Page(Page),
-    /// An error shape (`error_code`/`error_msg`).
-    Error(ErrorBody),
-    /// Valid JSON that has neither shape.
-    Unexpected {
-        reason: String,
-    },
-    /// Not JSON at all; `prefix` is a short, sanitized start of the body.
-    NotJson {
-        prefix: String,
-    },
-}
+/// The reading of a 2xx response body: `Read` for a page.
+pub type Body = Answer<Page>;
 
 /// Reads a 2xx response body.
 pub fn read_body(body: &[u8]) -> Body {
-    let object = match json_object(body) {
+    let object = match answer_object(body) {
         Ok(object) => object,
-        Err(NotObject::NotJson(prefix)) => return Body::NotJson { prefix },
-        Err(NotObject::Other(kind)) => {
-            return Body::Unexpected {
-                reason: format!("expected a JSON object, got {kind}"),
-            }
-        }
+        Err(answer) => return answer,
     };
     let object = &object;
-    if let Some(error) = error_of(object) {
-        return Body::Error(error);
-    }
     let Some(total_count) = object.get("total_count").and_then(Value::as_u64) else {
         return Body::Unexpected {
             reason: "no `total_count` (a whole number) in the answer".into(),
@@ -143,7 +123,7 @@ pub fn read_body(body: &[u8]) -> Body {
             })
         })
         .collect();
-    Body::Page(Page {
+    Body::Read(Page {
         total_count,
         entries,
     })
@@ -305,7 +285,7 @@ mod tests {
     }
 
     fn resources() -> Vec<Resource> {
-        let Body::Page(page) = read_body(PAGE.as_bytes()) else {
+        let Body::Read(page) = read_body(PAGE.as_bytes()) else {
             panic!("the fixture is a page");
         };
         assert_eq!(page.total_count, 3);
@@ -388,7 +368,7 @@ mod tests {
             {"resource_id": "d", "resource_type_code": "t", "expire_time": "next week"},
             {"resource_id": "e", "status": "two"}
         ]});
-        let Body::Page(page) = read_body(body.to_string().as_bytes()) else {
+        let Body::Read(page) = read_body(body.to_string().as_bytes()) else {
             panic!("a page");
         };
         let mut bad: Vec<BadEntry> = Vec::new();
@@ -439,7 +419,7 @@ mod tests {
         assert!(matches!(read_body(b"<html>"), Body::NotJson { .. }));
         assert!(matches!(
             read_body(br#"{"total_count":0}"#),
-            Body::Page(Page { total_count: 0, .. })
+            Body::Read(Page { total_count: 0, .. })
         ));
     }
 }
