@@ -275,19 +275,10 @@ async fn known_resources_outside_the_window_are_asked_for_by_id() {
     assert!(by_id.get("expire_time_end").is_none() && by_id.get("status_list").is_none());
 }
 
-/// Whole cycles with both sources of one account, the CodeArts account scope beside the
-/// subscriptions scope: a failing billing page fails the subscriptions poll and vanishes none of
-/// its items, and a CodeArts poll never vanishes a subscription (nor the other way round).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failed_listing_vanishes_nothing_and_sources_do_not_vanish_each_other() {
-    use renewd::app::App;
-    use renewd::config::Config;
-    use renewd::model::AlertKind;
-    use renewd::state::StateStore;
+/// A workspace whose config watches one account of `fake` with both sources (CodeArts as a
+/// whole, and its subscriptions) and tells a `log` receiver.
+fn both_sources_workspace(fake: &FakeCloud) -> support::harness::Workspace {
     use support::harness::{daemon_section, rule, Workspace};
-
-    let fake = keyed_fake();
-    fake.set_billing_resources(resources(1234, 10));
     let ws = Workspace::new();
     let url = fake.url();
     ws.write_config(&format!(
@@ -297,6 +288,22 @@ async fn a_failed_listing_vanishes_nothing_and_sources_do_not_vanish_each_other(
         daemon_section(&ws, ""),
         rule("default", &[30, 7], &["journal"]),
     ));
+    ws
+}
+
+/// Whole cycles with both sources of one account, the CodeArts account scope beside the
+/// subscriptions scope: a failing billing page fails the subscriptions poll and vanishes none of
+/// its items, and a CodeArts poll never vanishes a subscription (nor the other way round).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_listing_vanishes_nothing_and_sources_do_not_vanish_each_other() {
+    use renewd::app::App;
+    use renewd::config::Config;
+    use renewd::model::AlertKind;
+    use renewd::state::StateStore;
+
+    let fake = keyed_fake();
+    fake.set_billing_resources(resources(1234, 10));
+    let ws = both_sources_workspace(&fake);
     let config = Config::load_with_env(&ws.config_path(), &[]).expect("config");
     let app = App::build(config).expect("app");
     assert_eq!(app.sources.len(), 2);
@@ -411,19 +418,9 @@ async fn unpriced_resources_are_named_and_failures_are_errors() {
 /// it, and a subscription's row carries what the billing API said of the resource.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_rows_carry_their_source_and_the_resource() {
-    use support::harness::{daemon_section, rule, Workspace};
-
     let fake = keyed_fake();
     fake.set_billing_resources(resources(2, 10));
-    let ws = Workspace::new();
-    let url = fake.url();
-    ws.write_config(&format!(
-        "{}[[accounts]]\nname = \"prod\"\nregion = \"cn-north-4\"\nendpoint = \"{url}\"\n\
-         auth = {{ method = \"aksk\", ak = \"{AK}\", sk = \"{SK}\", iam_endpoint = \"{url}\" }}\n\
-         [accounts.subscriptions]\nendpoint = \"{url}\"\n\n{}[receivers.journal]\ntype = \"log\"\n",
-        daemon_section(&ws, ""),
-        rule("default", &[30, 7], &["journal"]),
-    ));
+    let ws = both_sources_workspace(&fake);
     let check_rows = |rows: &[Value], what: &str| {
         let billing: Vec<&Value> = rows
             .iter()

@@ -342,38 +342,22 @@ pub(crate) fn silence_lines(digest: &Digest) -> Vec<String> {
         .collect()
 }
 
-/// What the poll alerts of a digest say, counted: `cannot check 2 accounts/projects`,
-/// `checking works again for 1 account/project`.
+/// What the alerts of a digest about accounts and projects say, counted, in this order:
+/// `cannot check 2 accounts/projects`, `checking works again for 1 account/project`, projects
+/// removed, auto-renewals at risk.
 pub(super) fn poll_parts(alerts: &[Alert], locale: Locale) -> Vec<String> {
-    let count = |kind: AlertKind| alerts.iter().filter(|a| a.kind == kind).count();
-    let mut parts = Vec::new();
-    let failed = count(AlertKind::PollFailed);
-    if failed > 0 {
-        parts.push(i18n::count(locale, "summary.cannot_check", failed, &[]));
-    }
-    let recovered = count(AlertKind::PollRecovered);
-    if recovered > 0 {
-        parts.push(i18n::count(locale, "summary.works_again", recovered, &[]));
-    }
-    let removed = count(AlertKind::ProjectRemoved);
-    if removed > 0 {
-        parts.push(i18n::count(
-            locale,
-            "summary.projects_removed",
-            removed,
-            &[],
-        ));
-    }
-    let at_risk = count(AlertKind::AutoRenewAtRisk);
-    if at_risk > 0 {
-        parts.push(i18n::count(
-            locale,
-            "summary.auto_renew_at_risk",
-            at_risk,
-            &[],
-        ));
-    }
-    parts
+    [
+        (AlertKind::PollFailed, "summary.cannot_check"),
+        (AlertKind::PollRecovered, "summary.works_again"),
+        (AlertKind::ProjectRemoved, "summary.projects_removed"),
+        (AlertKind::AutoRenewAtRisk, "summary.auto_renew_at_risk"),
+    ]
+    .into_iter()
+    .filter_map(|(kind, key)| {
+        let n = alerts.iter().filter(|a| a.kind == kind).count();
+        (n > 0).then(|| i18n::count(locale, key, n, &[]))
+    })
+    .collect()
 }
 
 /// Headline of a digest with several alerts: counts by kind, most urgent kind first.
