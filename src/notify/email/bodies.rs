@@ -183,6 +183,10 @@ impl<'a> Row<'a> {
     fn new(a: &'a Alert, locale: Locale) -> Row<'a> {
         let renew_link = safe_link(a);
         let title = subject_name(a, locale);
+        let (place_key, place) = match (a.source, a.resource.region.as_deref()) {
+            (SourceKind::Subscriptions, Some(region)) => ("label.region", region),
+            _ => ("label.project", project_label(a, locale)),
+        };
         Row {
             kind_label: kind_label(a, locale),
             kind_name: kind_name(a, locale),
@@ -191,17 +195,8 @@ impl<'a> Row<'a> {
             expiry: expiry_phrase(a, locale),
             summary: message(a, locale),
             account: &a.account,
-            place_label: i18n::text(
-                locale,
-                match (a.source, &a.resource.region) {
-                    (SourceKind::Subscriptions, Some(_)) => "label.region",
-                    _ => "label.project",
-                },
-            ),
-            project: match (a.source, &a.resource.region) {
-                (SourceKind::Subscriptions, Some(region)) => region,
-                _ => project_label(a, locale),
-            },
+            place_label: i18n::text(locale, place_key),
+            project: place,
             package: a.package.as_deref(),
             package_label: i18n::text(
                 locale,

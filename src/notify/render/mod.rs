@@ -47,13 +47,13 @@ pub(crate) fn expiry_is_exact(alert: &Alert) -> bool {
 /// (the catalogue's `label.footer`, as always), that billing resources' are the billing
 /// API's own, or both.
 pub(crate) fn expiry_note(alerts: &[Alert], locale: Locale) -> String {
-    let exact = alerts.iter().any(expiry_is_exact);
-    let estimated = !exact || alerts.iter().any(|a| !expiry_is_exact(a));
+    let any_exact = alerts.iter().any(expiry_is_exact);
+    let all_exact = any_exact && alerts.iter().all(expiry_is_exact);
     let mut notes = Vec::new();
-    if estimated {
+    if !all_exact {
         notes.push(i18n::text(locale, "label.footer"));
     }
-    if exact {
+    if any_exact {
         notes.push(i18n::text(locale, "label.footer_exact"));
     }
     notes.join(" ")
