@@ -119,6 +119,24 @@ pub(crate) enum Listing {
     },
 }
 
+impl Listing {
+    /// Keeps the total of a listing's first page in `total`; a later page with another total
+    /// means the listing moved under us.
+    // As every `Listing` result: the error is built once per failed listing.
+    #[allow(clippy::result_large_err)]
+    pub(crate) fn same_total(total: &mut Option<u64>, page_total: u64) -> Result<(), Listing> {
+        let before = *total.get_or_insert(page_total);
+        if before == page_total {
+            Ok(())
+        } else {
+            Err(Listing::Moved {
+                before,
+                after: page_total,
+            })
+        }
+    }
+}
+
 impl From<ApiError> for Listing {
     fn from(error: ApiError) -> Self {
         Listing::Failed(error)

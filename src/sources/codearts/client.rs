@@ -171,16 +171,7 @@ impl CodeArtsClient {
         for page_number in 0..MAX_PAGES {
             let offset = u64::from(page_number) * u64::from(limit);
             let page = self.project_page(scope, url, offset, limit).await?;
-            match total {
-                None => total = Some(page.total),
-                Some(before) if before != page.total => {
-                    return Err(Listing::Moved {
-                        before,
-                        after: page.total,
-                    })
-                }
-                Some(_) => {}
-            }
+            Listing::same_total(&mut total, page.total)?;
             for project in page.projects {
                 if seen.insert(project.id.clone()) {
                     scopes.push(Scope::packages(&scope.account, Some(&project.id)));

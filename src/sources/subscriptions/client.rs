@@ -279,16 +279,7 @@ impl SubscriptionsClient {
             };
             let page = self.page(scope, &body).await?;
             let count = page.entries.len() as u64;
-            match total {
-                None => total = Some(page.total_count),
-                Some(before) if before != page.total_count => {
-                    return Err(Listing::Moved {
-                        before,
-                        after: page.total_count,
-                    })
-                }
-                Some(_) => {}
-            }
+            Listing::same_total(&mut total, page.total_count)?;
             for entry in page.entries {
                 match entry {
                     Ok(resource) => resources.push(resource),
